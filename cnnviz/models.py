@@ -1,0 +1,408 @@
+"""The textbook model zoo, always built as Functional ``keras.Model`` s.
+
+Functional (``keras.Model(inputs, outputs)``), never ``Sequential``: tf-keras-vis needs a
+Functional model, and every page that looks inside a model can then address each layer's
+output by name.
+
+>>> from cnnviz import models
+>>> models.build("cookbook_cnn", (28, 28, 1), 10).count_params()
+1701110
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+from keras import layers
+
+
+class ModelError(ValueError):
+    """A model name, shape or file cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One textbook model: how to build it and the lesson it teaches."""
+
+    name: str
+    title: str
+    lesson: str
+    source: str
+    default_input_shape: tuple[int, int, int]
+    builder: Callable[[tuple[int, int, int], int], keras.Model]
+
+
+def _head(x, num_classes: int):
+    """Softmax over ``num_classes``, or one sigmoid unit for a binary problem."""
+    if num_classes == 1:
+        return layers.Dense(1, activation="sigmoid", name="output")(x)
+    return layers.Dense(num_classes, activation="softmax", name="output")(x)
+
+
+def _book_mnist(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 28, 28, 1)
+    # The tutorial's conv layer has no activation: it is linear; the ReLU comes in Dense.
+    x = layers.Conv2D(28, 3, name="conv1")(inputs)  # (batch, 26, 26, 28)
+    x = layers.MaxPooling2D(2, name="pool1")(x)  # (batch, 13, 13, 28)
+    x = layers.Flatten(name="flatten")(x)  # (batch, 4732)
+    x = layers.Dense(128, activation="relu", name="dense1")(x)
+    x = layers.Dropout(0.2, name="dropout1")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="book_mnist")
+
+
+def _dli_asl(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 28, 28, 1)
+    x = layers.Conv2D(75, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = layers.BatchNormalization(name="bn1")(x)
+    x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool1")(x)  # (batch, 14, 14, 75)
+    x = layers.Conv2D(50, 3, padding="same", activation="relu", name="conv2")(x)
+    x = layers.Dropout(0.2, name="dropout1")(x)
+    x = layers.BatchNormalization(name="bn2")(x)
+    x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool2")(x)  # (batch, 7, 7, 50)
+    x = layers.Conv2D(25, 3, padding="same", activation="relu", name="conv3")(x)
+    x = layers.BatchNormalization(name="bn3")(x)
+    x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool3")(x)  # (batch, 4, 4, 25)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(512, activation="relu", name="dense1")(x)
+    x = layers.Dropout(0.3, name="dropout2")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="dli_asl")
+
+
+def _fashion(input_shape, num_classes, dropout: bool, name: str):
+    rates = (0.25, 0.25, 0.4, 0.3) if dropout else (None,) * 4
+    inputs = keras.Input(input_shape, name="image")  # (batch, 28, 28, 1)
+    x = inputs
+    for i, filters in enumerate((32, 64, 128), start=1):
+        x = layers.Conv2D(filters, 3, padding="same", name=f"conv{i}")(x)
+        x = layers.LeakyReLU(negative_slope=0.1, name=f"leaky{i}")(x)
+        x = layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+        if rates[i - 1]:
+            x = layers.Dropout(rates[i - 1], name=f"dropout{i}")(x)
+    x = layers.Flatten(name="flatten")(x)  # (batch, 4 * 4 * 128) for 28×28 input
+    x = layers.Dense(128, name="dense1")(x)
+    x = layers.LeakyReLU(negative_slope=0.1, name="leaky4")(x)
+    if rates[3]:
+        x = layers.Dropout(rates[3], name="dropout4")(x)
+    return keras.Model(inputs, _head(x, num_classes), name=name)
+
+
+def _cookbook_mlp(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")
+    x = layers.Flatten(name="flatten")(inputs)  # (batch, 784): every pixel is one input
+    x = layers.Dense(1000, activation="relu", name="dense1")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="cookbook_mlp")
+
+
+def _cookbook_cnn(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 28, 28, 1)
+    x = layers.Conv2D(10, 3, activation="relu", name="conv1")(inputs)  # (batch, 26, 26, 10)
+    x = layers.MaxPooling2D(2, name="pool1")(x)  # (batch, 13, 13, 10)
+    x = layers.Flatten(name="flatten")(x)  # (batch, 1690)
+    x = layers.Dense(1000, activation="relu", name="dense1")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="cookbook_cnn")
+
+
+def _cifar_augment(input_shape, num_classes, weight_decay: float = 1e-4):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 32, 32, 3)
+    x = inputs
+    for block, (filters, rate) in enumerate(((32, 0.2), (64, 0.3), (128, 0.4)), start=1):
+        for j in (1, 2):
+            x = layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                kernel_regularizer=keras.regularizers.L2(weight_decay),
+                name=f"conv{block}_{j}",
+            )(x)
+            x = layers.Activation("relu", name=f"relu{block}_{j}")(x)
+            x = layers.BatchNormalization(name=f"bn{block}_{j}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
+        x = layers.Dropout(rate, name=f"dropout{block}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="cifar_augment")
+
+
+def _toy_4x4(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 4, 4, 1)
+    x = layers.Conv2D(1, 3, activation="relu", name="conv1")(inputs)  # (batch, 2, 2, 1)
+    x = layers.MaxPooling2D(2, name="pool1")(x)  # (batch, 1, 1, 1)
+    x = layers.Flatten(name="flatten")(x)  # (batch, 1)
+    return keras.Model(inputs, _head(x, num_classes), name="toy_4x4")
+
+
+ZOO: dict[str, ZooEntry] = {
+    e.name: e
+    for e in (
+        ZooEntry(
+            "book_mnist",
+            "Book MNIST CNN",
+            "One convolution and one pooling layer are already enough for ~98% on MNIST.",
+            "The classic Keras MNIST tutorial: Conv2D 28 3×3 → MaxPool → Dense 128 → Dropout.",
+            (28, 28, 1),
+            _book_mnist,
+        ),
+        ZooEntry(
+            "dli_asl",
+            "NVIDIA DLI sign-language CNN",
+            "Stacking conv + batch-norm + pooling blocks shrinks the image while widening "
+            "its features.",
+            "NVIDIA Deep Learning Institute, ASL alphabet notebook.",
+            (28, 28, 1),
+            _dli_asl,
+        ),
+        ZooEntry(
+            "fashion_leaky",
+            "Fashion-MNIST CNN (LeakyReLU)",
+            "Three conv blocks fit the training set so well that validation loss climbs: "
+            "overfitting.",
+            "DataCamp's Fashion-MNIST CNN tutorial, first model.",
+            (28, 28, 1),
+            lambda s, n: _fashion(s, n, dropout=False, name="fashion_leaky"),
+        ),
+        ZooEntry(
+            "fashion_leaky_dropout",
+            "Fashion-MNIST CNN + dropout",
+            "The same network with dropout keeps train and validation curves together.",
+            "DataCamp's Fashion-MNIST CNN tutorial, with dropout.",
+            (28, 28, 1),
+            lambda s, n: _fashion(s, n, dropout=True, name="fashion_leaky_dropout"),
+        ),
+        ZooEntry(
+            "cookbook_mlp",
+            "Cookbook MLP",
+            "A plain dense network sees pixels, not shapes: move the digit and it gets lost.",
+            "Deep-learning cookbook, translation experiment (MLP).",
+            (28, 28, 1),
+            _cookbook_mlp,
+        ),
+        ZooEntry(
+            "cookbook_cnn",
+            "Cookbook CNN",
+            "Ten 3×3 filters (100 parameters) make the network robust to small shifts.",
+            "Deep-learning cookbook, translation experiment (CNN).",
+            (28, 28, 1),
+            _cookbook_cnn,
+        ),
+        ZooEntry(
+            "cifar_augment",
+            "Cookbook CIFAR-10 CNN",
+            "On colour photos, L2, batch-norm, dropout and augmentation fight overfitting "
+            "together.",
+            "Deep-learning cookbook, CIFAR-10 with data augmentation.",
+            (32, 32, 3),
+            _cifar_augment,
+        ),
+        ZooEntry(
+            "toy_4x4",
+            "Toy 4×4 CNN",
+            "Twelve parameters, small enough to compute every number by hand.",
+            "Deep-learning cookbook, CNN from scratch.",
+            (4, 4, 1),
+            _toy_4x4,
+        ),
+    )
+}
+
+
+def build(
+    name: str,
+    input_shape: tuple[int, int, int] | None = None,
+    num_classes: int = 10,
+) -> keras.Model:
+    """Build one zoo model, untrained, as a Functional ``keras.Model``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`ZOO`.
+    input_shape : tuple of int, optional
+        ``(H, W, C)``; defaults to the model's textbook input.
+    num_classes : int
+        Output units: softmax for >= 2, one sigmoid unit for 1.
+
+    Returns
+    -------
+    keras.Model
+        Fresh weights; compile it (or use :mod:`cnnviz.training`) before training.
+    """
+    if name not in ZOO:
+        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(ZOO)}")
+    if num_classes < 1:
+        raise ModelError(f"num_classes must be >= 1, got {num_classes}")
+    entry = ZOO[name]
+    shape = tuple(int(s) for s in (input_shape or entry.default_input_shape))
+    if len(shape) != 3 or min(shape) < 1:
+        raise ModelError(f"input_shape must be (height, width, channels), got {shape}")
+    try:
+        return entry.builder(shape, num_classes)
+    except ValueError as exc:  # e.g. an input too small for three pooling blocks
+        raise ModelError(f"{name} cannot take input {shape}: {exc}") from exc
+
+
+# --- saving and loading -------------------------------------------------------------
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+
+
+def to_functional(model: keras.Model) -> keras.Model:
+    """Return a Functional model computing the same thing, sharing ``model``'s weights.
+
+    A ``Sequential`` model is rewired as ``keras.Model(inputs, outputs)`` over the same
+    layer objects (no copy, no change to the original); a Functional model is returned
+    as it is. Subclassed models cannot be rewired and raise :class:`ModelError`.
+    """
+    if isinstance(model, keras.Sequential):
+        try:
+            shape = model.input_shape[1:]
+        except (AttributeError, ValueError) as exc:
+            raise ModelError("this Sequential model has no input shape; build it first") from exc
+        inputs = keras.Input(shape, name="image")
+        x = inputs
+        for layer in model.layers:
+            x = layer(x)
+        return keras.Model(inputs, x, name=model.name)
+    if isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth"):
+        return model
+    raise ModelError(
+        f"expected a Sequential or Functional Keras model, got {type(model).__name__}"
+    )
+
+
+def card_path(model_path: str | Path) -> Path:
+    """Where the JSON card of ``model.keras`` lives: ``model.json`` beside it."""
+    return Path(model_path).with_suffix(".json")
+
+
+def save(
+    model: keras.Model,
+    path: str | Path,
+    card: dict | None = None,
+    include_optimizer: bool = True,
+) -> Path:
+    """Write ``model`` to ``path`` (``.keras``) atomically, with its JSON card beside it.
+
+    The model is written to a temporary file in the same folder and renamed into place,
+    so a save that fails (disk full, interrupted) leaves the previous file, or nothing,
+    never half a file.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Any Keras model.
+    path : str or Path
+        Destination ending in ``.keras``; its folder is created.
+    card : dict, optional
+        JSON-serialisable facts: dataset, model, hyperparameters, metrics. ``saved_at``
+        (UTC, ISO 8601) is added.
+    include_optimizer : bool
+        ``False`` writes weights and architecture only (a third of the size after Adam),
+        for models that will only be used, not trained further.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelError(f"a model file must end in .keras, got {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o644)  # mkstemp makes it private; a saved model is an ordinary file
+    card_tmp = None
+    try:
+        if not include_optimizer:
+            # clone_model would carry the compiled optimizer over; from_config does not.
+            bare = keras.Model.from_config(model.get_config())
+            bare.set_weights(model.get_weights())
+            model = bare
+        model.save(tmp_path)
+        if card is not None:
+            full = {**card, "saved_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+            card_tmp = tmp_path.with_suffix(".json")
+            card_tmp.write_text(json.dumps(full, indent=2, sort_keys=True, default=str) + "\n")
+        os.replace(tmp_path, path)
+        if card_tmp is not None:
+            os.replace(card_tmp, card_path(path))
+    finally:
+        for leftover in (tmp_path, card_tmp):
+            if leftover is not None and leftover.exists():
+                leftover.unlink()
+    return path
+
+
+def read_card(model_path: str | Path) -> dict:
+    """The JSON card saved beside a model, or ``{}`` when there is none."""
+    p = card_path(model_path)
+    if not p.exists():
+        return {}
+    try:
+        return json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def load(
+    path: str | Path,
+    expected_input_shape: tuple[int, ...] | None = None,
+) -> keras.Model:
+    """Load a ``.keras`` file safely and return it as a Functional model.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.keras`` zip written by Keras 3.
+    expected_input_shape : tuple of int, optional
+        ``(H, W, C)`` the model must accept (``None`` entries match anything).
+
+    Raises
+    ------
+    ModelError
+        The file is missing, not a Keras 3 model, corrupt, uses code that ``safe_mode``
+        refuses (a Lambda layer), or takes a different input shape.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"no model file at {path}")
+    if not zipfile.is_zipfile(path):
+        raise ModelError(
+            f"{path.name} is not a Keras 3 model file (.keras is a zip; "
+            "old .h5 files must be re-saved with Keras 3)"
+        )
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises many types for a bad file; report one
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path.name} could not be loaded as a Keras model: {reason}") from exc
+    model = to_functional(model)
+    if expected_input_shape is not None:
+        got = tuple(model.input_shape[1:])
+        want = tuple(expected_input_shape)
+        if len(got) != len(want) or any(
+            g is not None and w is not None and g != w for g, w in zip(got, want, strict=False)
+        ):
+            raise ModelError(f"{path.name} expects input {got}, but the data is {want}")
+    return model
+
+
+def bundled(name: str) -> Path:
+    """Path of a pre-trained model shipped in ``assets/models`` (see its README)."""
+    path = MODELS_DIR / f"{name}.keras"
+    if not path.exists():
+        raise ModelError(f"no bundled model {name!r}; run scripts/build_assets.py")
+    return path
+
+
+def bundled_names() -> list[str]:
+    """Names of the pre-trained models shipped in ``assets/models``."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.keras"))

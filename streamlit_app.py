@@ -1,0 +1,35 @@
+"""cnnviz: how convolutional neural networks see. Router only: every page lives in pages/."""
+
+import streamlit as st
+
+# (section, file, title, icon). Tests import this list to visit every page.
+PAGES: list[tuple[str, str, str, str]] = [
+    ("", "pages/home.py", "Welcome", ":material/school:"),
+    ("Arithmetic", "pages/convolution.py", "Convolution", ":material/grid_on:"),
+    ("Arithmetic", "pages/stride_padding.py", "Stride & padding", ":material/open_with:"),
+    ("Arithmetic", "pages/pooling.py", "Pooling", ":material/compress:"),
+    ("Training", "pages/data.py", "Data", ":material/dataset:"),
+    ("Training", "pages/train.py", "Train", ":material/model_training:"),
+    ("Training", "pages/evaluate.py", "Evaluate", ":material/fact_check:"),
+    ("Inside the model", "pages/predict.py", "Predict", ":material/draw:"),
+    ("Inside the model", "pages/activations.py", "Activations", ":material/layers:"),
+    ("Inside the model", "pages/filters.py", "Filters", ":material/filter:"),
+    ("Inside the model", "pages/heatmaps.py", "Heatmaps", ":material/local_fire_department:"),
+    ("Experiments", "pages/translation.py", "Translation lab", ":material/swap_horiz:"),
+    ("Experiments", "pages/scratch.py", "CNN from scratch", ":material/calculate:"),
+    ("Experiments", "pages/overfitting.py", "Overfitting lab", ":material/trending_up:"),
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="cnnviz", page_icon=":material/visibility:", layout="wide")
+    sections: dict[str, list] = {}
+    for section, path, title, icon in PAGES:
+        sections.setdefault(section, []).append(
+            st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+        )
+    st.navigation(sections).run()
+
+
+if __name__ == "__main__":
+    main()
