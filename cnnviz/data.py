@@ -8,8 +8,12 @@ into what a textbook model eats (``float32`` in [0, 1], one-hot or sparse labels
 from __future__ import annotations
 
 import gzip
+import io
+import os
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -151,3 +155,412 @@ def load_mnist_sample(path: str | Path = MNIST_SAMPLE) -> Dataset:
             source="MNIST test set (LeCun, Cortes, Burges; CC BY-SA 3.0), "
             "split 8,000 / 2,000 by cnnviz",
         )
+
+
+# --- the Keras downloads ------------------------------------------------------------
+
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+DATASET_NAMES = ("mnist-sample", *KERAS_DATASETS)
+_SOURCES = {
+    "mnist": "MNIST (Y. LeCun, C. Cortes, C. J. C. Burges; CC BY-SA 3.0) via keras.datasets",
+    "fashion_mnist": "Fashion-MNIST (Zalando SE; MIT licence) via keras.datasets",
+    "cifar10": "CIFAR-10 (A. Krizhevsky, 2009) via keras.datasets",
+}
+
+
+def keras_cache_dir() -> Path:
+    """The folder where Keras caches its downloads: ``$KERAS_HOME/datasets``.
+
+    Read from the environment at call time (Keras itself reads it once, at import), with
+    Keras's own default ``~/.keras`` and its fallback ``/tmp/.keras`` when that is
+    read-only.
+    """
+    home = Path(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")))
+    if home.exists() and not os.access(home, os.W_OK):
+        home = Path(tempfile.gettempdir()) / ".keras"
+    return home / "datasets"
+
+
+def _cached_keras_arrays(name: str, cache: Path):
+    """Read ``name`` from Keras's on-disk cache format, or return ``None`` if absent.
+
+    The file names and formats are exactly those ``keras.datasets.<name>.load_data``
+    writes: ``mnist.npz``; ``fashion-mnist/*-idx?-ubyte.gz``;
+    ``cifar-10-batches-py-target/cifar-10-batches-py/{data_batch_1..5,test_batch}``.
+    """
+    if name == "mnist":
+        path = cache / "mnist.npz"
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as z:
+            return z["x_train"], z["y_train"], z["x_test"], z["y_test"]
+    if name == "fashion_mnist":
+        folder = cache / "fashion-mnist"
+        files = [
+            folder / f"{p}-{k}-idx{d}-ubyte.gz"
+            for p in ("train", "t10k")
+            for k, d in (("images", 3), ("labels", 1))
+        ]
+        if not all(f.exists() for f in files):
+            return None
+        return tuple(read_idx(f) for f in files)
+    folder = cache / "cifar-10-batches-py-target" / "cifar-10-batches-py"
+    files = [folder / f"data_batch_{i}" for i in range(1, 6)] + [folder / "test_batch"]
+    if not all(f.exists() for f in files):
+        return None
+    from keras.src.datasets.cifar import load_batch  # Keras's restricted unpickler
+
+    parts = [load_batch(str(f)) for f in files]  # each (n, 3, 32, 32) uint8, labels
+    x_train = np.concatenate([p[0] for p in parts[:5]]).transpose(0, 2, 3, 1)
+    y_train = np.concatenate([np.asarray(p[1]) for p in parts[:5]])
+    x_test = np.asarray(parts[5][0]).transpose(0, 2, 3, 1)
+    return x_train, y_train, x_test, np.asarray(parts[5][1])
+
+
+def _download_keras(name: str):
+    """Download (or read from Keras's own cache) through ``keras.datasets``."""
+    import keras
+
+    module = getattr(keras.datasets, name)
+    (x_train, y_train), (x_test, y_test) = module.load_data()
+    return x_train, y_train, x_test, y_test
+
+
+def load(name: str) -> Dataset:
+    """Load a dataset by name: the embedded sample or one of the Keras downloads.
+
+    Parameters
+    ----------
+    name : str
+        ``"mnist-sample"`` (embedded, offline), ``"mnist"``, ``"fashion_mnist"`` or
+        ``"cifar10"`` (downloaded once by Keras into ``$KERAS_HOME/datasets``).
+
+    Returns
+    -------
+    Dataset
+        ``uint8`` images ``(N, H, W, C)`` and ``int64`` labels.
+
+    Raises
+    ------
+    DataError
+        Unknown name, or the download failed (e.g. no network) and nothing is cached.
+    """
+    if name == "mnist-sample":
+        return load_mnist_sample()
+    if name not in KERAS_DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}.")
+    try:
+        arrays = _cached_keras_arrays(name, keras_cache_dir())
+        if arrays is None:
+            arrays = _download_keras(name)
+    except DataError:
+        raise
+    except Exception as exc:  # urllib, hash and unpickling errors all mean the same here
+        raise DataError(
+            f"{name} could not be downloaded or read ({type(exc).__name__}); it needs the "
+            "internet once — use mnist-sample offline."
+        ) from exc
+    x_train, y_train, x_test, y_test = arrays
+    return Dataset(
+        name=name,
+        x_train=_as_nhwc(np.asarray(x_train, dtype=np.uint8)),
+        y_train=np.asarray(y_train).reshape(-1).astype(np.int64),
+        x_test=_as_nhwc(np.asarray(x_test, dtype=np.uint8)),
+        y_test=np.asarray(y_test).reshape(-1).astype(np.int64),
+        class_names=CLASS_NAMES[name],
+        source=_SOURCES[name],
+    )
+
+
+def _as_nhwc(x: np.ndarray) -> np.ndarray:
+    """``(N, H, W)`` grey images get a channel axis: ``(N, H, W, 1)``."""
+    return x[..., None] if x.ndim == 3 else x
+
+
+# --- the learner's own files ----------------------------------------------------------
+
+SIGN_LANGUAGE_PIXELS = 28 * 28
+MAX_MEMBER_BYTES = 5_000_000  # one image in a zip; a photo this large is not a 28×28 digit
+MAX_TOTAL_BYTES = 200_000_000  # everything a zip may unpack to (zip bombs)
+MAX_MEMBERS = 20_000
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def sign_language_label_to_index(labels: np.ndarray) -> np.ndarray:
+    """Alphabet index (0–24, never 9 = J) → class index 0–23 into :data:`SIGN_LANGUAGE`."""
+    labels = np.asarray(labels, dtype=np.int64)
+    return labels - (labels > 9)
+
+
+def _read_source(source: bytes | str | Path, what: str) -> bytes:
+    """The bytes of an upload (``bytes``) or of a file path."""
+    if isinstance(source, bytes | bytearray):
+        return bytes(source)
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"no {what} file at {path}.")
+    return path.read_bytes()
+
+
+def parse_sign_language_csv(source: bytes | str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a CSV in the Sign-Language-MNIST format: ``label`` then 784 pixel columns.
+
+    Parameters
+    ----------
+    source : bytes or str or Path
+        The uploaded bytes, or a path.
+
+    Returns
+    -------
+    x : np.ndarray
+        ``uint8`` images ``(N, 28, 28, 1)``.
+    y : np.ndarray
+        ``int64`` class indices 0–23 (J and Z, which need motion, are absent).
+
+    Raises
+    ------
+    DataError
+        Empty file, wrong column count, a non-numeric cell, a pixel outside 0–255, or a
+        label that is not a static letter (outside 0–24, or 9 = J).
+    """
+    text = _read_source(source, "CSV").decode("utf-8", errors="replace")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise DataError("the CSV file is empty.")
+    header = [c.strip().lower() for c in lines[0].split(",")]
+    if header[0] == "label":
+        lines = lines[1:]
+    if not lines:
+        raise DataError("the CSV file has a header but no rows.")
+    rows = [ln.split(",") for ln in lines]
+    widths = np.array([len(r) for r in rows])
+    bad = np.flatnonzero(widths != SIGN_LANGUAGE_PIXELS + 1)
+    if bad.size:
+        raise DataError(
+            f"row {bad[0] + 1} has {widths[bad[0]]} columns; expected {SIGN_LANGUAGE_PIXELS + 1} "
+            "(label then 784 pixels)."
+        )
+    cells = np.array(rows, dtype=object)
+    try:
+        values = cells.astype(np.float64)
+    except ValueError:
+        flat = cells.ravel()
+        for i, cell in enumerate(flat):  # only reached on error, to name the bad cell
+            try:
+                float(cell)
+            except ValueError:
+                r, c = divmod(i, cells.shape[1])
+                raise DataError(
+                    f"cell {cell.strip()!r} in row {r + 1}, column {c + 1} is not a number."
+                ) from None
+        raise
+    labels, pixels = values[:, 0], values[:, 1:]
+    bad_label = (labels != np.round(labels)) | (labels < 0) | (labels > 24) | (labels == 9)
+    if bad_label.any():
+        i = int(np.argmax(bad_label))
+        raise DataError(
+            f"label {labels[i]:g} in row {i + 1} is not a static letter (0–24 without 9 = J)."
+        )
+    bad_px = (pixels < 0) | (pixels > 255) | ~np.isfinite(pixels)
+    if bad_px.any():
+        r, c = np.argwhere(bad_px)[0]
+        raise DataError(f"pixel {pixels[r, c]:g} in row {r + 1} is outside 0–255.")
+    x = np.round(pixels).astype(np.uint8).reshape(-1, 28, 28, 1)
+    return x, sign_language_label_to_index(labels.astype(np.int64))
+
+
+def load_sign_language_csv(
+    train: bytes | str | Path,
+    test: bytes | str | Path | None = None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> Dataset:
+    """A Sign-Language-MNIST dataset from its CSV(s); one file is split train/test, seeded."""
+    x, y = parse_sign_language_csv(train)
+    if test is not None:
+        x_test, y_test = parse_sign_language_csv(test)
+    else:
+        x, y, x_test, y_test = train_val_split(x, y, test_fraction, seed)
+    return Dataset(
+        name="sign_language",
+        x_train=x,
+        y_train=y,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=SIGN_LANGUAGE,
+        source="Sign Language MNIST CSV (your file)",
+    )
+
+
+def load_image_zip(
+    source: bytes | str | Path,
+    image_size: tuple[int, int] = (28, 28),
+    channels: int = 1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+) -> Dataset:
+    """A dataset from a zip of class folders: ``cats/1.png``, ``dogs/7.jpg`` …
+
+    The class of an image is the name of the folder that holds it; classes are sorted by
+    name. Images are converted to grey (``channels=1``) or RGB and resized.
+
+    Raises
+    ------
+    DataError
+        Not a zip, empty, a member whose path escapes the zip's folder (``../x``,
+        ``/etc/x``), a member that is not an image, a member larger than
+        ``max_member_bytes``, fewer than two classes.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    raw = _read_source(source, "zip")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile:
+        raise DataError("the file is not a zip archive.") from None
+    with archive:
+        members = [
+            m
+            for m in archive.infolist()
+            if not m.is_dir()
+            and not m.filename.startswith("__MACOSX/")
+            and not PurePosixPath(m.filename).name.startswith(".")
+        ]
+        if not members:
+            raise DataError("the zip archive is empty.")
+        if len(members) > MAX_MEMBERS:
+            raise DataError(f"the zip holds {len(members)} files; at most {MAX_MEMBERS} allowed.")
+        total = 0
+        for m in members:
+            p = PurePosixPath(m.filename.replace("\\", "/"))
+            if p.is_absolute() or ".." in p.parts or ":" in p.parts[0]:
+                raise DataError(f"member {m.filename!r} has a path escaping the zip's folder.")
+            if m.file_size > max_member_bytes:
+                raise DataError(
+                    f"member {m.filename!r} is {m.file_size:,} bytes; at most "
+                    f"{max_member_bytes:,} allowed."
+                )
+            total += m.file_size
+            if len(p.parts) < 2:
+                raise DataError(f"member {m.filename!r} is not inside a class folder.")
+        if total > MAX_TOTAL_BYTES:
+            raise DataError(f"the zip unpacks to {total:,} bytes; at most {MAX_TOTAL_BYTES:,}.")
+        mode = "L" if channels == 1 else "RGB"
+        images, classes = [], []
+        for m in members:
+            try:
+                with Image.open(io.BytesIO(archive.read(m))) as im:
+                    im = im.convert(mode).resize(image_size[::-1], Image.Resampling.BILINEAR)
+                    images.append(np.asarray(im, dtype=np.uint8).reshape(*image_size, channels))
+            except (UnidentifiedImageError, OSError, ValueError):
+                raise DataError(f"member {m.filename!r} is not an image.") from None
+            classes.append(PurePosixPath(m.filename.replace("\\", "/")).parts[-2])
+    names = tuple(sorted(set(classes)))
+    if len(names) < 2:
+        raise DataError(f"the zip has {len(names)} class folder; at least 2 are needed.")
+    y = np.searchsorted(np.array(names), np.array(classes)).astype(np.int64)
+    x = np.stack(images)  # (N, H, W, C)
+    x_train, y_train, x_test, y_test = train_val_split(x, y, test_fraction, seed)
+    return Dataset(
+        name="image_zip",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=names,
+        source="your zip of class folders",
+    )
+
+
+# --- preparation as the textbooks do it ------------------------------------------------
+
+
+def prepare(x_uint8: np.ndarray) -> np.ndarray:
+    """Images as a model eats them: ``float32`` ``(N, H, W, C)`` in [0, 1].
+
+    Examples
+    --------
+    >>> prepare(np.array([[[0, 255]]], dtype=np.uint8)).tolist()
+    [[[[0.0], [1.0]]]]
+    """
+    x = np.asarray(x_uint8)
+    if x.ndim == 3:
+        x = x[..., None]  # (N, H, W) -> (N, H, W, 1)
+    if x.ndim != 4:
+        raise DataError(f"images must be (N, H, W) or (N, H, W, C), got shape {x.shape}.")
+    return x.astype(np.float32) / 255.0
+
+
+def one_hot(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Sparse labels ``(N,)`` → one-hot ``float32`` ``(N, num_classes)``."""
+    y = np.asarray(y, dtype=np.int64).reshape(-1)
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise DataError(f"labels must lie in 0..{num_classes - 1}, got {y.min()}..{y.max()}.")
+    return np.eye(num_classes, dtype=np.float32)[y]
+
+
+def sparse(y_one_hot: np.ndarray) -> np.ndarray:
+    """One-hot ``(N, K)`` → class indices ``(N,)`` ``int64``."""
+    return np.argmax(np.asarray(y_one_hot), axis=-1).astype(np.int64)
+
+
+def train_val_split(
+    x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle with ``seed`` and hold out ``val_fraction`` of the examples.
+
+    Returns
+    -------
+    x_train, y_train, x_val, y_val : np.ndarray
+        Same seed, same split; ``len(x_val) == round(val_fraction * len(x))``.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}.")
+    if len(x) != len(y):
+        raise DataError(f"x has {len(x)} examples but y has {len(y)}.")
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = round(val_fraction * len(x))
+    val, train = order[:n_val], order[n_val:]
+    return x[train], y[train], x[val], y[val]
+
+
+def subset(ds: Dataset, n_train: int | None, n_test: int | None = None, seed: int = 0) -> Dataset:
+    """The first ``n_train`` / ``n_test`` examples after a seeded shuffle (for quick runs)."""
+    rng = np.random.default_rng(seed)
+    tr = rng.permutation(len(ds.x_train))[: n_train or None]
+    te = rng.permutation(len(ds.x_test))[: n_test or None]
+    return Dataset(
+        name=ds.name,
+        x_train=ds.x_train[tr],
+        y_train=ds.y_train[tr],
+        x_test=ds.x_test[te],
+        y_test=ds.y_test[te],
+        class_names=ds.class_names,
+        source=ds.source,
+        extra=dict(ds.extra),
+    )
+
+
+def class_counts(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """How many examples of each class: ``(num_classes,)`` ``int64``."""
+    return np.bincount(np.asarray(y, dtype=np.int64), minlength=num_classes)
+
+
+def pixel_histogram(x: np.ndarray, bins: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of every pixel value of ``uint8`` images over 0–255.
+
+    Returns
+    -------
+    counts : np.ndarray
+        ``(bins,)`` ``int64``.
+    edges : np.ndarray
+        ``(bins + 1,)`` from 0 to 256.
+    """
+    counts, edges = np.histogram(np.asarray(x).ravel(), bins=bins, range=(0, 256))
+    return counts.astype(np.int64), edges
+
+
+def sample_indices(n: int, k: int, seed: int) -> np.ndarray:
+    """``k`` distinct indices out of ``n`` (all of them if ``n <= k``), chosen with ``seed``."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[:k])

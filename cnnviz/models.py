@@ -271,9 +271,7 @@ def to_functional(model: keras.Model) -> keras.Model:
         return keras.Model(inputs, x, name=model.name)
     if isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth"):
         return model
-    raise ModelError(
-        f"expected a Sequential or Functional Keras model, got {type(model).__name__}"
-    )
+    raise ModelError(f"expected a Sequential or Functional Keras model, got {type(model).__name__}")
 
 
 def card_path(model_path: str | Path) -> Path:
@@ -406,3 +404,236 @@ def bundled(name: str) -> Path:
 def bundled_names() -> list[str]:
     """Names of the pre-trained models shipped in ``assets/models``."""
     return sorted(p.stem for p in MODELS_DIR.glob("*.keras"))
+
+
+# --- the custom builder -----------------------------------------------------------------
+
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "linear")
+BLOCK_KINDS = ("conv", "pool", "batchnorm", "dropout", "dense")
+_BLOCK_KEYS = {
+    "conv": {"filters": int, "kernel": int, "stride": int, "padding": str, "activation": str},
+    "pool": {"size": int, "stride": int, "padding": str, "mode": str},
+    "batchnorm": {},
+    "dropout": {"rate": float},
+    "dense": {"units": int, "activation": str},
+}
+_BLOCK_DEFAULTS = {
+    "conv": {"filters": 32, "kernel": 3, "stride": 1, "padding": "valid", "activation": "relu"},
+    "pool": {"size": 2, "stride": 0, "padding": "valid", "mode": "max"},
+    "batchnorm": {},
+    "dropout": {"rate": 0.25},
+    "dense": {"units": 128, "activation": "relu"},
+}
+EXAMPLE_SPEC = """conv filters=32 kernel=3 padding=same activation=leaky_relu
+pool size=2
+conv filters=64 kernel=3 padding=same activation=relu
+batchnorm
+pool size=2
+dropout rate=0.25
+dense units=128 activation=relu"""
+
+
+def parse_blocks(text: str) -> list[dict]:
+    """Parse a learner's block list, one block per line: ``kind key=value …``.
+
+    Kinds: ``conv`` (filters, kernel, stride, padding, activation), ``pool`` (size,
+    stride, padding, mode=max|avg), ``batchnorm``, ``dropout`` (rate), ``dense`` (units,
+    activation). Missing keys take defaults; blank lines and ``#`` comments are ignored.
+
+    Examples
+    --------
+    >>> parse_blocks("conv filters=10 kernel=3")[0]["filters"]
+    10
+    """
+    blocks = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split("#", 1)[0].split()
+        if not tokens:
+            continue
+        kind = tokens[0].lower()
+        if kind not in _BLOCK_KEYS:
+            raise ModelError(
+                f"line {lineno}: unknown block {kind!r}; use one of {', '.join(BLOCK_KINDS)}"
+            )
+        block = {"kind": kind, **_BLOCK_DEFAULTS[kind]}
+        for tok in tokens[1:]:
+            key, sep, value = tok.partition("=")
+            if not sep or key not in _BLOCK_KEYS[kind]:
+                allowed = ", ".join(_BLOCK_KEYS[kind]) or "no settings"
+                raise ModelError(f"line {lineno}: {tok!r} is not a {kind} setting ({allowed})")
+            try:
+                block[key] = _BLOCK_KEYS[kind][key](value)
+            except ValueError:
+                raise ModelError(f"line {lineno}: {key}={value!r} is not a number") from None
+        blocks.append(block)
+    if not blocks:
+        raise ModelError("the block list is empty; add at least one conv or dense block")
+    return blocks
+
+
+def _check_block(i: int, b: dict) -> None:
+    kind = b.get("kind")
+    if kind not in _BLOCK_KEYS:
+        raise ModelError(f"block {i}: unknown kind {kind!r}")
+    for key in ("filters", "kernel", "units", "size"):
+        if key in b and b[key] < 1:
+            raise ModelError(f"block {i}: {key} must be >= 1, got {b[key]}")
+    if b.get("stride", 1) < 0:
+        raise ModelError(f"block {i}: stride must be >= 1, got {b['stride']}")
+    if "padding" in b and b["padding"] not in ("valid", "same"):
+        raise ModelError(f"block {i}: padding must be 'valid' or 'same', got {b['padding']!r}")
+    if "activation" in b and b["activation"] not in ACTIVATIONS:
+        raise ModelError(
+            f"block {i}: activation {b['activation']!r} is not one of {', '.join(ACTIVATIONS)}"
+        )
+    if "mode" in b and b["mode"] not in ("max", "avg"):
+        raise ModelError(f"block {i}: pool mode must be 'max' or 'avg', got {b['mode']!r}")
+    if "rate" in b and not 0.0 <= b["rate"] < 1.0:
+        raise ModelError(f"block {i}: dropout rate must be in [0, 1), got {b['rate']}")
+
+
+def build_custom(
+    blocks: list[dict],
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    num_classes: int = 10,
+    name: str = "custom",
+) -> keras.Model:
+    """Build a Functional model from block specs (see :func:`parse_blocks`).
+
+    A ``Flatten`` is inserted before the first dense block (and before the output when
+    there is none); ``leaky_relu`` becomes its own ``LeakyReLU(0.1)`` layer, as in the
+    Fashion-MNIST tutorial. Layers are named ``conv1``, ``pool1``, ``dense1`` … so every
+    page can find them.
+
+    Raises
+    ------
+    ModelError
+        A bad setting, or blocks that shrink the image below 1×1.
+    """
+    for i, b in enumerate(blocks, start=1):
+        _check_block(i, b)
+    counts: dict[str, int] = {}
+
+    def named(kind: str) -> str:
+        counts[kind] = counts.get(kind, 0) + 1
+        return f"{kind}{counts[kind]}"
+
+    def activate(x, act: str):
+        if act == "leaky_relu":
+            return layers.LeakyReLU(negative_slope=0.1, name=named("leaky"))(x)
+        return x
+
+    try:
+        inputs = keras.Input(tuple(input_shape), name="image")
+        x = inputs
+        flat = False
+        for b in blocks:
+            kind = b["kind"]
+            act = b.get("activation", "linear")
+            keras_act = None if act in ("leaky_relu", "linear") else act
+            if kind in ("conv", "pool") and flat:
+                raise ModelError(f"a {kind} block cannot follow a dense block (the image is flat)")
+            if kind == "conv":
+                x = layers.Conv2D(
+                    b["filters"],
+                    b["kernel"],
+                    strides=max(1, b["stride"]),
+                    padding=b["padding"],
+                    activation=keras_act,
+                    name=named("conv"),
+                )(x)
+                x = activate(x, act)
+            elif kind == "pool":
+                cls = layers.MaxPooling2D if b["mode"] == "max" else layers.AveragePooling2D
+                x = cls(
+                    b["size"], strides=b["stride"] or None, padding=b["padding"], name=named("pool")
+                )(x)
+            elif kind == "batchnorm":
+                x = layers.BatchNormalization(name=named("bn"))(x)
+            elif kind == "dropout":
+                x = layers.Dropout(b["rate"], name=named("dropout"))(x)
+            elif kind == "dense":
+                if not flat:
+                    x = layers.Flatten(name="flatten")(x)
+                    flat = True
+                x = layers.Dense(b["units"], activation=keras_act, name=named("dense"))(x)
+                x = activate(x, act)
+            if kind in ("conv", "pool") and min(x.shape[1:3]) < 1:
+                raise ModelError(f"the image shrinks to {tuple(x.shape[1:3])} after {kind}")
+        if not flat:
+            x = layers.Flatten(name="flatten")(x)
+        return keras.Model(inputs, _head(x, num_classes), name=name)
+    except ModelError:
+        raise
+    except ValueError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ModelError(f"these blocks cannot take input {tuple(input_shape)}: {reason}") from exc
+
+
+# --- the summary table -------------------------------------------------------------------
+
+
+def _dims(shape) -> str:
+    return "×".join("?" if s is None else str(s) for s in shape)
+
+
+def _explain(layer) -> str:
+    """How ``layer``'s parameter count is computed, ending in ``= count``."""
+    n = layer.count_params()
+    if isinstance(layer, layers.Conv2D) and not isinstance(layer, layers.Conv2DTranspose):
+        kh, kw, cin, cout = layer.kernel.shape
+        bias = " + 1" if layer.use_bias else ""
+        return f"{cout} filters × ({kh}×{kw}×{cin}{bias}) = {n:,}"
+    if isinstance(layer, layers.Dense):
+        fan_in, units = layer.kernel.shape
+        bias = " + 1" if layer.use_bias else ""
+        return f"{units} units × ({fan_in:,} inputs{bias}) = {n:,}"
+    if isinstance(layer, layers.BatchNormalization):
+        c = layer.moving_mean.shape[0]
+        names = ["γ"] * layer.scale + ["β"] * layer.center + ["mean", "variance"]
+        return f"{len(names)} × {c} channels ({', '.join(names)}) = {n:,}"
+    if n == 0:
+        return "no weights"
+    parts = " + ".join(f"{_dims(w.shape)}" for w in layer.weights)
+    return f"{parts} = {n:,}"
+
+
+def summary(model: keras.Model) -> list[dict]:
+    """One row per layer: name, type, output shape, parameters, and how they are counted.
+
+    The counts are Keras's own (``layer.count_params()``, trainable and not, so
+    BatchNorm's moving mean and variance count as in ``model.summary()``); the
+    explanation re-derives each from the layer's settings, e.g.
+    ``"10 filters × (3×3×1 + 1) = 100"``.
+
+    Returns
+    -------
+    list of dict
+        Keys ``layer``, ``type``, ``output shape``, ``parameters``, ``how``.
+    """
+    rows = []
+    for layer in model.layers:
+        try:
+            out = layer.output.shape
+        except (AttributeError, ValueError):
+            out = getattr(layer, "output_shape", ())
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output shape": _dims(out[1:]) if out else "",
+                "parameters": int(layer.count_params()),
+                "how": _explain(layer),
+            }
+        )
+    return rows
+
+
+def summary_frame(model: keras.Model):
+    """:func:`summary` as a ``pandas.DataFrame`` with a total row, for display."""
+    import pandas as pd
+
+    rows = summary(model)
+    total = sum(r["parameters"] for r in rows)
+    rows.append({"layer": "total", "type": "", "output shape": "", "parameters": total, "how": ""})
+    return pd.DataFrame(rows)

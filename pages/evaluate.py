@@ -1,9 +1,98 @@
-"""Placeholder: this page is being built."""
+"""Evaluate: how good is a trained model, and where exactly does it go wrong?
+
+Learning goal: one accuracy number hides a lot. The confusion matrix shows which classes
+are mixed up; precision, recall and F1 per class show which ones the model misses or
+over-predicts; looking at the mistakes themselves often shows why.
+"""
 
 import streamlit as st
 
-from pages._shared import active_model_badge
+from cnnviz import data, evaluation, models
+from cnnviz.plots import training as plots
+from pages import _training as T
+from pages._shared import (
+    ActiveModel,
+    active_model_badge,
+    bundled_card,
+    bundled_model,
+    set_active_model,
+    show_error,
+)
 
-st.title("evaluate")
+st.title(":material/fact_check: Evaluate a model")
 active_model_badge()
-st.info("This page is being built.")
+st.markdown(
+    """
+The model classifies every image of the **test set** — images it never saw in training.
+*Precision* of a class: of the images the model called "3", how many were 3s.
+*Recall*: of the real 3s, how many it found. *F1* is their harmonic mean.
+"""
+)
+T.wait_for_previous()
+
+# --- controls -------------------------------------------------------------------------
+UPLOAD = "upload a .keras file"
+bundled = {f"{n} (pre-trained)": n for n in models.bundled_names()}
+runs = T.runs()
+choice = st.selectbox("Model", [*bundled, *runs, UPLOAD], key="eval_model")
+
+model, ev, x_test, names, card = None, None, None, data.DIGITS, {}
+try:
+    if choice in bundled:
+        name = bundled[choice]
+        model, card = bundled_model(name), bundled_card(name)
+        ev, x_test = T.evaluate_bundled(name), T.load_dataset("mnist-sample").x_test
+    elif choice in runs:
+        run = runs[choice]
+        model, names, x_test = run.model, run.class_names, run.test[0]
+        card = {"model": run.model_name, "dataset": run.dataset, "history": run.history}
+        ev = T.evaluate_run(run)
+    else:
+        ds = T.dataset_picker("eval")
+        up = st.file_uploader("A model saved by Keras 3", type=["keras"], key="eval_upload")
+        if ds is not None and up is not None:
+            model = T.load_uploaded_model(up.name, up.getvalue(), ds.input_shape)
+            ev, x_test, names = T.evaluate_upload(model, ds), ds.x_test, ds.class_names
+            card = {"model": up.name, "dataset": ds.name}
+except (models.ModelError, data.DataError) as exc:
+    show_error(exc)
+
+# --- result -------------------------------------------------------------------------
+if ev is not None:
+    card = {**card, "metrics": {"test_loss": ev.loss, "test_accuracy": ev.accuracy}}
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Test accuracy", f"{ev.accuracy:.2%}")
+    m2.metric("Test loss", f"{ev.loss:.4f}")
+    m3.metric("Test images", f"{len(ev.y_true):,}")
+    chosen = ActiveModel(model, choice, tuple(names), card, bundled=choice in bundled)
+    # on_click runs before the page is drawn, so the badge at the top already says so
+    if st.button(
+        "Use this model everywhere",
+        type="primary",
+        key="eval_use",
+        on_click=set_active_model,
+        args=(chosen,),
+    ):
+        st.success(f"Every page now uses **{choice}**.")
+
+    left, right = st.columns([3, 2])
+    left.plotly_chart(plots.confusion_heatmap(ev.confusion, names), key="eval_confusion")
+    right.dataframe(
+        evaluation.classification_report(ev.confusion, names),
+        hide_index=True,
+        key="eval_report",
+        column_config={
+            c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")
+        },
+    )
+    seed = st.number_input("Example seed", 0, 1000, 0, key="eval_seed")
+    c1, c2 = st.columns(2)
+    for col, correct, title in ((c1, True, "Nine correct"), (c2, False, "Nine mistakes")):
+        idx = evaluation.pick_examples(ev.y_true, ev.y_pred, correct, 9, int(seed))
+        col.markdown(f"**{title}** ({len(idx)} shown)")
+        if len(idx):
+            col.plotly_chart(
+                plots.prediction_grid(x_test[idx], ev.y_true[idx], ev.y_pred[idx], names),
+                key=f"eval_grid_{correct}",
+            )
+    st.caption(f"{ev.errors:,} of {len(ev.y_true):,} test images are misclassified.")

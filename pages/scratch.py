@@ -1,6 +1,116 @@
-"""Placeholder: this page is being built."""
+"""CNN from scratch: a trained network is sums, a max and a sigmoid — check every number.
 
+Learning goal: after training, a CNN's prediction can be recomputed by hand from its
+weights. The cookbook's toy CNN (12 parameters) is trained on a button, then its
+forward pass is written out number by number and ends on exactly what
+``model.predict`` says. The same numpy forward pass then runs on the active model and is
+compared with Keras layer by layer.
+"""
+
+import pandas as pd
 import streamlit as st
 
-st.title("scratch")
-st.info("This page is being built.")
+from cnnviz import scratch
+from cnnviz.plots import experiments as plots
+from pages import _experiments as ex
+from pages._shared import active_model_badge, show_error
+
+st.title(":material/calculate: A CNN from scratch")
+st.markdown(
+    """
+The cookbook's toy problem: two 4×4 "images" (the numbers below are already divided by 8).
+The first is mostly **positive → class 0**, the second mostly **negative → class 1**. The
+network: one 3×3 convolution with ReLU → 2×2 max-pooling → one sigmoid unit. That is
+9 + 1 weights in the filter and 1 + 1 in the dense layer: **12 parameters**, few enough to
+write every step of the forward pass by hand.
+"""
+)
+
+# --- controls -------------------------------------------------------------------------
+c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
+seed = int(c1.number_input("Seed", 0, 9999, 0, key="sc_seed"))
+epochs = int(c2.number_input("Epochs", 1, 2000, 300, step=50, key="sc_epochs"))
+c3.write("")
+train = c3.button("Train the toy CNN", key="sc_train", type="primary")
+which = c4.radio(
+    "Input",
+    [0, 1],
+    key="sc_input",
+    horizontal=True,
+    format_func=lambda i: f"#{i}: mostly {'negative' if i else 'positive'} (label {i})",
+)
+if train:
+    with st.spinner(f"Training for {epochs} full-batch epochs…"):
+        model, loss = scratch.train_toy(seed, epochs)
+        traces = [scratch.toy_walkthrough(model, i) for i in (0, 1)]
+    st.session_state["sc_toy"] = {"seed": seed, "epochs": epochs, "loss": loss, "traces": traces}
+
+# --- result: the walk-through -----------------------------------------------------------
+toy = st.session_state.get("sc_toy")
+if toy is None:
+    st.info(
+        f"Not trained yet: these are the **random starting weights** of seed {seed}. "
+        "Press *Train the toy CNN* and watch the same steps give the right answers."
+    )
+    t = ex.untrained_toy_traces(seed)[which]
+else:
+    t = toy["traces"][which]
+    st.caption(
+        f"Trained with seed {toy['seed']} for {toy['epochs']} epochs: loss "
+        f"{toy['loss'][0]:.3f} → {toy['loss'][-1]:.4f}."
+    )
+    with st.expander("Training loss"):
+        st.plotly_chart(plots.loss_curve(toy["loss"]), key="sc_loss")
+
+m1, m2, m3 = st.columns(3)
+m1.plotly_chart(plots.matrix(t.x, "1. input x (÷ 8)"), key="sc_x")
+m2.plotly_chart(plots.matrix(t.kernel, f"2. filter w (bias {t.conv_bias:.3f})"), key="sc_k")
+m3.plotly_chart(plots.matrix(t.conv, "3. the four 3×3 sums", fmt=".4f"), key="sc_conv")
+st.markdown("**3. Convolution**: each output cell is Σ x·w over its 3×3 window, plus the bias.")
+st.code(
+    "\n".join(f"out[{i},{j}] = {t.sum_text(i, j)}" for i in (0, 1) for j in (0, 1)),
+    language=None,
+)
+r1, r2 = st.columns(2)
+r1.plotly_chart(plots.matrix(t.relu, "4. ReLU: negatives → 0", fmt=".4f"), key="sc_relu")
+r2.markdown(
+    f"""
+**5. Max-pooling** keeps the largest of the four: **{t.pooled:.4f}** (cell {t.pooled_at}).
+
+**6. Dense**: z = w × max + b = {t.dense_w:.4f} × {t.pooled:.4f} + ({t.dense_b:.4f})
+= **{t.z:.4f}**
+
+**7. Sigmoid**: p = 1 / (1 + e^(−z)) = **{t.p:.6f}** → class **{int(t.p > 0.5)}**
+"""
+)
+k1, k2 = st.columns(2)
+k1.metric("By hand (numpy)", f"{t.p:.6f}")
+k2.metric("model.predict", f"{t.model_p:.6f}")
+if abs(t.p - t.model_p) < 1e-6:
+    st.success("The hand computation and Keras agree to 6 decimals.", icon=":material/check:")
+if toy is not None and toy["loss"][-1] > 0.6:
+    st.warning(
+        "The loss hardly moved: with this seed the ReLU outputs 0 for both inputs, so no "
+        "gradient reaches the filter (a 'dead ReLU'). Try another seed."
+    )
+
+# --- the active model, layer by layer ----------------------------------------------------
+st.subheader("Your active model, layer by layer")
+st.markdown(
+    "`cnnviz.scratch.forward` runs any supported Keras model in plain numpy "
+    "(convolutions via `cnnviz.conv`, pooling via `cnnviz.pooling`). The table shows the "
+    "largest difference from Keras at every layer — float32 rounding, nothing more."
+)
+active = active_model_badge()
+try:
+    rows, what = ex.layer_comparison(active.model, active.label, id(active.model))
+except scratch.UnsupportedLayerError as exc:
+    show_error(exc)
+else:
+    st.caption(f"Input: {what}.")
+    st.dataframe(
+        pd.DataFrame(rows),
+        key="sc_table",
+        hide_index=True,
+        column_config={"max |numpy − Keras|": st.column_config.NumberColumn(format="%.2e")},
+    )

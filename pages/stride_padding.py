@@ -1,6 +1,84 @@
-"""Placeholder: this page is being built."""
+"""Stride, padding and dilation: how big is the output, and why?
+
+Learning goal: predict a convolution's output size from input size n, kernel k, stride s,
+padding p and dilation d with ``floor((n + 2p - k_eff) / s) + 1``; know what Keras's
+``valid`` and ``same`` mean; see why some settings are impossible.
+"""
+
+from __future__ import annotations
 
 import streamlit as st
 
-st.title("stride_padding")
-st.info("This page is being built.")
+from cnnviz import conv
+from cnnviz.plots import arithmetic as plots
+
+PADDINGS = ["valid", "same", "explicit"]
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def animation(n: int, k: int, s: int, p: str | int, d: int):
+    """The conv_arithmetic-style animation (cached: it has one frame per step)."""
+    return plots.stride_animation(n, k, s, p, d)
+
+
+st.title("Stride & padding")
+st.markdown(
+    "**Stride** is how far the kernel jumps between positions. **Padding** adds a border "
+    "of zeros so the kernel can also sit on the edges. **Dilation** spreads the kernel's "
+    "cells apart (a 3×3 kernel with dilation 2 covers 5×5 cells: "
+    "k_eff = (k − 1)·d + 1). Together they decide the output size."
+)
+with st.expander("What Keras's `padding='valid'` and `padding='same'` mean"):
+    st.markdown(
+        "- **valid** — no padding. The kernel only visits positions where it fits entirely, "
+        "so the output shrinks: ⌊(n − k_eff) / s⌋ + 1.\n"
+        "- **same** — Keras (TensorFlow) adds just enough zeros that the output is "
+        "⌈n / s⌉ (with stride 1: the *same* size as the input). When the padding needed is "
+        "odd, the extra row/column goes at the **bottom/right**.\n"
+        "- An explicit number p (PyTorch style) puts p zeros on every side."
+    )
+
+c1, c2, c3 = st.columns(3)
+n = c1.slider("Input size n", 1, 12, 5, key="sp_n")
+k = c1.slider("Kernel size k", 1, 7, 3, key="sp_k")
+s = c2.slider("Stride s", 1, 4, 1, key="sp_stride")
+d = c2.slider("Dilation d", 1, 3, 1, key="sp_dilation")
+pad_mode = c3.radio("Padding", PADDINGS, horizontal=True, key="sp_padding")
+p = c3.slider("Zeros on each side p", 0, 4, 1, key="sp_p") if pad_mode == "explicit" else pad_mode
+
+try:
+    size = conv.output_size(n, k, s, p, d)
+except conv.ConvError as exc:
+    k_eff = (k - 1) * d + 1
+    st.error(f"Impossible setting: {exc}", icon=":material/block:")
+    st.info(
+        f"The kernel window is {k_eff} cells wide, so it must fit inside the (padded) input. "
+        "Make the kernel or dilation smaller, the input bigger, or add padding "
+        "('same' always fits).",
+        icon=":material/lightbulb:",
+    )
+else:
+    before, after = conv.pad_amounts(n, k, s, p, d)
+    st.latex(conv.output_size_working(n, k, s, p, d))
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Output size", f"{size}×{size}")
+    m2.metric("Filter operations", f"{size * size}", help="Kernel positions = output cells.")
+    m3.metric("Padding (before, after)", f"{before}, {after}")
+    if s > 1 and (n + before + after - ((k - 1) * d + 1)) % s:
+        st.caption(
+            "The last cells don't fit a full stride: the kernel never reaches them "
+            "(the ⌊ ⌋ in the formula drops them)."
+        )
+    st.markdown(
+        f"**Output size: {size}×{size}.** Blue = input, dotted = zero padding, green = "
+        "output; press ▶ Play or drag the step slider to move the kernel (pink)."
+    )
+    st.plotly_chart(animation(n, k, s, p, d), key="sp_animation")
+    sizes = {
+        m: "no output (kernel too big)" if v is None else f"{v}×{v}"
+        for m, v in conv.compare_paddings(n, k, s, d).items()
+    }
+    st.caption(
+        f"For comparison, with these n, k, s, d: Keras `valid` gives {sizes['valid']}, "
+        f"`same` gives {sizes['same']}."
+    )

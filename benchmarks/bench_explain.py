@@ -1,0 +1,76 @@
+"""Latency of the 'Inside the model' computations on the bundled book_mnist, after warm-up.
+
+Run: ``.venv/bin/python benchmarks/bench_explain.py`` (about a minute on 2 CPU cores).
+
+Baseline: one plain forward pass ``model(x, training=False)`` of the same image in the same
+process. Prints the median of several runs per method and its ratio to the baseline, then
+the Activations page's rerun time through AppTest. Targets on a CPU: Grad-CAM < 50 ms,
+Score-CAM < 2 s, Activations page rerun < 300 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cnnviz import explain, imaging, models  # noqa: E402
+
+REPEATS = {"forward pass": 30, "activations": 30, "scorecam": 5, "smoothgrad": 5}
+TARGETS_MS = {"gradcam": 50, "scorecam": 2000, "Activations page rerun": 300}
+
+
+def median_ms(fn, repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in milliseconds after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def page_rerun_ms(page: str, repeats: int = 5) -> float:
+    """Median time of an AppTest rerun of ``page`` with nothing changed (caches warm)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return median_ms(at.run, repeats, warmup=1)
+
+
+def main() -> None:
+    model = models.load(models.bundled("book_mnist"))
+    image = imaging.prepare_image(imaging.load_sample(3, 0)).array  # (28, 28, 1)
+    batch = image[None]
+    rows: list[tuple[str, float]] = [
+        ("forward pass", median_ms(lambda: model(batch, training=False), REPEATS["forward pass"])),
+        ("activations", median_ms(lambda: explain.activations(model, image), 30)),
+    ]
+    for method in explain.METHODS:
+        fn = lambda m=method: explain.heatmap(model, image, m)  # noqa: E731
+        rows.append((method, median_ms(fn, REPEATS.get(method, 15))))
+    rows.append(("Activations page rerun", page_rerun_ms("pages/activations.py")))
+    rows.append(("Heatmaps page rerun", page_rerun_ms("pages/heatmaps.py")))
+
+    base = rows[0][1]
+    print("book_mnist, one 28×28 image, median after warm-up (baseline: forward pass)\n")
+    print(f"{'what':<24}{'ms':>10}{'× forward':>12}   target")
+    for name, ms in rows:
+        target = TARGETS_MS.get(name)
+        verdict = "" if target is None else f"< {target} ms: {'met' if ms < target else 'MISSED'}"
+        print(f"{name:<24}{ms:>10.1f}{ms / base:>12.1f}   {verdict}")
+
+
+if __name__ == "__main__":
+    main()

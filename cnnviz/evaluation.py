@@ -1,0 +1,161 @@
+"""Evaluation in numpy: test loss and accuracy, confusion matrix, classification report.
+
+The model only gives probabilities (``model.predict``); every number after that is
+computed here, so tests can check it against hand-worked values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS = 1e-7  # Keras clips probabilities to [eps, 1 - eps] before the log
+
+
+@dataclass
+class Evaluation:
+    """What the Evaluate page shows.
+
+    Attributes
+    ----------
+    loss, accuracy : float
+        Mean cross-entropy and fraction correct on the test set.
+    probs : np.ndarray
+        ``(N, K)`` class probabilities (``(N, 1)`` for a sigmoid model).
+    y_true, y_pred : np.ndarray
+        ``(N,)`` ``int64`` class indices.
+    confusion : np.ndarray
+        ``(K, K)`` counts, rows = true class, columns = predicted class.
+    """
+
+    loss: float
+    accuracy: float
+    probs: np.ndarray
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    confusion: np.ndarray
+
+    @property
+    def errors(self) -> int:
+        """How many test images are misclassified."""
+        return int(np.sum(self.y_true != self.y_pred))
+
+
+def predict_classes(probs: np.ndarray) -> np.ndarray:
+    """Class indices from probabilities: argmax, or ``p >= 0.5`` for one sigmoid unit."""
+    probs = np.asarray(probs)
+    if probs.shape[-1] == 1:
+        return (probs[:, 0] >= 0.5).astype(np.int64)
+    return np.argmax(probs, axis=-1).astype(np.int64)
+
+
+def cross_entropy(probs: np.ndarray, y_true: np.ndarray) -> float:
+    """Mean cross-entropy as Keras computes it (probabilities clipped to [1e-7, 1 - 1e-7]).
+
+    Examples
+    --------
+    >>> round(cross_entropy(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([0, 0])), 4)
+    0.3993
+    """
+    probs = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0 - EPS)
+    y = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    if probs.shape[-1] == 1:  # binary: -[y log p + (1 - y) log(1 - p)]
+        p = probs[:, 0]
+        return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+    return float(np.mean(-np.log(probs[np.arange(len(y)), y])))
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of (true, predicted) pairs: ``(K, K)``, rows true, columns predicted.
+
+    Examples
+    --------
+    >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 0, 1]), 2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    y_true = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    y_pred = np.asarray(y_pred, dtype=np.int64).reshape(-1)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has {y_true.size} labels but y_pred has {y_pred.size}")
+    flat = y_true * num_classes + y_pred  # one bin per (true, predicted) pair
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def classification_report(confusion: np.ndarray, class_names: tuple[str, ...]) -> list[dict]:
+    """Per-class precision, recall, F1 and support, then macro and weighted averages.
+
+    Precision = TP / predicted as the class, recall = TP / truly the class,
+    F1 = their harmonic mean; 0 where a denominator is 0 (as scikit-learn does).
+
+    Returns
+    -------
+    list of dict
+        Keys ``class``, ``precision``, ``recall``, ``f1``, ``support``.
+    """
+    cm = np.asarray(confusion, dtype=np.float64)
+    tp = np.diag(cm)
+    predicted = cm.sum(axis=0)
+    support = cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    rows = [
+        {
+            "class": str(name),
+            "precision": float(p),
+            "recall": float(r),
+            "f1": float(f),
+            "support": int(s),
+        }
+        for name, p, r, f, s in zip(class_names, precision, recall, f1, support, strict=True)
+    ]
+    total = support.sum()
+    weights = support / total if total else np.zeros_like(support)
+    for label, w in (("macro avg", np.full_like(tp, 1.0 / len(tp))), ("weighted avg", weights)):
+        rows.append(
+            {
+                "class": label,
+                "precision": float(precision @ w),
+                "recall": float(recall @ w),
+                "f1": float(f1 @ w),
+                "support": int(total),
+            }
+        )
+    return rows
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> Evaluation:
+    """Predict ``x`` once and compute everything the Evaluate page shows.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Softmax (``K`` units) or sigmoid (1 unit) output.
+    x : np.ndarray
+        ``float32`` ``(N, H, W, C)`` in [0, 1].
+    y : np.ndarray
+        ``(N,)`` class indices.
+    """
+    probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    y_true = np.asarray(y, dtype=np.int64).reshape(-1)
+    y_pred = predict_classes(probs)
+    k = max(2, probs.shape[-1])
+    return Evaluation(
+        loss=cross_entropy(probs, y_true),
+        accuracy=float(np.mean(y_pred == y_true)),
+        probs=probs,
+        y_true=y_true,
+        y_pred=y_pred,
+        confusion=confusion_matrix(y_true, y_pred, k),
+    )
+
+
+def pick_examples(
+    y_true: np.ndarray, y_pred: np.ndarray, correct: bool, n: int = 9, seed: int = 0
+) -> np.ndarray:
+    """Indices of up to ``n`` correct (or incorrect) predictions, chosen with ``seed``."""
+    hits = np.flatnonzero((np.asarray(y_true) == np.asarray(y_pred)) == correct)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.permutation(hits)[:n])

@@ -1,0 +1,345 @@
+"""Turn a learner's image (upload, drawing, bundled sample) into what a model expects.
+
+The MNIST style repeats what LeCun, Cortes and Burges did to build MNIST: grayscale, a
+white stroke on a black background, the digit cropped to its content, scaled so its longer
+side is 20 px (aspect kept), and placed in a 28×28 frame so that its centre of mass is in
+the middle. A digit drawn in a corner or photographed on paper then looks like the training
+data. The RGB style (for colour models such as CIFAR-10 ones) only centre-crops to the
+model's aspect ratio, resizes and scales to [0, 1].
+
+Hostile input (an empty file, text or HTML, SVG, a zip, a truncated file, a tiny file that
+claims billions of pixels) raises :class:`ImageError` with one sentence, and a
+decompression bomb is refused from its header, before any pixel is decoded.
+
+>>> import numpy as np
+>>> from cnnviz.imaging import prepare_image
+>>> page = np.full((60, 40), 255, np.uint8); page[5:25, 5:12] = 0   # black bar, top left
+>>> out = prepare_image(page)
+>>> out.array.shape, out.array.dtype, float(out.array.max())
+((28, 28, 1), dtype('float32'), 1.0)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from cnnviz.data import ASSETS
+
+# Refuse anything above this many pixels from the header alone (a 40000×40000 "bomb" is
+# 1.6 billion pixels; a phone photo is ~12 million).
+MAX_PIXELS = 40_000_000
+MAX_BYTES = 50 * 1024 * 1024  # the same limit as server.maxUploadSize
+STYLES = ("mnist", "rgb")
+FORMATS = "PNG, JPEG, BMP, GIF, WebP or TIFF"
+_BOX_FRACTION = 20 / 28  # MNIST: the digit's longer side fills 20 of 28 pixels
+_INK_LEVEL = 0.2  # a pixel is "content" above this fraction of the stroke's brightness
+_FLAT = 1 / 255  # an image whose range is below this is one colour: no content
+
+_SIGNATURES = (  # what a non-image upload usually is, so the message can name it
+    (b"PK\x03\x04", "a zip archive"),
+    (b"%PDF", "a PDF document"),
+    (b"<svg", "an SVG drawing (vector images are not supported; export it as PNG)"),
+    (b"<?xml", "an XML/SVG document (vector images are not supported; export it as PNG)"),
+    (b"<!doctype html", "an HTML page"),
+    (b"<html", "an HTML page"),
+)
+
+
+class ImageError(ValueError):
+    """An image cannot be read or used; the message is one sentence saying why."""
+
+
+@dataclass
+class PreparedImage:
+    """A model-ready image and the steps that produced it.
+
+    Attributes
+    ----------
+    array : np.ndarray
+        ``float32`` ``(H, W, C)`` in [0, 1], the model's input without the batch axis.
+    steps : list of (str, np.ndarray)
+        Each intermediate image (``float`` in [0, 1], ``(h, w)`` or ``(h, w, 3)``) with a
+        short title, in order, for display.
+    warning : str or None
+        A sentence for the learner when the image is usable but odd (e.g. no content).
+    """
+
+    array: np.ndarray
+    steps: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    warning: str | None = None
+
+
+def _describe_non_image(head: bytes) -> str:
+    """Name what the bytes look like when Pillow cannot identify them."""
+    low = head.lstrip().lower()
+    for magic, name in _SIGNATURES:
+        if low.startswith(magic.lower()):
+            return name
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "unrecognised binary data"
+    return "text"
+
+
+def decode_data_url(url: str) -> bytes:
+    """Decode a ``data:image/png;base64,...`` URL (what a browser canvas returns).
+
+    Parameters
+    ----------
+    url : str
+        The data URL.
+
+    Returns
+    -------
+    bytes
+        The encoded image file.
+    """
+    if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
+        raise ImageError(f"Expected a data:image/...;base64 URL, got {str(url)[:30]!r}.")
+    header, payload = url.split(",", 1)
+    if ";base64" not in header:
+        raise ImageError(f"Expected a base64 data URL, got header {header[:30]!r}.")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageError("The drawing's data URL is not valid base64.") from exc
+
+
+def open_image(data: bytes | bytearray | memoryview | io.IOBase | Image.Image) -> Image.Image:
+    """Open and fully decode an image file safely, first frame only, EXIF orientation applied.
+
+    Parameters
+    ----------
+    data : bytes or file-like or PIL.Image.Image
+        The uploaded file's bytes, an open binary file, or an already opened image.
+
+    Returns
+    -------
+    PIL.Image.Image
+        The decoded image (any mode), upright.
+
+    Raises
+    ------
+    ImageError
+        Empty, not an image, truncated, or more than :data:`MAX_PIXELS` pixels.
+    """
+    if isinstance(data, Image.Image):
+        im = data
+    else:
+        raw = bytes(data.read()) if hasattr(data, "read") else bytes(data)
+        if not raw:
+            raise ImageError("The file is empty (0 bytes).")
+        if len(raw) > MAX_BYTES:
+            raise ImageError(f"The file is {len(raw) / 2**20:.0f} MB; the limit is 50 MB.")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
+                im = Image.open(io.BytesIO(raw))  # reads the header only: no pixels yet
+        except Image.DecompressionBombError as exc:
+            raise ImageError(
+                "The image claims more pixels than Pillow's safety limit; it is refused before "
+                "decoding (possible decompression bomb)."
+            ) from exc
+        except UnidentifiedImageError as exc:
+            kind = _describe_non_image(raw[:64])
+            raise ImageError(f"This file is {kind}, not a {FORMATS} image.") from exc
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageError(f"This file could not be read as an image ({exc}).") from exc
+    width, height = im.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"The image claims {width}×{height} pixels, more than the limit of "
+            f"{MAX_PIXELS:,}; it is refused before decoding (possible decompression bomb)."
+        )
+    if width == 0 or height == 0:
+        raise ImageError(f"The image has no pixels ({width}×{height}).")
+    try:
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)  # animated GIF/WebP/TIFF: the first frame
+        im.load()
+        im = ImageOps.exif_transpose(im) or im
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"The image file is damaged or truncated ({exc}).") from exc
+    return im
+
+
+def to_float(im: Image.Image) -> np.ndarray:
+    """Pixels as ``float32`` in [0, 1]: ``(h, w, 3)`` RGB, transparency composited over white.
+
+    Handles palette, grayscale, CMYK, 16-bit and 32-bit float images.
+    """
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(im, dtype=np.float64)  # (h, w), one channel of 16/32-bit values
+        if mode == "F":
+            top = max(float(arr.max()), 1.0)
+        else:
+            top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        grey = np.clip(arr / top, 0, 1)
+        return np.repeat(grey[..., None], 3, axis=-1).astype(np.float32)
+    if mode == "P" or "A" in mode or "transparency" in im.info:
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255  # (h, w, 4)
+        alpha = rgba[..., 3:]
+        return rgba[..., :3] * alpha + (1 - alpha)  # over a white page
+    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255
+
+
+def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a float image in [0, 1] to ``(height, width)`` with antialiasing."""
+    height, width = size
+    if arr.ndim == 2:
+        im = Image.fromarray(arr.astype(np.float32), mode="F")
+        return np.asarray(im.resize((width, height), Image.Resampling.LANCZOS)).clip(0, 1)
+    chans = [_resize(arr[..., c], size) for c in range(arr.shape[-1])]  # 3 channels at most
+    return np.stack(chans, axis=-1)
+
+
+def centre_of_mass(arr: np.ndarray) -> tuple[float, float]:
+    """Intensity-weighted ``(row, col)`` centre of a 2-D array (its middle if all zero)."""
+    total = float(arr.sum())
+    if total <= 0:
+        return ((arr.shape[0] - 1) / 2, (arr.shape[1] - 1) / 2)
+    rows, cols = np.indices(arr.shape)
+    return float((rows * arr).sum() / total), float((cols * arr).sum() / total)
+
+
+def _mnist_style(rgb: np.ndarray, size: tuple[int, int], steps: list) -> tuple[np.ndarray, str]:
+    """The MNIST recipe on an ``(h, w, 3)`` float image; returns ``(H, W)`` and a warning."""
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma
+    steps.append(("Grayscale", grey))
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:  # light paper: MNIST strokes are white on black
+        grey = 1 - grey
+        background = 1 - background
+        steps.append(("Inverted (white stroke on black)", grey))
+    # Stretch so the background is 0 and the strongest stroke 1 (photos are never pure).
+    span = float(grey.max()) - background
+    if span < _FLAT:
+        blank = np.zeros(size, np.float32)
+        return blank, "The image has no content (it is all one colour), so it is shown as blank."
+    ink = np.clip((grey - background) / span, 0, 1)
+    rows = np.flatnonzero((ink > _INK_LEVEL).any(axis=1))
+    cols = np.flatnonzero((ink > _INK_LEVEL).any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    steps.append((f"Cropped to the content ({crop.shape[1]}×{crop.shape[0]})", crop))
+    box = max(1, round(_BOX_FRACTION * min(size)))
+    scale = box / max(crop.shape)
+    inner = (max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale)))
+    small = _resize(crop, inner)
+    steps.append((f"Longer side scaled to {box} px ({inner[1]}×{inner[0]})", small))
+    # Place it so its centre of mass lands on the frame's centre, clipped to stay inside.
+    com_r, com_c = centre_of_mass(small)
+    top = int(np.clip(round(size[0] / 2 - 0.5 - com_r), 0, size[0] - inner[0]))
+    left = int(np.clip(round(size[1] / 2 - 0.5 - com_c), 0, size[1] - inner[1]))
+    frame = np.zeros(size, np.float32)
+    frame[top : top + inner[0], left : left + inner[1]] = small
+    steps.append((f"Centred by centre of mass in {size[1]}×{size[0]}", frame))
+    return frame, None
+
+
+def _rgb_style(rgb: np.ndarray, size: tuple[int, int], steps: list) -> np.ndarray:
+    """Centre-crop ``(h, w, 3)`` to the target aspect ratio and resize to ``size``."""
+    h, w = rgb.shape[:2]
+    aspect = size[1] / size[0]
+    crop_h, crop_w = (h, round(h * aspect)) if w / h > aspect else (round(w / aspect), w)
+    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    crop = rgb[top : top + crop_h, left : left + crop_w]
+    steps.append((f"Centre-cropped ({crop_w}×{crop_h})", crop))
+    out = _resize(crop, size)
+    steps.append((f"Resized to {size[1]}×{size[0]}", out))
+    return out
+
+
+def prepare_image(
+    data: bytes | io.IOBase | Image.Image | np.ndarray,
+    target_shape: tuple[int, int, int] = (28, 28, 1),
+    style: str = "mnist",
+) -> PreparedImage:
+    """Make a model-ready ``float32`` image in [0, 1] and keep each step for display.
+
+    Parameters
+    ----------
+    data : bytes, file-like, PIL.Image.Image or np.ndarray
+        An encoded image file, an opened image, or pixels: ``(h, w)``, ``(h, w, 3)`` or
+        ``(h, w, 4)``, ``uint8`` (0–255) or float (0–1).
+    target_shape : tuple of int
+        The model's ``(H, W, C)`` input shape, ``C`` 1 (grayscale) or 3 (RGB).
+    style : {"mnist", "rgb"}
+        ``"mnist"``: invert/crop/20 px/centre of mass; ``"rgb"``: centre-crop and resize.
+
+    Returns
+    -------
+    PreparedImage
+        ``array`` of shape ``target_shape``, the ``steps`` and an optional ``warning``.
+
+    Raises
+    ------
+    ImageError
+        Broken or hostile input, or an unsupported ``target_shape`` / ``style``.
+    """
+    if style not in STYLES:
+        raise ImageError(f"style must be one of {STYLES}, got {style!r}.")
+    if len(target_shape) != 3 or target_shape[2] not in (1, 3) or min(target_shape[:2]) < 4:
+        raise ImageError(f"target_shape must be (H, W, 1) or (H, W, 3), got {target_shape}.")
+    if isinstance(data, np.ndarray):
+        rgb = array_to_rgb(data)
+    else:
+        rgb = to_float(open_image(data))
+    size = (int(target_shape[0]), int(target_shape[1]))
+    steps: list[tuple[str, np.ndarray]] = [(f"Original ({rgb.shape[1]}×{rgb.shape[0]})", rgb)]
+    warning = None
+    if style == "mnist":
+        out, warning = _mnist_style(rgb, size, steps)
+        out = out[..., None]  # (H, W, 1)
+    else:
+        out = _rgb_style(rgb, size, steps)
+        if float(out.max() - out.min()) < _FLAT:
+            warning = "The image has no content (it is all one colour)."
+    channels = target_shape[2]
+    if out.shape[-1] != channels:
+        out = (
+            np.repeat(out, 3, axis=-1)
+            if channels == 3
+            else (out @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+        )
+    return PreparedImage(np.ascontiguousarray(out, dtype=np.float32), steps, warning)
+
+
+def array_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """Pixels ``(h, w)``, ``(h, w, 1|3|4)`` in 0–255 or 0–1 as ``float32`` ``(h, w, 3)``."""
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
+        raise ImageError(f"Expected pixels (h, w) or (h, w, 3|4), got shape {arr.shape}.")
+    if arr.size == 0 or arr.shape[0] * arr.shape[1] > MAX_PIXELS:
+        raise ImageError(f"The image has an unusable size {arr.shape[:2]}.")
+    if not np.issubdtype(arr.dtype, np.number) or not np.isfinite(arr).all():
+        raise ImageError("The pixel array contains non-numeric or non-finite values.")
+    scaled = arr.astype(np.float32)
+    if arr.dtype == np.uint8 or scaled.max() > 1:
+        scaled = scaled / 255
+    scaled = np.clip(scaled, 0, 1)
+    if scaled.ndim == 2:
+        return np.repeat(scaled[..., None], 3, axis=-1)
+    if scaled.shape[-1] == 4:
+        alpha = scaled[..., 3:]
+        return scaled[..., :3] * alpha + (1 - alpha)
+    return scaled
+
+
+def load_sample(digit: int, k: int = 0) -> bytes:
+    """The bytes of a bundled sample ``assets/samples/digit_{digit}_{k}.png``."""
+    path = ASSETS / "samples" / f"digit_{digit}_{k}.png"
+    if not path.exists():
+        raise ImageError(f"There is no bundled sample for digit {digit!r}, number {k!r}.")
+    return path.read_bytes()

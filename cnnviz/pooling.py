@@ -1,0 +1,321 @@
+"""Pooling in numpy: ``pool2d`` (max / avg / sum), ``global_pool`` and a step trace.
+
+Matches ``keras.layers.MaxPooling2D`` / ``AveragePooling2D`` (channels last), including
+``"same"`` padding, where padded cells never win a max and are left out of an average.
+
+>>> import numpy as np
+>>> x = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
+>>> pool2d(x)
+array([[6., 8.],
+       [3., 4.]])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cnnviz.conv import _check_padding, _pair, as_matrix, format_number, output_size, pad_amounts
+
+__all__ = [
+    "MODES",
+    "PoolError",
+    "PoolStep",
+    "ShiftDemo",
+    "global_pool",
+    "pool2d",
+    "pool_steps",
+    "shift",
+    "shift_demo",
+]
+
+MODES = ("max", "avg", "sum")
+
+
+class PoolError(ValueError):
+    """A bad argument to a pooling operation (the message names the bad value)."""
+
+
+def _check_mode(mode: object) -> str:
+    if mode not in MODES:
+        raise PoolError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+    return str(mode)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    x: np.ndarray  # (H, W, C)
+    size: tuple[int, int]
+    stride: tuple[int, int]
+    pads: tuple[tuple[int, int], tuple[int, int]]
+    out_shape: tuple[int, int]
+    squeeze: bool
+
+
+def _plan(x, size, stride, padding) -> _Plan:
+    try:
+        x = as_matrix(x, "input")
+        size = _pair(size, "pool size")
+        stride = size if stride is None else _pair(stride, "stride")
+        padding = _check_padding(padding)
+    except ValueError as exc:
+        raise PoolError(str(exc)) from None
+    squeeze = x.ndim == 2
+    if squeeze:
+        x = x[:, :, None]
+    if x.ndim != 3:
+        raise PoolError(f"The input must be (H, W) or (H, W, C), got shape {x.shape}.")
+    if isinstance(padding, int) and padding >= min(size):
+        raise PoolError(
+            f"padding must be smaller than the pool size {min(size)}, got {padding}: "
+            "a window made only of padding has nothing to pool."
+        )
+    try:
+        pads = tuple(
+            pad_amounts(n, k, s, padding) for n, k, s in zip(x.shape[:2], size, stride, strict=True)
+        )
+        out_shape = tuple(
+            output_size(n, k, s, padding) for n, k, s in zip(x.shape[:2], size, stride, strict=True)
+        )
+    except ValueError as exc:
+        raise PoolError(str(exc).replace("kernel", "pool window")) from None
+    return _Plan(x, size, stride, pads, out_shape, squeeze)
+
+
+def _windows(plan: _Plan, arr: np.ndarray, fill: float) -> np.ndarray:
+    """Every pooling window of ``arr`` (H, W, C): ``(Ho, Wo, C, ph, pw)`` strided view."""
+    (sh, sw), (ho, wo) = plan.stride, plan.out_shape
+    ap = np.pad(arr, (*plan.pads, (0, 0)), constant_values=fill)
+    win = sliding_window_view(ap, plan.size, axis=(0, 1))
+    return win[: (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]
+
+
+def _reduce(plan: _Plan, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled values ``(Ho, Wo, C)`` and the per-window count of real (unpadded) cells."""
+    real = _windows(plan, np.ones((*plan.x.shape[:2], 1)), 0.0).sum(axis=(3, 4))  # (Ho,Wo,1)
+    if mode == "max":
+        return _windows(plan, plan.x, -np.inf).max(axis=(3, 4)), real
+    total = _windows(plan, plan.x, 0.0).sum(axis=(3, 4))
+    return (total / real if mode == "avg" else total), real
+
+
+def pool2d(
+    x: np.ndarray,
+    size: int | tuple[int, int] = 2,
+    stride: int | tuple[int, int] | None = None,
+    padding: str | int = "valid",
+    mode: str = "max",
+) -> np.ndarray:
+    """Max, average or sum pooling of each channel separately.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(H, W)`` or ``(H, W, C)``.
+    size : int or (int, int)
+        Pool window.
+    stride : int or (int, int), optional
+        Defaults to ``size`` (windows side by side, like Keras).
+    padding : {"valid", "same"} or int
+        ``"same"`` follows TensorFlow; padded cells are ignored by max and avg.
+    mode : {"max", "avg", "sum"}
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(Ho, Wo)`` or ``(Ho, Wo, C)``.
+
+    Raises
+    ------
+    PoolError
+        Bad size/stride/padding/mode, a window larger than the input, non-numeric values.
+
+    Examples
+    --------
+    >>> pool2d(np.arange(9).reshape(3, 3), mode="avg", padding="same")
+    array([[2. , 3.5],
+           [6.5, 8. ]])
+    """
+    mode = _check_mode(mode)
+    plan = _plan(x, size, stride, padding)
+    out, _ = _reduce(plan, mode)
+    return out[:, :, 0] if plan.squeeze else out
+
+
+def global_pool(x: np.ndarray, mode: str = "avg") -> np.ndarray | float:
+    """Pool over the whole spatial extent (``GlobalMaxPooling2D`` / ``GlobalAveragePooling2D``).
+
+    Returns a float for ``(H, W)`` input, a ``(C,)`` array for ``(H, W, C)``.
+
+    Examples
+    --------
+    >>> global_pool(np.arange(4).reshape(2, 2), "max")
+    3.0
+    """
+    mode = _check_mode(mode)
+    try:
+        x = as_matrix(x, "input")
+    except ValueError as exc:
+        raise PoolError(str(exc)) from None
+    if x.ndim not in (2, 3):
+        raise PoolError(f"The input must be (H, W) or (H, W, C), got shape {x.shape}.")
+    fn = {"max": np.max, "avg": np.mean, "sum": np.sum}[mode]
+    out = fn(x, axis=(0, 1))
+    return float(out) if x.ndim == 2 else out
+
+
+@dataclass(frozen=True)
+class PoolStep:
+    """One placement of the pooling window (for one channel).
+
+    Attributes
+    ----------
+    index, out_row, out_col : int
+        Step number and the output cell it fills.
+    rows, cols : tuple of int
+        Input rows/columns under the window; < 0 or >= H/W means padding.
+    padded : numpy.ndarray
+        ``(ph, pw)`` bool, True on padding cells.
+    window : numpy.ndarray
+        ``(ph, pw)`` values (NaN on padding: they take no part).
+    mode : str
+    value : float
+    winner : tuple of int or None
+        ``(r, c)`` inside the window of the max (first one on ties); None for avg/sum.
+    """
+
+    index: int
+    out_row: int
+    out_col: int
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+    padded: np.ndarray
+    window: np.ndarray
+    mode: str
+    value: float
+    winner: tuple[int, int] | None
+
+    def expression(self) -> str:
+        """E.g. ``"max(1, 1, 5, 6) = 6"`` or ``"(1 + 1 + 5 + 6) / 4 = 3.25"``."""
+        cells = [format_number(v) for v in self.window[~self.padded]]
+        if self.mode == "max":
+            return f"max({', '.join(cells)}) = {format_number(self.value)}"
+        text = " + ".join(cells)
+        if self.mode == "avg":
+            return f"({text}) / {len(cells)} = {format_number(self.value)}"
+        return f"{text} = {format_number(self.value)}"
+
+
+def pool_steps(
+    x: np.ndarray,
+    size: int | tuple[int, int] = 2,
+    stride: int | tuple[int, int] | None = None,
+    padding: str | int = "valid",
+    mode: str = "max",
+    channel: int = 0,
+) -> list[PoolStep]:
+    """The window placements of :func:`pool2d`, in row-major order, for one channel.
+
+    Examples
+    --------
+    >>> [s.expression() for s in pool_steps([[1, 2], [3, 4]], mode="avg")]
+    ['(1 + 2 + 3 + 4) / 4 = 2.5']
+    """
+    mode = _check_mode(mode)
+    plan = _plan(x, size, stride, padding)
+    if not 0 <= channel < plan.x.shape[2]:
+        raise PoolError(f"channel must be in 0..{plan.x.shape[2] - 1}, got {channel!r}.")
+    values = _reduce(plan, mode)[0][:, :, channel]
+    win = _windows(plan, plan.x[:, :, channel : channel + 1], np.nan)[:, :, 0]  # (Ho,Wo,ph,pw)
+    ph, pw = plan.size
+    ho, wo = plan.out_shape
+    flat = np.where(np.isnan(win), -np.inf, win).reshape(ho, wo, -1).argmax(axis=-1)
+    row_idx = np.arange(ho)[:, None] * plan.stride[0] - plan.pads[0][0] + np.arange(ph)
+    col_idx = np.arange(wo)[:, None] * plan.stride[1] - plan.pads[1][0] + np.arange(pw)
+    return [
+        PoolStep(
+            index=i * wo + j,
+            out_row=i,
+            out_col=j,
+            rows=tuple(int(r) for r in row_idx[i]),
+            cols=tuple(int(c) for c in col_idx[j]),
+            padded=np.isnan(win[i, j]),
+            window=win[i, j].copy(),
+            mode=mode,
+            value=float(values[i, j]),
+            winner=(int(flat[i, j] // pw), int(flat[i, j] % pw)) if mode == "max" else None,
+        )
+        for i in range(ho)
+        for j in range(wo)
+    ]
+
+
+def shift(x: np.ndarray, dy: int = 0, dx: int = 0) -> np.ndarray:
+    """Move an image by whole pixels, filling the uncovered border with zeros.
+
+    Used by the shift-invariance demo: max pooling's output survives a shift that stays
+    inside each pooling window.
+
+    Examples
+    --------
+    >>> shift(np.eye(2), dx=1)
+    array([[0., 1.],
+           [0., 0.]])
+    """
+    x = as_matrix(x, "input")
+    out = np.zeros_like(x)
+    h, w = x.shape[:2]
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    src = x[max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
+    out[max(dy, 0) : max(dy, 0) + src.shape[0], max(dx, 0) : max(dx, 0) + src.shape[1]] = src
+    return out
+
+
+@dataclass(frozen=True)
+class ShiftDemo:
+    """Max pooling of an image, of it moved by one pixel, and moved across a window.
+
+    Attributes
+    ----------
+    inputs, outputs : tuple of numpy.ndarray
+        Original, shifted inside the window, shifted across it; and their pooled maps.
+    labels : tuple of str
+    unchanged : tuple of bool
+        Whether each pooled map equals the original's.
+    """
+
+    inputs: tuple[np.ndarray, ...]
+    outputs: tuple[np.ndarray, ...]
+    labels: tuple[str, ...]
+    unchanged: tuple[bool, ...]
+
+
+def shift_demo(size: int = 2, grid: int = 6, row: int = 2) -> ShiftDemo:
+    """A single bright pixel, max-pooled before and after moving right.
+
+    The pixel starts in the first column of a pooling window; one step right keeps it in
+    the same window (pooled map unchanged), ``size`` steps right crosses into the next
+    window (pooled map changes).
+
+    Examples
+    --------
+    >>> shift_demo().unchanged
+    (True, True, False)
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+        raise PoolError(f"The shift demo needs a pool size >= 2, got {size!r}.")
+    if grid < 2 * size:
+        raise PoolError(f"grid must be at least twice the pool size {size}, got {grid}.")
+    x = np.zeros((grid, grid))  # (grid, grid): one bright pixel
+    x[row % grid, 0] = 1.0
+    inputs = (x, shift(x, dx=1), shift(x, dx=size))
+    outputs = tuple(pool2d(v, size) for v in inputs)
+    return ShiftDemo(
+        inputs=inputs,
+        outputs=outputs,
+        labels=("original", "moved 1 px (inside its window)", f"moved {size} px (next window)"),
+        unchanged=tuple(bool(np.array_equal(o, outputs[0])) for o in outputs),
+    )

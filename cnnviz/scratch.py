@@ -1,0 +1,511 @@
+"""A CNN's forward pass by hand: Keras weights, numpy arithmetic, the same numbers.
+
+:func:`forward` walks a Keras model layer by layer and recomputes every output in numpy
+(convolutions through :func:`cnnviz.conv.conv2d`, pooling through
+:func:`cnnviz.pooling.pool2d`), so the app can show that a CNN is nothing but sums,
+maxima and a squashing function. :func:`compare` checks each layer against Keras.
+The cookbook's toy problem (two 4×4 inputs, a 12-parameter CNN) is small enough to
+write every number down: :func:`train_toy` and :func:`toy_walkthrough`.
+
+>>> from cnnviz import models
+>>> m = toy_model(seed=0)
+>>> [name for name, _ in forward(m, TOY_X)]
+['conv1', 'pool1', 'flatten', 'output']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from cnnviz import conv, models, pooling
+
+
+class ToyError(ValueError):
+    """A toy-problem setting (epochs, input index) is out of range; the message says which."""
+
+
+class UnsupportedLayerError(ValueError):
+    """:func:`forward` has no numpy version of a layer; the message names it and its type."""
+
+
+# --- activations -------------------------------------------------------------------
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + e^-x) without overflow
+
+
+def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))  # shifting by the max avoids overflow
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _leaky_relu(x: np.ndarray, negative_slope: float = 0.2) -> np.ndarray:
+    return np.where(x >= 0, x, negative_slope * x)
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "relu6": lambda x: np.clip(x, 0.0, 6.0),
+    "leaky_relu": _leaky_relu,  # Keras' default slope 0.2
+    "sigmoid": _sigmoid,
+    "softmax": _softmax,
+    "tanh": np.tanh,
+    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+    "softplus": lambda x: np.logaddexp(0.0, x),
+    "silu": lambda x: x * _sigmoid(x),
+    "swish": lambda x: x * _sigmoid(x),
+}
+
+
+def _activation(layer, x: np.ndarray) -> np.ndarray:
+    name = layer.get_config().get("activation", "linear")
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise UnsupportedLayerError(
+            f"layer {layer.name!r} ({type(layer).__name__}) uses activation {name!r}, which "
+            f"forward() does not implement; supported: {', '.join(ACTIVATIONS)}"
+        )
+    return ACTIVATIONS[name](x)
+
+
+# --- one layer at a time ------------------------------------------------------------
+
+
+def _w(variable) -> np.ndarray:
+    return np.asarray(variable.numpy(), dtype=np.float64)
+
+
+def _conv2d(layer, x: np.ndarray) -> np.ndarray:
+    cfg = layer.get_config()
+    if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("groups", 1) != 1:
+        raise UnsupportedLayerError(
+            f"layer {layer.name!r} (Conv2D) uses channels_first or groups > 1, which "
+            "forward() does not implement"
+        )
+    kernel = _w(layer.kernel)  # (kh, kw, Cin, Cout)
+    bias = _w(layer.bias) if layer.use_bias else None
+    # conv2d takes one image (H, W, Cin); a batch is a handful of images, not pixels.
+    out = np.stack(
+        [
+            conv.conv2d(
+                img,
+                kernel,
+                bias,
+                stride=tuple(cfg["strides"]),
+                padding=cfg["padding"],
+                dilation=tuple(cfg["dilation_rate"]),
+            )
+            for img in x
+        ]
+    )  # (N, Ho, Wo, Cout)
+    return _activation(layer, out)
+
+
+def _pool(layer, x: np.ndarray, mode: str) -> np.ndarray:
+    cfg = layer.get_config()
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        raise UnsupportedLayerError(f"layer {layer.name!r} uses channels_first pooling")
+    n, h, w, c = x.shape
+    # Pooling is per channel, so the batch folds into the channels: one call for all.
+    folded = x.transpose(1, 2, 0, 3).reshape(h, w, n * c)  # (H, W, N*C)
+    out = pooling.pool2d(
+        folded,
+        size=tuple(cfg["pool_size"]),
+        stride=tuple(cfg["strides"]) if cfg.get("strides") else None,
+        padding=cfg["padding"],
+        mode=mode,
+    )  # (Ho, Wo, N*C)
+    return out.reshape(out.shape[0], out.shape[1], n, c).transpose(2, 0, 1, 3)
+
+
+def _batch_norm(layer, x: np.ndarray) -> np.ndarray:
+    # Inference: the moving statistics, never the batch's own.
+    axes = layer.axis if isinstance(layer.axis, list | tuple) else [layer.axis]
+    shape = [1] * x.ndim
+    for a in axes:
+        shape[a % x.ndim] = x.shape[a]
+    mean = _w(layer.moving_mean).reshape(shape)
+    var = _w(layer.moving_variance).reshape(shape)
+    out = (x - mean) / np.sqrt(var + layer.epsilon)
+    if layer.scale:
+        out = out * _w(layer.gamma).reshape(shape)
+    if layer.center:
+        out = out + _w(layer.beta).reshape(shape)
+    return out
+
+
+def _relu_layer(layer, x: np.ndarray) -> np.ndarray:
+    cfg = layer.get_config()
+    slope, thr, top = cfg.get("negative_slope", 0.0), cfg.get("threshold", 0.0), cfg["max_value"]
+    out = np.where(x >= thr, x, slope * (x - thr))
+    return out if top is None else np.minimum(out, top)
+
+
+_IDENTITY = {  # inference-time no-ops: noise and augmentation switch off outside training
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "RandomContrast",
+    "RandomBrightness",
+    "ActivityRegularization",
+}
+
+
+def layer_forward(layer, x: np.ndarray) -> np.ndarray:
+    """Run one Keras layer's inference in numpy.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+        One of the supported types (see :func:`forward`).
+    x : np.ndarray
+        float64 batch, e.g. ``(N, H, W, C)``.
+
+    Returns
+    -------
+    np.ndarray
+        float64, the layer's output for the batch.
+
+    Raises
+    ------
+    UnsupportedLayerError
+        The layer type (or its activation) has no numpy version here.
+    """
+    kind = type(layer).__name__
+    if kind in _IDENTITY:
+        return x
+    if kind == "Conv2D":
+        return _conv2d(layer, x)
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        return _pool(layer, x, "max" if kind.startswith("Max") else "avg")
+    if kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
+        out = x.mean(axis=(1, 2)) if "Average" in kind else x.max(axis=(1, 2))
+        return out[:, None, None, :] if layer.get_config().get("keepdims") else out
+    if kind == "Dense":
+        out = x @ _w(layer.kernel)  # (N, units): acts on the last axis
+        return _activation(layer, out + _w(layer.bias) if layer.use_bias else out)
+    if kind == "Flatten":
+        return x.reshape(len(x), -1)  # channels last: the same order as Keras
+    if kind == "Reshape":
+        return x.reshape((len(x), *layer.target_shape))
+    if kind == "BatchNormalization":
+        return _batch_norm(layer, x)
+    if kind == "Activation":
+        return _activation(layer, x)
+    if kind == "ReLU":
+        return _relu_layer(layer, x)
+    if kind == "LeakyReLU":
+        return _leaky_relu(x, layer.get_config().get("negative_slope", 0.3))
+    if kind == "Softmax":
+        return _softmax(x, axis=layer.get_config().get("axis", -1))
+    if kind == "Rescaling":
+        return x * layer.scale + layer.offset
+    raise UnsupportedLayerError(
+        f"layer {layer.name!r} of type {kind} has no numpy version in forward(); supported: "
+        "Conv2D, MaxPooling2D, AveragePooling2D, global pooling, Dense, Flatten, Reshape, "
+        "Dropout, BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Rescaling"
+    )
+
+
+# --- a whole model ------------------------------------------------------------------
+
+
+def _steps(model) -> list[tuple[object, object, object]]:
+    """(layer, its input tensor, its output tensor) in running order.
+
+    Read from this model's own graph nodes (deepest first), not ``layer.input``: a layer
+    rewired by :func:`cnnviz.models.to_functional` belongs to two graphs.
+    """
+    steps = []
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            layer = node.operation
+            if type(layer).__name__ == "InputLayer":
+                continue
+            if len(node.input_tensors) != 1 or len(node.outputs) != 1:
+                raise UnsupportedLayerError(
+                    f"layer {layer.name!r} of type {type(layer).__name__} has several inputs "
+                    "or outputs; forward() runs only chains of single-input layers"
+                )
+            steps.append((layer, node.input_tensors[0], node.outputs[0]))
+    return steps
+
+
+def forward(model, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Run ``model``'s inference in numpy, layer by layer, with its own weights.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Functional or Sequential, a chain of supported layers: Conv2D (any stride,
+        padding, dilation), Max/AveragePooling2D, GlobalMax/AveragePooling2D, Dense,
+        Flatten, Reshape, Dropout-like layers (identity at inference),
+        BatchNormalization (moving statistics), Activation, ReLU, LeakyReLU, Softmax,
+        Rescaling; activations in :data:`ACTIVATIONS`.
+    x : np.ndarray
+        One input ``(H, W, C)`` or a batch ``(N, H, W, C)``, floats as the model eats them.
+
+    Returns
+    -------
+    list of (str, np.ndarray)
+        ``(layer name, float64 output with the batch axis)`` for every layer but the
+        input; the last output equals ``model.predict(x)`` to float32 precision.
+
+    Raises
+    ------
+    UnsupportedLayerError
+        For a layer or activation it cannot compute, naming the layer and its type.
+    """
+    model = models.to_functional(model)
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == len(model.inputs[0].shape) - 1:
+        x = x[None]  # one image -> a batch of one
+    values = {id(model.inputs[0]): x}
+    out: list[tuple[str, np.ndarray]] = []
+    for layer, in_tensor, out_tensor in _steps(model):
+        in_id, out_id = id(in_tensor), id(out_tensor)
+        if in_id not in values:
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r} ({type(layer).__name__}) takes an input that no "
+                "earlier layer produced"
+            )
+        if isinstance(layer, keras.Model):  # a nested model: its last output
+            values[out_id] = forward(layer, values[in_id])[-1][1]
+        else:
+            values[out_id] = layer_forward(layer, values[in_id])
+        out.append((layer.name, values[out_id]))
+    return out
+
+
+@dataclass(frozen=True)
+class LayerDiff:
+    """One row of the comparison table: numpy vs Keras for one layer."""
+
+    layer: str
+    kind: str
+    shape: tuple[int, ...]
+    max_abs_diff: float
+    max_abs_value: float
+
+
+def compare(model, x: np.ndarray) -> list[LayerDiff]:
+    """Each layer's numpy output against Keras' own on the same input.
+
+    Parameters
+    ----------
+    model : keras.Model
+        As for :func:`forward`.
+    x : np.ndarray
+        ``(H, W, C)`` or ``(N, H, W, C)``.
+
+    Returns
+    -------
+    list of LayerDiff
+        One per layer of :func:`forward`, with the largest absolute difference.
+    """
+    model = models.to_functional(model)
+    ours = forward(model, x)
+    steps = _steps(model)
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == len(model.inputs[0].shape) - 1:
+        x = x[None]
+    # A read-only view of the same layers that returns every intermediate output.
+    probe = keras.Model(model.inputs, [out for _, _, out in steps])
+    theirs = probe.predict_on_batch(x)
+    theirs = theirs if isinstance(theirs, list | tuple) else [theirs]
+    return [
+        LayerDiff(
+            layer=name,
+            kind=type(layer).__name__,
+            shape=tuple(int(s) for s in mine.shape[1:]),
+            max_abs_diff=float(np.abs(mine - np.asarray(ref, np.float64)).max()),
+            max_abs_value=float(np.abs(mine).max()),
+        )
+        for (name, mine), (layer, _, _), ref in zip(ours, steps, theirs, strict=True)
+    ]
+
+
+# --- the cookbook's toy problem ---------------------------------------------------------
+
+# Two 4×4 "images": mostly positive -> class 0, mostly negative -> class 1, scaled by 1/8.
+TOY_X = (
+    np.array(
+        [
+            [[1, 2, 3, 4], [2, 3, 4, 5], [5, 6, 7, 8], [1, 3, 4, 5]],
+            [[-1, 2, 3, -4], [2, -3, 4, 5], [-5, 6, -7, 8], [-1, -3, -4, -5]],
+        ],
+        dtype=np.float32,
+    )[..., None]
+    / 8
+)  # (2, 4, 4, 1)
+TOY_Y = np.array([0, 1], dtype=np.int64)
+
+
+def toy_model(seed: int = 0) -> keras.Model:
+    """The 12-parameter toy CNN with Glorot-uniform weights drawn from ``seed``.
+
+    The weights come from a numpy generator, not Keras' global seed, so building a toy
+    model never disturbs any other random state.
+    """
+    model = models.build("toy_4x4", (4, 4, 1), 1)
+    rng = np.random.default_rng(seed)
+    weights = []
+    for w in model.get_weights():
+        if w.ndim == 1:
+            weights.append(np.zeros_like(w))  # biases start at zero, as in Keras
+        else:
+            fan_in, fan_out = int(np.prod(w.shape[:-1])), int(w.shape[-1])
+            if w.ndim == 4:  # conv: (kh, kw, Cin, Cout), fans include the window
+                fan_in, fan_out = int(np.prod(w.shape[:3])), int(np.prod(w.shape[:2]) * w.shape[3])
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            weights.append(rng.uniform(-limit, limit, size=w.shape).astype(np.float32))
+    model.set_weights(weights)
+    return model
+
+
+def train_toy(
+    seed: int = 0, epochs: int = 300, learning_rate: float = 0.05
+) -> tuple[keras.Model, list[float]]:
+    """Train a fresh toy model on :data:`TOY_X` (full batch, Adam, binary cross-entropy).
+
+    Returns
+    -------
+    model : keras.Model
+        A new model (never a shared one).
+    loss : list of float
+        Training loss per epoch.
+    """
+    if epochs < 1:
+        raise ToyError(f"epochs must be >= 1, got {epochs}")
+    model = toy_model(seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+    y = TOY_Y.astype(np.float32)
+    # One full-batch step per epoch; train_on_batch skips fit()'s per-epoch setup, which
+    # costs ~100 ms for a 12-parameter model (300 epochs: 2 s instead of 30 s).
+    loss = [float(model.train_on_batch(TOY_X, y)) for _ in range(epochs)]
+    return model, loss
+
+
+@dataclass(frozen=True)
+class ToyTrace:
+    """Every number of the toy CNN's forward pass for one 4×4 input."""
+
+    x: np.ndarray  # (4, 4) input
+    kernel: np.ndarray  # (3, 3) conv weights
+    conv_bias: float
+    windows: np.ndarray  # (2, 2, 3, 3): the input patch under each output cell
+    conv: np.ndarray  # (2, 2) weighted sums + bias, before ReLU
+    relu: np.ndarray  # (2, 2)
+    pooled: float  # the max of the 2×2
+    pooled_at: tuple[int, int]
+    dense_w: float
+    dense_b: float
+    z: float  # dense_w * pooled + dense_b
+    p: float  # sigmoid(z): P(class 1)
+    model_p: float  # what model.predict says
+
+    def sum_text(self, i: int, j: int) -> str:
+        """The (i, j) sum written out: ``"0.125×0.31 + … + (−0.05) = 0.412"``."""
+        terms = " + ".join(
+            f"{a:.3f}×{_num(b)}"
+            for a, b in zip(self.windows[i, j].ravel(), self.kernel.ravel(), strict=True)
+        )
+        return f"{terms} + {_num(self.conv_bias)} = {self.conv[i, j]:.4f}"
+
+
+def _num(v: float) -> str:
+    return f"({v:.3f})" if v < 0 else f"{v:.3f}"
+
+
+def toy_walkthrough(model, index: int = 0) -> ToyTrace:
+    """Compute the toy model's output for ``TOY_X[index]`` step by step with its weights.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built by ``models.build("toy_4x4", (4, 4, 1), 1)`` (trained or not).
+    index : int
+        0 (the positive input) or 1 (the negative one).
+    """
+    if index not in (0, 1):
+        raise ToyError(f"the toy problem has inputs 0 and 1, got {index}")
+    by_name = {layer.name: layer for layer in model.layers}
+    kernel = _w(by_name["conv1"].kernel)[:, :, 0, 0]  # (3, 3)
+    b = float(_w(by_name["conv1"].bias)[0])
+    x = TOY_X[index, :, :, 0].astype(np.float64)  # (4, 4)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3))  # (2, 2, 3, 3), display only
+    pre = conv.conv2d(x, kernel, b)  # (2, 2)
+    relu = np.maximum(pre, 0.0)
+    at = np.unravel_index(int(relu.argmax()), relu.shape)
+    pooled = float(pooling.pool2d(relu, 2, mode="max")[0, 0])
+    w = float(_w(by_name["output"].kernel)[0, 0])
+    bias = float(_w(by_name["output"].bias)[0])
+    z = w * pooled + bias
+    model_p = float(np.asarray(model.predict_on_batch(TOY_X[index : index + 1]))[0, 0])
+    return ToyTrace(
+        x,
+        kernel,
+        b,
+        windows,
+        pre,
+        relu,
+        pooled,
+        (int(at[0]), int(at[1])),
+        w,
+        bias,
+        z,
+        float(_sigmoid(np.float64(z))),
+        model_p,
+    )
+
+
+def probe_input(
+    input_shape: tuple[int, ...], images: np.ndarray | None = None, seed: int = 0
+) -> tuple[np.ndarray, str]:
+    """An input for the comparison table: a real image when one fits, else seeded noise.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        The model's ``(H, W, C)``.
+    images : np.ndarray, optional
+        uint8 ``(N, H, W, C)`` candidates (e.g. the MNIST sample's test images).
+
+    Returns
+    -------
+    x : np.ndarray
+        float32 ``(1, H, W, C)`` in [0, 1].
+    what : str
+        Words for the page.
+    """
+    shape = tuple(int(s) for s in input_shape)
+    if images is not None and tuple(images.shape[1:]) == shape:
+        return images[:1].astype(np.float32) / 255.0, "the first test image of the MNIST sample"
+    rng = np.random.default_rng(seed)
+    return rng.random((1, *shape)).astype(np.float32), f"uniform noise of shape {shape}"
+
+
+def table(rows: list[LayerDiff]) -> list[dict]:
+    """The comparison as records for a data frame (one dict per layer)."""
+    return [
+        {
+            "layer": r.layer,
+            "type": r.kind,
+            "output shape": " × ".join(map(str, r.shape)),
+            "max |numpy − Keras|": r.max_abs_diff,
+            "largest |value|": r.max_abs_value,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,163 @@
+"""Screenshot app pages in headless Chromium (used for the README and the browser test).
+
+    .venv/bin/python scripts/screenshot.py                     # -> docs/screenshot.png
+    .venv/bin/python scripts/screenshot.py --page /pooling --out /tmp/pooling.png
+
+It starts ``streamlit run streamlit_app.py`` on a free loopback port, waits for
+``/_stcore/health``, opens the page with Playwright + ``/usr/bin/chromium`` and waits
+until the app is idle (no running indicator) before taking a full-page screenshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# The app root says whether a script run is in progress; exceptions render as this.
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+EXCEPTION = '[data-testid="stException"]'
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (on 127.0.0.1)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(port: int | None = None, timeout: float = 90) -> Iterator[str]:
+    """Run ``streamlit run streamlit_app.py`` for the duration; yields the base URL."""
+    port = port or free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{out[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"streamlit did not become healthy within {timeout} s")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def browser(width: int = 1400, height: int = 1000):
+    """A Playwright Chromium page (sync API) with the project's launch flags."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chrome = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = chrome.new_page(viewport={"width": width, "height": height})
+            yield page
+        finally:
+            chrome.close()
+
+
+def open_idle(page, url: str, timeout_ms: int = 90_000) -> None:
+    """Go to ``url`` and wait until the script has run and the app is idle.
+
+    Streamlit marks the app root with ``data-test-script-state`` (``initial`` before
+    the first run, ``running`` while a script runs, ``notRunning`` when done); idle means
+    ``notRunning`` continuously for a second, so a quick follow-up rerun is waited for.
+    """
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    deadline = time.monotonic() + timeout_ms / 1000
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < 1.0:
+        if page.locator(IDLE).count() == 0:
+            quiet_since = time.monotonic()
+        page.wait_for_timeout(100)
+    page.wait_for_selector("h1", timeout=timeout_ms)
+    # Plotly draws after the script ends: wait until every chart has its SVG.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                 .every(c => c.querySelector('.main-svg'))""",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(300)
+
+
+def shoot(page, url: str, path: Path, max_height: int = 6000) -> None:
+    """Open ``url``, wait until idle and save a full-page PNG to ``path``.
+
+    Streamlit scrolls inside its main container, so "full page" means growing the
+    viewport to the container's scroll height first.
+    """
+    open_idle(page, url)
+    height = page.evaluate(
+        """() => Math.max(...[...document.querySelectorAll('[data-testid="stMain"], body')]
+                 .map(e => e.scrollHeight))"""
+    )
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": min(int(height) + 40, max_height)})
+    page.wait_for_timeout(800)  # plotly relayouts on resize
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": 1000})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--page", default="/convolution", help="URL path, e.g. /pooling")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--width", type=int, default=1400)
+    args = parser.parse_args()
+    with serve() as base, browser(width=args.width) as page:
+        # The first visit goes through the router so st.navigation takes over from
+        # Streamlit's automatic pages/ discovery before a page is deep-linked.
+        open_idle(page, base + "/")
+        shoot(page, base + args.page, args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

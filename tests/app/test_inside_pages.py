@@ -1,0 +1,203 @@
+"""AppTest for the 'Inside the model' pages: Predict, Activations, Filters, Heatmaps.
+
+``st.file_uploader`` cannot be set from AppTest in Streamlit 1.67, so an upload is
+simulated the way the page stores it: the uploaded bytes become the session's current
+image (``pages/_inside.CURRENT``); the bytes-to-array path is tested in test_imaging.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from cnnviz import data, imaging, models
+from pages._inside import CURRENT
+from pages._shared import ActiveModel
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+
+
+def _spec(at, key: str) -> dict:
+    """The plotly JSON of the chart whose widget key is ``key``."""
+    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
+    return json.loads(chart.proto.spec)
+
+
+def _arr(value) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly 7's typed array ``{dtype, bdata, shape}``."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = [int(n) for n in str(value.get("shape", flat.size)).split(",")]
+        return flat.reshape(shape).astype(float)
+    return np.array(value, dtype=float)
+
+
+def _metric(at) -> str:
+    return at.metric[0].value
+
+
+def _jpeg_of_sample(digit: int) -> bytes:
+    im = Image.open(io.BytesIO(imaging.load_sample(digit, 1))).convert("RGB")
+    im = im.resize((112, 112))  # a bigger "photo" of the digit
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _open_with(page: str, model, label: str, bundled: bool = True, names=data.DIGITS):
+    """Open ``page`` with ``model`` as the session's active model from the first run."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["active_model"] = ActiveModel(model, label, tuple(names), {}, bundled)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# ------------------------------------------------------------------------------ Predict
+
+
+def test_predict_sample_choice_changes_prediction_and_steps(open_page):
+    at = open_page("pages/predict.py")
+    assert _metric(at) == "3"
+    steps = _spec(at, "predict_steps")
+    titles = [a["text"] for a in steps["layout"]["annotations"]]
+    assert titles[0].startswith("Original") and titles[-1].startswith("Centred")
+    at.selectbox(key="predict_digit").set_value(7).run()
+    assert not at.exception and _metric(at) == "7"
+    bars = _spec(at, "predict_probs")
+    assert bars["data"][0]["y"][0] == "7" and len(bars["data"][0]["y"]) == 5
+    at.slider(key="predict_top_k").set_value(3).run()
+    assert len(_spec(at, "predict_probs")["data"][0]["y"]) == 3
+
+
+def test_predict_upload_path_and_broken_upload(open_page):
+    at = open_page("pages/predict.py")
+    at.radio(key="predict_source").set_value("Upload").run()
+    assert at.get("file_uploader") and not at.exception
+    at.session_state[CURRENT] = (_jpeg_of_sample(5), "upload: five.jpg")
+    at.run()
+    assert _metric(at) == "5"
+    assert any("upload: five.jpg" in c.value for c in at.caption)
+    at.session_state[CURRENT] = (b"<html>not a picture</html>", "upload: page.html")
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "This file is an HTML page, not a PNG, JPEG, BMP, GIF, WebP or TIFF image."
+    ]
+
+
+def test_predict_draw_mode_shows_the_canvas(open_page):
+    at = open_page("pages/predict.py")
+    at.radio(key="predict_source").set_value("Draw").run()
+    assert not at.exception
+    assert _metric(at) == "3"  # nothing drawn yet: still the previous image
+
+
+# --------------------------------------------------------------------------- Activations
+
+
+def test_activations_show_every_layer_and_follow_the_controls(open_page):
+    at = open_page("pages/activations.py")
+    text = " ".join(m.value for m in at.markdown)
+    for name, shape in [("conv1", "26×26×28"), ("pool1", "13×13×28"), ("output", "10")]:
+        assert f"`{name}`** — output shape ({shape})" in text
+    assert any("4732" in c.value for c in at.caption)  # flatten explained, not drawn
+    conv = _arr(_spec(at, "act_fig_conv1")["data"][0]["z"])
+    assert conv.shape == (2 * 27 - 1, 8 * 27 - 1)  # 16 maps in 2 rows of 8
+    at.slider(key="act_max_maps").set_value(4).run()
+    conv = _arr(_spec(at, "act_fig_conv1")["data"][0]["z"])
+    assert conv.shape == (26, 4 * 27 - 1)
+    out = _arr(_spec(at, "act_fig_output")["data"][0]["y"])
+    assert int(np.argmax(out)) == 3
+    at.selectbox(key="act_image").set_value(7).run()
+    assert not at.exception and _metric(at) == "7"
+    assert at.selectbox(key="act_image").value == "current"
+
+
+def test_pages_explain_a_model_without_conv_layers():
+    mlp = models.load(models.bundled("cookbook_mlp"))
+    for page in ("pages/activations.py", "pages/heatmaps.py", "pages/filters.py"):
+        at = _open_with(page, mlp, "cookbook_mlp (pre-trained)")
+        assert any("no convolutional" in i.value for i in at.info), page
+    assert at.radio(key="filt_kind").options == ["Output classes"]
+
+
+def test_a_learners_rgb_model_works_on_predict_and_activations():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    rgb = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="output")(x))
+    names = [f"c{i}" for i in range(10)]
+    at = _open_with("pages/predict.py", rgb, "my CIFAR model", bundled=False, names=names)
+    assert at.radio(key="predict_style_c3").value == "rgb"
+    assert _metric(at).startswith("c")
+    at.switch_page("pages/activations.py").run()
+    assert not at.exception
+    assert "`conv1`** — output shape (30×30×4)" in " ".join(m.value for m in at.markdown)
+
+
+# ------------------------------------------------------------------------------ Heatmaps
+
+
+def test_heatmaps_switch_method_and_class(open_page):
+    at = open_page("pages/heatmaps.py")
+    titles = [a["text"] for a in _spec(at, "heat_maps")["layout"]["annotations"]]
+    assert titles == ["Grad-CAM", "Grad-CAM++", "Layer-CAM", "Vanilla saliency"]
+    at.multiselect(key="heat_methods").set_value(["gradcam", "scorecam", "smoothgrad"]).run()
+    titles = [a["text"] for a in _spec(at, "heat_maps")["layout"]["annotations"]]
+    assert titles == ["Grad-CAM", "Score-CAM", "SmoothGrad"]
+    before = _arr(_spec(at, "heat_maps")["data"][1]["z"])
+    assert before.shape == (28, 28) and before.max() == pytest.approx(1.0, abs=1e-4)
+    at.selectbox(key="heat_class").set_value(8).run()
+    assert not at.exception
+    assert any("explaining class **8**" in m.value for m in at.markdown)
+    after = _arr(_spec(at, "heat_maps")["data"][1]["z"])
+    assert not np.allclose(before, after)
+
+
+def test_heatmaps_sanity_check_and_offline_imagenet(open_page):
+    at = open_page("pages/heatmaps.py")
+    at.multiselect(key="heat_methods").set_value(["gradcam", "saliency"])
+    at.toggle(key="heat_sanity").set_value(True).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["method"]) == ["Grad-CAM", "Vanilla saliency"]
+    assert (table["rank correlation"] < 0.5).all()  # both depend on the learned weights
+    at.button(key="heat_imagenet_run").click().run()  # the network is blocked in tests
+    assert not at.exception
+    assert any("could not be downloaded" in e.value for e in at.error)
+
+
+# ------------------------------------------------------------------------------- Filters
+
+
+def test_filters_kernels_and_activation_maximisation(open_page):
+    at = open_page("pages/filters.py")
+    kern = _spec(at, "filt_kernels")
+    assert kern["layout"]["title"]["text"] == "28 kernels of 3×3"
+    assert not at.get("plotly_chart") or "filt_dreams" not in str(
+        [c.proto.id for c in at.get("plotly_chart")]
+    )
+    at.multiselect(key="filt_classes").set_value([3, 8])
+    at.slider(key="filt_steps").set_value(10)
+    at.button(key="filt_run").click().run()
+    assert not at.exception
+    titles = [a["text"] for a in _spec(at, "filt_dreams")["layout"]["annotations"]]
+    assert titles == ["class 3", "class 8"]
+    curves = _spec(at, "filt_curves")["data"]
+    assert all(_arr(c["y"])[-1] > _arr(c["y"])[0] for c in curves)
+    at.radio(key="filt_kind").set_value("Filters of a conv layer").run()
+    at.multiselect(key="filt_filters").set_value([1])
+    at.button(key="filt_run").click().run()
+    titles = [a["text"] for a in _spec(at, "filt_dreams")["layout"]["annotations"]]
+    assert titles == ["filter 1"]

@@ -1,0 +1,158 @@
+"""AppTest of the Data, Train and Evaluate pages through the router, widgets by key."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import plotly.io as pio
+import pytest
+
+from cnnviz import data, evaluation, models
+
+CSV_HEADER = "label," + ",".join(f"pixel{i}" for i in range(1, 785))
+
+
+def _charts(at) -> dict:
+    """Plotly figures on the page by key (charts without a key under their index)."""
+    out = {}
+    for i, el in enumerate(at.get("plotly_chart")):
+        key = el.proto.id.rsplit("-", 1)[-1] if el.proto.id else str(i)
+        out[key] = pio.from_json(el.proto.spec)  # decodes plotly's base64 arrays
+    return out
+
+
+def _array(value) -> np.ndarray:
+    """A plotly array as numpy, decoding the ``{"bdata", "dtype", "shape"}`` form."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape([int(n) for n in str(value.get("shape", len(flat))).split(",")])
+    return np.asarray(value)
+
+
+def _trace_names(fig) -> list[str]:
+    return [t.name for t in fig.data]
+
+
+def _metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_data_page_overview_and_upload(open_page):
+    at = open_page("pages/data.py")
+    assert _metrics(at)["Training images"] == "8,000"
+    assert _metrics(at)["Classes"] == "10"
+    assert len(at.get("plotly_chart")) == 3  # counts, samples, histogram
+    assert at.caption[0].value.startswith("MNIST test set")
+    # the learner's CSV: 5 rows of "D" -> 4 train / 1 test, 24 classes
+    at.selectbox(key="data_dataset").set_value("your file (CSV / zip)").run()
+    rows = "\n".join(",".join(["3"] + ["0"] * 784) for _ in range(5))
+    at.file_uploader(key="data_upload").set_value(
+        ("signs.csv", f"{CSV_HEADER}\n{rows}\n".encode(), "text/csv")
+    ).run()
+    assert not at.exception
+    assert _metrics(at)["Training images"] == "4" and _metrics(at)["Classes"] == "24"
+    # a malformed CSV: one sentence, no traceback
+    at.file_uploader(key="data_upload").set_value(
+        ("bad.csv", f"{CSV_HEADER}\n1,2,3\n".encode(), "text/csv")
+    ).run()
+    assert not at.exception
+    assert at.error[0].value == "row 1 has 3 columns; expected 785 (label then 784 pixels)."
+
+
+def test_data_page_keras_dataset_offline_is_one_error(open_page, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: Keras must download
+    at = open_page("pages/data.py")
+    at.selectbox(key="data_dataset").set_value("fashion_mnist").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "needs the internet once" in at.error[0].value
+    assert not at.metric  # nothing shown for data that is not there
+
+
+def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
+    at = open_page("pages/train.py", timeout=180)
+    assert any("Device: CPU" in m.value for m in at.markdown)  # the device badge
+    at.number_input(key="train_subset").set_value(300)
+    at.number_input(key="train_epochs").set_value(1)
+    at.button(key="train_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.success[0].value.startswith("Trained 1 epoch")
+    runs = at.session_state["train_runs"]
+    (label,) = runs
+    run = runs[label]
+    assert run.status == "done" and len(run.history["val_accuracy"]) == 1
+    assert run.path.endswith(".keras") and "cnnviz-session-" in run.path
+    assert models.read_card(run.path)["hyperparameters"]["subset"] == 300
+    curves = _charts(at)["train_curves"]
+    assert sorted(_trace_names(curves)) == sorted(
+        [f"{label} · train", f"{label} · validation"] * 2  # loss and accuracy panels
+    )
+    acc_trace = [t for t in curves.data if t.name.endswith("train")][1]
+    assert list(acc_trace.y) == pytest.approx(run.history["accuracy"])
+
+    # a second run (other seed, SGD) joins the overlay; deselecting it removes its curves
+    at.number_input(key="train_seed").set_value(1)
+    at.selectbox(key="train_optimizer").set_value("sgd")
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    labels = list(at.session_state["train_runs"])
+    assert len(labels) == 2 and at.multiselect(key="train_compare").value == labels
+    assert len(_charts(at)["train_curves"].data) == 8
+    at.multiselect(key="train_compare").set_value(labels[:1]).run()
+    assert len(_charts(at)["train_curves"].data) == 4
+
+    # Evaluate the first run: the page shows exactly what a direct computation gives
+    at.switch_page("pages/evaluate.py").run()
+    at.selectbox(key="eval_model").set_value(labels[0]).run()
+    assert not at.exception
+    ds = data.load_mnist_sample()
+    direct = evaluation.evaluate(run.model, data.prepare(ds.x_test), ds.y_test)
+    assert _metrics(at)["Test accuracy"] == f"{direct.accuracy:.2%}"
+    at.button(key="eval_use").click().run()
+    assert at.session_state["active_model"].model is run.model
+    assert at.session_state["active_model"].bundled is False
+
+
+def test_train_custom_blocks_error_disables_training(open_page):
+    at = open_page("pages/train.py")
+    at.selectbox(key="train_model").set_value("custom").run()
+    assert not at.error
+    at.text_area(key="train_blocks").set_value("conv filters=8 kernel=3\npool size=40").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "cannot take input" in at.error[0].value
+    assert at.button(key="train_start").disabled
+
+
+def test_evaluate_bundled_accuracy_equals_direct_computation(open_page):
+    at = open_page("pages/evaluate.py")
+    ds = data.load_mnist_sample()
+    x = data.prepare(ds.x_test)
+    for name in ("book_mnist", "cookbook_mlp"):
+        at.selectbox(key="eval_model").set_value(f"{name} (pre-trained)").run()
+        assert not at.exception
+        ev = evaluation.evaluate(models.load(models.bundled(name)), x, ds.y_test)
+        assert _metrics(at)["Test accuracy"] == f"{ev.accuracy:.2%}"
+        assert _metrics(at)["Test loss"] == f"{ev.loss:.4f}"
+        heat = _array(_charts(at)["eval_confusion"].to_plotly_json()["data"][0]["z"])
+        np.testing.assert_array_equal(heat, ev.confusion)
+        assert at.caption[-1].value.startswith(f"{ev.errors:,} of 2,000")
+    at.button(key="eval_use").click().run()
+    assert at.session_state["active_model"].label == "cookbook_mlp (pre-trained)"
+    assert "cookbook_mlp" in at.caption[0].value  # the badge at the top now says so
+
+
+def test_evaluate_upload_bad_and_good(open_page):
+    at = open_page("pages/evaluate.py")
+    at.selectbox(key="eval_model").set_value("upload a .keras file").run()
+    at.file_uploader(key="eval_upload").set_value(
+        ("broken.keras", b"not a zip", "application/octet-stream")
+    ).run()
+    assert not at.exception
+    assert at.error[0].value.startswith("broken.keras is not a Keras 3 model file")
+    raw = models.bundled("cookbook_cnn").read_bytes()
+    at.file_uploader(key="eval_upload").set_value(
+        ("mine.keras", raw, "application/octet-stream")
+    ).run()
+    assert not at.exception and not at.error
+    card = models.read_card(models.bundled("cookbook_cnn"))
+    assert _metrics(at)["Test accuracy"] == f"{card['metrics']['test_accuracy']:.2%}"

@@ -1,0 +1,222 @@
+"""cnnviz.imaging: the MNIST recipe with hand-worked arrays, every format, hostile files."""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import tracemalloc
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz import imaging
+from cnnviz.imaging import ImageError, prepare_image
+
+
+def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _page_with_bar() -> np.ndarray:
+    """White 80×100 page, a black bar 20 wide × 40 tall in the top-left corner."""
+    page = np.full((80, 100), 255, np.uint8)
+    page[5:45, 8:28] = 0
+    return page
+
+
+def test_off_centre_black_bar_becomes_white_centred_20px():
+    out = prepare_image(_page_with_bar()).array[..., 0]
+    # Hand-worked: 40×20 bar -> longer side 20 -> 20 rows × 10 cols, centre of mass at
+    # (9.5, 4.5) placed on (13.5, 13.5): rows 4..23, cols 9..18.
+    assert out.shape == (28, 28)
+    np.testing.assert_allclose(out[4:24, 9:19], 1.0, atol=0.05)
+    outside = np.ones_like(out, bool)
+    outside[4:24, 9:19] = False
+    assert out[outside].max() < 0.05  # black background: the stroke is now white
+    com = imaging.centre_of_mass(out)
+    np.testing.assert_allclose(com, (13.5, 13.5), atol=0.6)
+
+
+def test_steps_are_named_and_end_with_the_model_input():
+    prep = prepare_image(_page_with_bar())
+    titles = [t for t, _ in prep.steps]
+    assert titles[0].startswith("Original (100×80)")
+    assert "Inverted (white stroke on black)" in titles
+    assert any(t.startswith("Cropped to the content (20×40)") for t in titles)
+    np.testing.assert_array_equal(prep.steps[-1][1], prep.array[..., 0])
+    assert prep.array.dtype == np.float32 and prep.warning is None
+
+
+def test_white_on_black_input_is_not_inverted():
+    page = 255 - _page_with_bar()
+    a = prepare_image(page).array
+    b = prepare_image(_page_with_bar()).array
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert "Inverted (white stroke on black)" not in [t for t, _ in prepare_image(page).steps]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "atol"),
+    [
+        ("PNG", "L", 1e-6),
+        ("BMP", "L", 1e-6),
+        ("GIF", "L", 1e-6),
+        ("TIFF", "L", 1e-6),
+        ("WEBP", "RGB", 0.08),
+        ("JPEG", "RGB", 0.08),
+        ("PNG", "P", 1e-6),
+        ("TIFF", "CMYK", 1e-6),
+        ("PNG", "RGBA", 1e-6),
+    ],
+)
+def test_every_format_and_mode_gives_the_same_digit(fmt, mode, atol):
+    reference = prepare_image(_page_with_bar()).array
+    im = Image.fromarray(_page_with_bar()).convert(mode)
+    kw = {"lossless": True} if fmt == "WEBP" else {}
+    out = prepare_image(_encode(im, fmt, **kw)).array
+    np.testing.assert_allclose(out, reference, atol=atol)
+
+
+def test_sixteen_bit_png_matches_eight_bit():
+    page16 = _page_with_bar().astype(np.uint16) * 257  # 0..65535
+    raw = _encode(Image.fromarray(page16), "PNG")
+    assert Image.open(io.BytesIO(raw)).mode.startswith("I")
+    np.testing.assert_allclose(
+        prepare_image(raw).array, prepare_image(_page_with_bar()).array, atol=1e-5
+    )
+
+
+def test_transparent_background_is_composited_over_white():
+    rgba = np.zeros((80, 100, 4), np.uint8)  # transparent black everywhere…
+    rgba[5:45, 8:28, 3] = 255  # …except an opaque black bar
+    out = prepare_image(_encode(Image.fromarray(rgba, "RGBA"), "PNG")).array
+    np.testing.assert_allclose(out, prepare_image(_page_with_bar()).array, atol=1e-6)
+
+
+def test_exif_orientation_is_applied():
+    im = Image.fromarray(np.full((30, 60), 255, np.uint8)).convert("RGB")  # stored 60 wide
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    upright = imaging.open_image(_encode(im, "JPEG", exif=exif.tobytes()))
+    assert upright.size == (30, 60)  # displayed 30 wide, 60 tall
+
+
+def test_animated_gif_uses_the_first_frame():
+    first = Image.fromarray(_page_with_bar())
+    blank = Image.fromarray(np.full((80, 100), 255, np.uint8))
+    raw = _encode(first, "GIF", save_all=True, append_images=[blank])
+    assert Image.open(io.BytesIO(raw)).n_frames == 2
+    np.testing.assert_allclose(
+        prepare_image(raw).array, prepare_image(_page_with_bar()).array, atol=1e-6
+    )
+
+
+def test_one_colour_image_warns_and_is_blank():
+    prep = prepare_image(np.full((40, 40), 200, np.uint8))
+    assert prep.warning and "no content" in prep.warning
+    assert prep.array.shape == (28, 28, 1) and prep.array.max() == 0
+
+
+def test_rgb_style_crops_resizes_and_scales():
+    photo = np.zeros((40, 80, 3), np.uint8)
+    photo[..., 0] = 255  # pure red, twice as wide as tall
+    prep = prepare_image(photo, (32, 32, 3), "rgb")
+    assert prep.array.shape == (32, 32, 3)
+    np.testing.assert_allclose(prep.array.reshape(-1, 3).mean(0), [1, 0, 0], atol=1e-5)
+    assert prep.steps[1][0] == "Centre-cropped (40×40)"
+
+
+def test_grayscale_model_three_channel_target_repeats_channels():
+    prep = prepare_image(_page_with_bar(), (28, 28, 3))
+    np.testing.assert_array_equal(prep.array[..., 0], prep.array[..., 2])
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny valid-looking PNG whose header claims ``width × height`` pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
+@pytest.mark.parametrize("side", [40_000, 7_000])  # above Pillow's own limit, and below it
+def test_decompression_bomb_is_refused_without_allocating(side):
+    raw = _png_claiming(side, side)
+    assert len(raw) < 200
+    tracemalloc.start()
+    with pytest.raises(ImageError, match="decompression bomb"):
+        prepare_image(raw)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 5 * 2**20  # decoding would need side² bytes (49 MB to 1.6 GB)
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("a.txt", "hello")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (b"", "empty"),
+        (b"just some notes, not a picture", "text"),
+        (b"<!DOCTYPE html><html><body>hi</body></html>", "HTML page"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>', "SVG"),
+        (_zip(), "zip archive"),
+        (b"\x81\xfe\x00\x9c" * 100, "unrecognised binary data"),
+    ],
+    ids=["empty", "text", "html", "svg", "zip", "binary"],
+)
+def test_non_images_raise_one_clear_sentence(raw, match):
+    with pytest.raises(ImageError, match=match) as info:
+        prepare_image(raw)
+    assert isinstance(info.value, ValueError) and str(info.value).endswith(".")
+
+
+def test_truncated_file_raises():
+    raw = _encode(Image.fromarray(_page_with_bar()), "PNG")
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        prepare_image(raw[: len(raw) // 2])
+
+
+def test_bad_arguments_name_the_value():
+    with pytest.raises(ImageError, match="'fancy'"):
+        prepare_image(_page_with_bar(), style="fancy")
+    with pytest.raises(ImageError, match=r"\(28, 28, 2\)"):
+        prepare_image(_page_with_bar(), (28, 28, 2))
+    with pytest.raises(ImageError, match=r"\(2, 2, 2, 2\)"):
+        prepare_image(np.zeros((2, 2, 2, 2)))
+
+
+def test_data_url_round_trip_and_errors():
+    raw = _encode(Image.fromarray(_page_with_bar()), "PNG")
+    url = "data:image/png;base64," + base64.b64encode(raw).decode()
+    assert imaging.decode_data_url(url) == raw
+    with pytest.raises(ImageError, match="data:image"):
+        imaging.decode_data_url("http://example.com/x.png")
+    with pytest.raises(ImageError, match="base64"):
+        imaging.decode_data_url("data:image/png;base64,@@@")
+
+
+def test_bundled_samples_are_confident_mnist_digits():
+    from cnnviz import explain, models
+
+    model = models.load(models.bundled("book_mnist"))
+    for digit in (0, 3, 7):
+        x = prepare_image(imaging.load_sample(digit, 0)).array
+        assert int(np.argmax(explain.predict_proba(model, x))) == digit
+    with pytest.raises(ImageError, match="digit 11"):
+        imaging.load_sample(11)

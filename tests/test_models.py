@@ -1,0 +1,155 @@
+"""cnnviz.models: zoo parameter counts, custom builder, summary table, save/load."""
+
+from __future__ import annotations
+
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from cnnviz import models
+from cnnviz.models import ModelError
+
+# name -> (input shape, classes, total parameters: the textbooks' own numbers)
+COUNTS = {
+    "book_mnist": ((28, 28, 1), 10, 607_394),
+    "dli_asl": ((28, 28, 1), 24, 264_049),
+    "fashion_leaky": ((28, 28, 1), 10, 356_234),
+    "fashion_leaky_dropout": ((28, 28, 1), 10, 356_234),
+    "cookbook_mlp": ((28, 28, 1), 10, 795_010),
+    "cookbook_cnn": ((28, 28, 1), 10, 1_701_110),
+    "cifar_augment": ((32, 32, 3), 10, 309_290),
+    "toy_4x4": ((4, 4, 1), 1, 12),
+}
+
+
+@pytest.mark.parametrize("name", list(COUNTS))
+def test_zoo_parameter_counts_and_summary_agree_with_keras(name):
+    shape, k, total = COUNTS[name]
+    model = models.build(name, shape, k)
+    assert model.count_params() == total
+    rows = models.summary(model)
+    assert [r["layer"] for r in rows] == [layer.name for layer in model.layers]
+    for row, layer in zip(rows, model.layers, strict=True):
+        assert row["parameters"] == layer.count_params()
+        if row["parameters"]:
+            # the explanation's arithmetic, evaluated, equals Keras's count
+            lhs, rhs = row["how"].rsplit("=", 1)
+            assert int(rhs.replace(",", "")) == layer.count_params()
+            nums = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", lhs)]
+            if row["type"] == "Conv2D":
+                f, kh, kw, cin, one = nums
+                assert f * (kh * kw * cin + one) == layer.count_params()
+            elif row["type"] == "Dense":
+                units, fan_in, one = nums
+                assert units * (fan_in + one) == layer.count_params()
+            elif row["type"] == "BatchNormalization":
+                assert nums[0] * nums[1] == layer.count_params()
+        else:
+            assert row["how"] == "no weights"
+    assert sum(r["parameters"] for r in rows) == total
+
+
+def test_summary_text_of_cookbook_conv_and_output_shapes():
+    rows = {r["layer"]: r for r in models.summary(models.build("cookbook_cnn"))}
+    assert rows["conv1"]["how"] == "10 filters × (3×3×1 + 1) = 100"
+    assert rows["conv1"]["output shape"] == "26×26×10"
+    assert rows["flatten"]["output shape"] == "1690"
+    frame = models.summary_frame(models.build("cookbook_cnn"))
+    assert frame.iloc[-1]["parameters"] == 1_701_110
+
+
+def test_summary_of_batchnorm_without_scale():
+    inputs = keras.Input((4, 4, 3))
+    out = keras.layers.BatchNormalization(scale=False, name="bn")(inputs)
+    row = models.summary(keras.Model(inputs, out))[1]
+    assert row["parameters"] == 9 and row["how"] == "3 × 3 channels (β, mean, variance) = 9"
+
+
+def test_custom_builder_from_text():
+    blocks = models.parse_blocks(
+        """# a small net
+        conv filters=8 kernel=3 padding=same activation=leaky_relu
+        batchnorm
+        pool size=2
+        dropout rate=0.1
+        conv filters=4 kernel=3 stride=2
+        dense units=16 activation=tanh"""
+    )
+    assert [b["kind"] for b in blocks] == ["conv", "batchnorm", "pool", "dropout", "conv", "dense"]
+    model = models.build_custom(blocks, (28, 28, 1), 10)
+    names = [layer.name for layer in model.layers]
+    assert names[:3] == ["image", "conv1", "leaky1"] and "flatten" in names
+    # conv1 8×(9+1)=80, bn 4×8=32, conv2 4×(9×8+1)=292, 14→(14-3)//2+1=6: 6×6×4=144,
+    # dense 16×(144+1)=2320, output 10×(16+1)=170
+    assert model.count_params() == 80 + 32 + 292 + 2320 + 170
+    assert model.get_layer("conv2").output.shape[1:] == (6, 6, 4)
+    assert isinstance(model.get_layer("leaky1"), keras.layers.LeakyReLU)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("cnv filters=3", "unknown block 'cnv'"),
+        ("conv filters=x", "filters='x' is not a number"),
+        ("conv size=3", "'size=3' is not a conv setting"),
+        ("", "empty"),
+    ],
+)
+def test_parse_blocks_errors(text, match):
+    with pytest.raises(ModelError, match=match):
+        models.parse_blocks(text)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "match"),
+    [
+        ([{"kind": "conv", "filters": 0, "kernel": 3}], "filters must be >= 1, got 0"),
+        ([{"kind": "conv", "filters": 2, "kernel": 3, "activation": "swish"}], "'swish'"),
+        ([{"kind": "dropout", "rate": 1.5}], r"rate must be in \[0, 1\), got 1.5"),
+        (
+            [{"kind": "conv", "filters": 2, "kernel": 40, "stride": 1, "padding": "valid"}],
+            "cannot take input",
+        ),
+        (
+            [
+                {"kind": "dense", "units": 4},
+                {"kind": "pool", "size": 2, "stride": 0, "padding": "valid", "mode": "max"},
+            ],
+            "cannot follow a dense block",
+        ),
+    ],
+)
+def test_build_custom_errors(blocks, match):
+    with pytest.raises(ModelError, match=match):
+        models.build_custom(blocks, (28, 28, 1), 10)
+
+
+def test_atomic_save_failure_leaves_no_file(tmp_path, monkeypatch):
+    model = models.build("toy_4x4", num_classes=1)
+    target = tmp_path / "m.keras"
+
+    def broken_save(self, path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"PK half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(keras.Model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        models.save(model, target, {"model": "toy_4x4"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_load_roundtrip_with_card(tmp_path):
+    model = models.build("toy_4x4", num_classes=1)
+    path = models.save(model, tmp_path / "toy.keras", {"model": "toy_4x4"})
+    assert models.read_card(path)["model"] == "toy_4x4"
+    again = models.load(path, expected_input_shape=(4, 4, 1))
+    x = np.random.default_rng(0).random((3, 4, 4, 1)).astype("float32")
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ModelError, match="expects input"):
+        models.load(path, expected_input_shape=(28, 28, 1))
+    (tmp_path / "bad.keras").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="not a Keras 3 model"):
+        models.load(tmp_path / "bad.keras")

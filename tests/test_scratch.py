@@ -1,0 +1,162 @@
+"""cnnviz.scratch: the numpy forward pass equals Keras, layer by layer, for the whole zoo."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from cnnviz import models, scratch
+from cnnviz.scratch import UnsupportedLayerError
+
+CLASSES = {"toy_4x4": 1, "dli_asl": 24}  # everything else: 10
+
+
+def _randomise(model: keras.Model, seed: int = 0) -> keras.Model:
+    """Non-zero biases and non-trivial batch-norm statistics, so every term matters."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            c = layer.moving_mean.shape[0]
+            layer.moving_mean.assign(rng.normal(0, 0.5, c).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.2, 3.0, c).astype("float32"))
+            layer.gamma.assign(rng.uniform(0.5, 1.5, c).astype("float32"))
+            layer.beta.assign(rng.normal(0, 0.3, c).astype("float32"))
+        elif getattr(layer, "bias", None) is not None:
+            layer.bias.assign(rng.normal(0, 0.1, layer.bias.shape).astype("float32"))
+    return model
+
+
+def _check(model: keras.Model, x: np.ndarray, atol: float = 1e-4) -> list:
+    ours = scratch.forward(model, x)
+    np.testing.assert_allclose(ours[-1][1], model.predict(x, verbose=0), atol=atol, rtol=0)
+    rows = scratch.compare(model, x)
+    assert [r.layer for r in rows] == [name for name, _ in ours]
+    for r in rows:  # float32 Keras vs float64 numpy: tiny relative to the values' size
+        assert r.max_abs_diff <= 1e-5 * max(1.0, r.max_abs_value), r
+    return rows
+
+
+@pytest.mark.parametrize("name", list(models.ZOO))
+def test_forward_equals_keras_for_every_zoo_model(name):
+    entry = models.ZOO[name]
+    model = _randomise(models.build(name, entry.default_input_shape, CLASSES.get(name, 10)))
+    x = np.random.default_rng(1).random((2, *entry.default_input_shape)).astype("float32")
+    rows = _check(model, x)
+    assert rows[-1].layer == "output"
+    assert rows[-1].shape == (CLASSES.get(name, 10),)
+    if name == "dli_asl":  # three batch norms with their moving statistics took part
+        assert sum(r.kind == "BatchNormalization" for r in rows) == 3
+
+
+def test_batch_norm_is_the_hand_formula():
+    inputs = keras.Input((2, 2, 2))
+    bn = layers.BatchNormalization(epsilon=0.01, name="bn")
+    model = keras.Model(inputs, bn(inputs))
+    bn.moving_mean.assign(np.array([1.0, -2.0], "float32"))
+    bn.moving_variance.assign(np.array([4.0, 0.25], "float32"))
+    bn.gamma.assign(np.array([2.0, 1.0], "float32"))
+    bn.beta.assign(np.array([0.5, 0.0], "float32"))
+    x = np.ones((1, 2, 2, 2), "float32")
+    ((name, out),) = scratch.forward(model, x)
+    assert name == "bn"
+    np.testing.assert_allclose(out[0, 0, 0], [(1 - 1) / np.sqrt(4.01) * 2 + 0.5, 3 / np.sqrt(0.26)])
+
+
+def test_strides_padding_dilation_and_other_layers():
+    inputs = keras.Input((9, 8, 2), name="image")
+    x = layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="s2_same")(inputs)
+    x = layers.Conv2D(3, 3, dilation_rate=2, padding="same", activation="tanh", name="d2")(x)
+    x = layers.Conv2D(3, 2, dilation_rate=2, name="d2_valid")(x)
+    x = layers.LeakyReLU(negative_slope=0.1, name="leaky")(x)
+    x = layers.ReLU(max_value=1.0, negative_slope=0.1, threshold=0.05, name="relu_capped")(x)
+    x = layers.AveragePooling2D(2, strides=1, padding="same", name="avg_same")(x)
+    x = layers.Activation("sigmoid", name="act")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(5, activation="elu", name="dense")(x)
+    x = layers.Dense(4, name="logits")(x)
+    x = layers.Softmax(name="softmax")(x)
+    model = _randomise(keras.Model(inputs, x))
+    xin = np.random.default_rng(2).normal(size=(3, 9, 8, 2)).astype("float32")
+    rows = _check(model, xin)
+    shapes = {r.layer: r.shape for r in rows}
+    assert shapes["s2_same"] == (5, 4, 4)  # ceil(9 / 2), ceil(8 / 2)
+    assert shapes["d2_valid"] == (3, 2, 3)  # dilated 2×2 spans 3×3
+
+
+def test_sequential_and_single_image():
+    seq = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            layers.Conv2D(2, 3, activation="leaky_relu"),
+            layers.MaxPooling2D(2, padding="same"),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+    img = np.random.default_rng(3).random((6, 6, 1)).astype("float32")  # no batch axis
+    out = scratch.forward(seq, img)
+    assert len(out) == 5
+    np.testing.assert_allclose(out[-1][1], seq.predict(img[None], verbose=0), atol=1e-6)
+    _check(seq, img[None])
+
+
+def test_unsupported_layers_are_named():
+    inputs = keras.Input((5, 5, 1))
+    x = layers.Conv2DTranspose(1, 2, name="up")(inputs)
+    with pytest.raises(UnsupportedLayerError, match="'up' of type Conv2DTranspose"):
+        scratch.forward(keras.Model(inputs, x), np.zeros((1, 5, 5, 1)))
+    inputs = keras.Input((4,))
+    x = layers.Dense(2, activation="gelu", name="fancy")(inputs)
+    with pytest.raises(UnsupportedLayerError, match=r"'fancy'.*'gelu'"):
+        scratch.forward(keras.Model(inputs, x), np.zeros((1, 4)))
+    a = layers.Dense(2, name="a")(inputs)
+    b = layers.Dense(2, name="b")(inputs)
+    with pytest.raises(UnsupportedLayerError, match="type Add"):
+        scratch.forward(keras.Model(inputs, layers.Add(name="sum")([a, b])), np.zeros((1, 4)))
+    assert issubclass(UnsupportedLayerError, ValueError)
+
+
+def test_toy_walkthrough_by_hand():
+    model = models.build("toy_4x4", (4, 4, 1), 1)
+    # Kernel of ones: each output cell is the sum of its 3×3 window of the input / 8.
+    model.set_weights(
+        [
+            np.ones((3, 3, 1, 1), "float32"),
+            np.array([0.0], "float32"),
+            np.array([[-1.0]], "float32"),
+            np.array([0.5], "float32"),
+        ]
+    )
+    t = scratch.toy_walkthrough(model, 0)
+    # Windows of [[1,2,3,4],[2,3,4,5],[5,6,7,8],[1,3,4,5]]: 33, 42, 35, 45 (then / 8).
+    np.testing.assert_allclose(t.conv, np.array([[33, 42], [35, 45]]) / 8)
+    np.testing.assert_allclose(t.relu, t.conv)
+    assert t.pooled == pytest.approx(45 / 8) and t.pooled_at == (1, 1)
+    assert t.z == pytest.approx(-45 / 8 + 0.5)
+    assert t.p == pytest.approx(1 / (1 + np.exp(45 / 8 - 0.5)))
+    assert t.model_p == pytest.approx(t.p, abs=1e-6)
+    assert t.sum_text(0, 0).startswith("0.125×1.000 + 0.250×1.000 + 0.375×1.000")
+    assert t.sum_text(0, 0).endswith("= 4.1250")
+    # The negative input: ReLU zeroes negative sums, and the max picks the largest cell.
+    t1 = scratch.toy_walkthrough(model, 1)
+    np.testing.assert_allclose(t1.conv, np.array([[1, 14], [-11, 1]]) / 8)
+    np.testing.assert_allclose(t1.relu, np.array([[1, 14], [0, 1]]) / 8)
+    assert t1.pooled == pytest.approx(14 / 8) and t1.model_p == pytest.approx(t1.p, abs=1e-6)
+
+
+def test_train_toy_learns_and_walkthrough_matches_model():
+    model, loss = scratch.train_toy(seed=0, epochs=60)
+    assert len(loss) == 60 and loss[-1] < loss[0] / 2
+    for i in (0, 1):
+        t = scratch.toy_walkthrough(model, i)
+        assert t.p == pytest.approx(t.model_p, abs=1e-6)
+        assert (t.p > 0.5) == bool(scratch.TOY_Y[i])  # positive -> 0, negative -> 1
+    with pytest.raises(scratch.ToyError, match="epochs must be >= 1, got 0"):
+        scratch.train_toy(epochs=0)
+    # Same seed, same untrained weights: the page's pre-training view is deterministic.
+    w0 = scratch.toy_model(7).get_weights()
+    for a, b in zip(w0, scratch.toy_model(7).get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
