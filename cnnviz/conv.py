@@ -336,7 +336,10 @@ def _plan(x, kernel, bias, stride, padding, dilation) -> _Plan:
     if bias is None:
         bias = np.zeros(cout)
     else:
-        bias = np.broadcast_to(as_matrix(np.atleast_1d(bias), "bias").ravel(), (cout,))
+        bias = as_matrix(np.atleast_1d(bias), "bias").ravel()
+        if bias.size not in (1, cout):
+            raise ConvError(f"bias must have 1 or {cout} values (one per filter), got {bias.size}.")
+        bias = np.broadcast_to(bias, (cout,))
     pads = tuple(
         pad_amounts(n, k, s, padding, d)
         for n, k, s, d in zip(x.shape[:2], kernel.shape[:2], stride, dilation, strict=True)

@@ -104,7 +104,9 @@ def predict_proba(model: keras.Model, image: np.ndarray) -> np.ndarray:
 
     A one-unit sigmoid model returns ``[1 - p, p]``.
     """
-    out = keras.ops.convert_to_numpy(model(_batch(model, image), training=False))[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # keras: input structure name mismatch
+        out = keras.ops.convert_to_numpy(model(_batch(model, image), training=False))[0]
     out = out.astype(np.float64)
     return np.array([1 - out[0], out[0]]) if out.shape == (1,) else out
 
@@ -208,9 +210,9 @@ def _check_class(model: keras.Model, class_index: int | None, x: np.ndarray) -> 
     probs = predict_proba(model, x[0])
     if class_index is None:
         return int(np.argmax(probs))
-    n_out = int(model.outputs[0].shape[-1])
-    if not 0 <= int(class_index) < max(n_out, 1):
-        raise ExplainError(f"class_index must be in 0..{n_out - 1}, got {class_index}.")
+    n_classes = len(probs)  # a one-unit sigmoid model has two classes
+    if not 0 <= int(class_index) < n_classes:
+        raise ExplainError(f"class_index must be in 0..{n_classes - 1}, got {class_index}.")
     return int(class_index)
 
 
@@ -260,7 +262,14 @@ def heatmap(
         raise ExplainError(f"method must be one of {list(METHODS)}, got {method!r}.")
     x = _batch(model, image)  # (1, H, W, C)
     cls = _check_class(model, class_index, x)
-    score = CategoricalScore([cls]) if model.outputs[0].shape[-1] > 1 else (lambda out: out[:, 0])
+    if model.outputs[0].shape[-1] > 1:
+        score = CategoricalScore([cls])
+    else:  # one sigmoid unit: its logit is evidence for class 1, its negative for class 0
+        sign = 1.0 if cls == 1 else -1.0
+
+        def score(out):
+            return sign * out[:, 0]
+
     convs = conv_layers(model)
     if method in CAM_METHODS:
         if not convs:

@@ -405,3 +405,73 @@ def sweep_summary(kind: str, accuracies: dict[str, np.ndarray], params: np.ndarr
         for name, acc in accuracies.items()
     ]
     return f"After {words} " + "; ".join(parts).replace("%", " %") + "."
+
+
+def who_holds(verdicts_: Sequence[Verdict], true_label: int) -> str:
+    """Which models still name the true class and which changed their mind, in words.
+
+    Examples
+    --------
+    >>> v = [Verdict("MLP", 2, 0, 3, 0.6, 0.1), Verdict("CNN", 2, 0, 1, 0.9, 0.9)]
+    >>> who_holds(v, 1)
+    'Still right: CNN. Changed its mind: MLP.'
+    """
+    right = [v.model for v in verdicts_ if v.predicted == true_label]
+    wrong = [v.model for v in verdicts_ if v.predicted != true_label]
+    parts = []
+    if right:
+        parts.append(f"Still right: {', '.join(right)}.")
+    if wrong:
+        parts.append(f"Changed {'its' if len(wrong) == 1 else 'their'} mind: {', '.join(wrong)}.")
+    return " ".join(parts)
+
+
+# --- retraining the three models -----------------------------------------------------
+
+# What the lab compares: label -> (zoo model, random shift in pixels during training).
+LAB_MODELS: dict[str, tuple[str, int]] = {
+    "MLP": ("cookbook_mlp", 0),
+    "CNN": ("cookbook_cnn", 0),
+    "CNN trained with shifts": ("cookbook_cnn", 3),
+}
+
+
+def retrain(
+    n_train: int = 8000,
+    epochs: int = 3,
+    seed: int = 0,
+    on_progress: Callable[[str, object], None] | None = None,
+) -> dict[str, object]:
+    """Train fresh copies of the lab's three models on the MNIST sample.
+
+    Parameters
+    ----------
+    n_train : int
+        Training images (the first ``n_train`` of the sample's 8,000).
+    epochs, seed : int
+        Adam 1e-3, batch 128; the same seed for all three.
+    on_progress : callable, optional
+        Called with ``(label, cnnviz.training.Progress)``.
+
+    Returns
+    -------
+    dict
+        Label -> trained ``keras.Model`` (new objects, never the bundled ones).
+    """
+    from cnnviz import data, models, training  # heavy imports only when retraining
+
+    if not 10 <= n_train <= 8000:
+        raise TransformError(f"training images must be 10…8000, got {n_train}")
+    ds = data.load_mnist_sample()
+    x, y = data.prepare(ds.x_train[:n_train]), ds.y_train[:n_train]  # (N, 28, 28, 1)
+    out = {}
+    for label, (zoo, px) in LAB_MODELS.items():
+        model = models.build(zoo, (28, 28, 1), 10)
+        aug = training.Augmentation(shift=px / 28) if px else None
+        config = training.TrainConfig(
+            epochs=epochs, augmentation=aug, validation_split=0.0, seed=seed
+        )
+        report = None if on_progress is None else (lambda p, k=label: on_progress(k, p))
+        training.train(model, x, y, config, on_progress=report)
+        out[label] = model
+    return out

@@ -80,11 +80,13 @@ def feature_fig(image: np.ndarray, kernel: np.ndarray, relu: bool, titles: tuple
 
 
 # ----------------------------------------------------------------------------- widgets
-def matrix_editor(values: np.ndarray, key: str, label: str) -> pd.DataFrame:
+def matrix_editor(values: np.ndarray, key: str, label: str, disabled: bool = False) -> pd.DataFrame:
     """An editable grid of numbers; returns the edited frame (may hold bad cells)."""
     st.caption(label)
     frame = pd.DataFrame(values, columns=[str(c) for c in range(values.shape[1])])
-    return st.data_editor(frame, key=key, hide_index=True, num_rows="fixed", width="content")
+    return st.data_editor(
+        frame, key=key, hide_index=True, num_rows="fixed", width="content", disabled=disabled
+    )
 
 
 def parsed(frame: pd.DataFrame, name: str) -> np.ndarray | None:

@@ -1,10 +1,13 @@
 """Cached glue for the Experiments pages. Thin wrappers over ``cnnviz``; no maths here.
 
-Everything is keyed by bundled-model *names* (strings), never by model objects, so
-``st.cache_data`` hashes cheaply and each sweep runs once per process.
+Caches are keyed by strings, never by model objects: the translation lab's by a *token*
+(``"bundled"`` for the shared pre-trained trio — computed once per process — or a fresh
+uuid per retraining in one session), so ``st.cache_data`` hashes cheaply.
 """
 
 from __future__ import annotations
+
+import uuid
 
 import numpy as np
 import streamlit as st
@@ -20,6 +23,28 @@ TRANSLATION_MODELS: dict[str, str] = {
 }
 AVERAGE_ONE = "Average of every 1 (the book's image)"
 TEST_IMAGE = "One test image"
+BUNDLED = "bundled"
+_OWN = "tr_own"  # session_state: {"token": str, "models": {label: keras.Model}, ...}
+
+
+def lab_models(token: str) -> dict:
+    """Label -> model for ``token``: the bundled trio, or this session's retrained one."""
+    own = st.session_state.get(_OWN)
+    if token != BUNDLED and own is not None and own["token"] == token:
+        return own["models"]
+    return {k: bundled_model(v) for k, v in TRANSLATION_MODELS.items()}
+
+
+def store_retrained(models_: dict, settings: dict) -> str:
+    """Keep this session's retrained models; return the token that keys their caches."""
+    token = uuid.uuid4().hex  # unique, so no other session's cache entry can match
+    st.session_state[_OWN] = {"token": token, "models": models_, "settings": settings}
+    return token
+
+
+def retrained() -> dict | None:
+    """This session's retrained models and settings, or ``None``."""
+    return st.session_state.get(_OWN)
 
 
 @st.cache_data(show_spinner=False)
@@ -33,29 +58,31 @@ def chosen_image(source: str, index: int) -> tuple[np.ndarray, int]:
 
 
 @st.cache_data(show_spinner=False)
-def shifted_verdicts(source: str, index: int, dx: int, dy: int):
-    """(moved image, verdicts, probabilities) of the three bundled models."""
+def shifted_verdicts(token: str, source: str, index: int, dx: int, dy: int):
+    """(moved image, verdicts, probabilities) of the three models."""
     img, label = chosen_image(source, index)
-    models_ = {k: bundled_model(v) for k, v in TRANSLATION_MODELS.items()}
-    verdicts, probs = translation.verdicts(models_, img, label, dx, dy)
+    verdicts, probs = translation.verdicts(lab_models(token), img, label, dx, dy)
     return translation.shift(img, dx, dy), verdicts, probs
 
 
 @st.cache_data(show_spinner=False)
-def proba_curve(model_name: str, source: str, index: int, axis: str) -> np.ndarray:
-    """P(true class) of one image against shift (-6…+6 px) for one bundled model."""
+def proba_curves(token: str, source: str, index: int, axis: str) -> dict[str, np.ndarray]:
+    """Label -> P(true class) of one image against shift (-6…+6 px)."""
     img, label = chosen_image(source, index)
     shifts = translation.SWEEPS["horizontal shift"][0]
-    return translation.proba_vs_shift(bundled_model(model_name), img, label, shifts, axis)
+    return {
+        k: translation.proba_vs_shift(m, img, label, shifts, axis)
+        for k, m in lab_models(token).items()
+    }
 
 
 @st.cache_data(show_spinner="Sweeping the test images…")
-def accuracy_sweep(model_name: str, kind: str, n_images: int) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy of a bundled model over the first ``n_images`` test images, per sweep value."""
+def accuracy_sweeps(token: str, kind: str, n_images: int) -> tuple[np.ndarray, dict]:
+    """(parameter values, label -> accuracy) over the first ``n_images`` test images."""
     ds = sample_dataset()
-    return translation.sweep(
-        bundled_model(model_name), ds.x_test[:n_images], ds.y_test[:n_images], kind
-    )
+    x, y = ds.x_test[:n_images], ds.y_test[:n_images]
+    out = {k: translation.sweep(m, x, y, kind) for k, m in lab_models(token).items()}
+    return next(iter(out.values()))[0], {k: acc for k, (_, acc) in out.items()}
 
 
 # --- CNN from scratch ----------------------------------------------------------------

@@ -102,6 +102,12 @@ def image_picker(key: str) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def figure(builder: str, *args, **kwargs):
+    """A cached figure from ``cnnviz.plots.inside.<builder>(*args, **kwargs)``."""
+    return getattr(plots, builder)(*args, **kwargs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
 def probabilities(_model, key: str, image: np.ndarray) -> np.ndarray:
     """Cached class probabilities ``(K,)`` for one image."""
     return explain.predict_proba(_model, image)

@@ -144,7 +144,11 @@ def request_stop() -> None:
 
 def wait_for_previous(timeout: float = 30.0) -> None:
     """Let a run that a click interrupted finish its current batch and record itself."""
-    control().finished.wait(timeout)
+    ctl = control()
+    ctl.finished.wait(timeout)
+    last = list(runs().values())[-1:]
+    if ctl.stop_requested and last and last[0].status == "interrupted":
+        last[0].status = "user"  # Streamlit ended it before it saw the flag: same request
 
 
 def session_dir() -> Path:

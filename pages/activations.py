@@ -9,7 +9,6 @@ strongest responses at a lower resolution; dense layers no longer have a "where"
 import streamlit as st
 
 from cnnviz import explain
-from cnnviz.plots import inside as plots
 from pages import _inside
 from pages._shared import active_model_badge
 
@@ -33,7 +32,9 @@ prepared = _inside.prepared_current(active)
 if prepared is not None:
     probs, names, best = _inside.predict(active, prepared.array)
     left, right = st.columns([1, 4])
-    left.plotly_chart(plots.image_row([("Model input", prepared.array)], 220), key="act_input")
+    left.plotly_chart(
+        _inside.figure("image_row", [("Model input", prepared.array)], 220), key="act_input"
+    )
     left.metric("Prediction", names[best], f"{probs[best]:.1%}", delta_color="off")
     if not explain.feature_map_layers(active.model):
         right.info(

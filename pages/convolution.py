@@ -86,8 +86,12 @@ elif mode == "Image":
         relu = st.toggle("Apply ReLU", key="conv_img_relu")
     with right:
         start = conv.KERNELS["sobel x"] if name == "custom" else conv.KERNELS[name]
-        frame = A.matrix_editor(np.round(start, 3), f"conv_custom_{name}", f"Kernel: {name}")
-        kernel = A.parsed(frame, "kernel") if name == "custom" else start
+        custom = name == "custom"
+        hint = "edit the cells" if custom else "pick 'custom' to edit"
+        frame = A.matrix_editor(
+            np.round(start, 3), f"conv_kernel_{name}", f"Kernel: {name} ({hint})", not custom
+        )
+        kernel = A.parsed(frame, "kernel") if custom else start
     if image is not None and kernel is not None:
         titles = (f"Input {image.shape[0]}×{image.shape[1]}", f"Feature map ({name})")
         st.plotly_chart(A.feature_fig(image, kernel, relu, titles), key="conv_img_fig")

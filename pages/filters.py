@@ -9,7 +9,6 @@ until the unit fires strongly ("what the model thinks a 3 looks like").
 import streamlit as st
 
 from cnnviz import explain
-from cnnviz.plots import inside as plots
 from pages import _inside
 from pages._shared import active_model_badge, show_error
 
@@ -35,7 +34,8 @@ if not convs:
 else:
     kernel_layer = st.selectbox("Conv layer", convs, key="filt_kernel_layer")
     st.plotly_chart(
-        plots.kernel_grid(explain.kernels(active.model, kernel_layer)), key="filt_kernels"
+        _inside.figure("kernel_grid", explain.kernels(active.model, kernel_layer)),
+        key="filt_kernels",
     )
 
 # ------------------------------------------------------- 2. activation maximisation
@@ -80,13 +80,14 @@ if run:
 saved = st.session_state.get("filt_result")
 if saved and saved[0] == key:
     _, layer_done, done, result = saved
-    label = (lambda t: f"class {names[t]}") if layer_done is None else (lambda t: f"filter {t}")
+    labels = [f"class {names[t]}" if layer_done is None else f"filter {t}" for t in done]
+    pairs = list(zip(labels, result, strict=True))
     st.plotly_chart(
-        plots.image_row([(label(t), d.image) for t, d in zip(done, result, strict=True)], 220),
+        _inside.figure("image_row", [(lb, d.image) for lb, d in pairs], 220),
         key="filt_dreams",
     )
     st.plotly_chart(
-        plots.score_curves({label(t): d.scores for t, d in zip(done, result, strict=True)}),
+        _inside.figure("score_curves", {lb: d.scores for lb, d in pairs}),
         key="filt_curves",
     )
     st.caption(

@@ -69,7 +69,9 @@ if prepared is not None and methods:
             explain.METHODS[m]: _inside.heatmap(active.model, key, prepared.array, m, cls, layer)
             for m in methods
         }
-        st.plotly_chart(plots.heatmap_overlays(prepared.array, cams, opacity), key="heat_maps")
+        st.plotly_chart(
+            _inside.figure("heatmap_overlays", prepared.array, cams, opacity), key="heat_maps"
+        )
         if sanity:
             random_model = _inside.randomized(active.model, key)
             rand = {
@@ -77,7 +79,10 @@ if prepared is not None and methods:
                 for m, name in zip(methods, cams, strict=True)
             }
             st.subheader("Same methods, randomised weights")
-            st.plotly_chart(plots.heatmap_overlays(prepared.array, rand, opacity), key="heat_rand")
+            st.plotly_chart(
+                _inside.figure("heatmap_overlays", prepared.array, rand, opacity),
+                key="heat_rand",
+            )
             st.dataframe(explain.sanity_table(cams, rand), hide_index=True, key="heat_sanity_table")
             st.caption(
                 "Rank correlation near 1 means the map hardly changed when the learned "

@@ -57,6 +57,7 @@ with st.expander("Run the experiment yourself", icon=":material/play_arrow:"):
                 "settings": {"n_train": n_train, "n_val": n_val, "epochs": epochs, "seed": seed},
                 "runs": runs,
             }
+            st.session_state["of_source"] = "your run"  # show what was just trained
 
 # --- result ---------------------------------------------------------------------------
 sources = {}

@@ -8,7 +8,6 @@ so a photo or a drawing has to go through the same steps before the model sees i
 import streamlit as st
 
 from cnnviz import imaging
-from cnnviz.plots import inside as plots
 from pages import _inside
 from pages._canvas import draw_canvas
 from pages._shared import active_model_badge, show_error
@@ -72,12 +71,12 @@ prepared = _inside.prepared_current(active, style)
 if prepared is not None:
     st.subheader("1 · Preprocessing, step by step")
     st.caption(f"Image: {_inside.current()[1]}")
-    st.plotly_chart(plots.image_row(prepared.steps), key="predict_steps")
+    st.plotly_chart(_inside.figure("image_row", prepared.steps), key="predict_steps")
     st.subheader("2 · The model's answer")
     probs, names, best = _inside.predict(active, prepared.array)
     c1, c2 = st.columns([1, 3])
     c1.metric("Prediction", names[best], f"{probs[best]:.1%} sure", delta_color="off")
-    c2.plotly_chart(plots.probability_bars(probs, names, top_k), key="predict_probs")
+    c2.plotly_chart(_inside.figure("probability_bars", probs, names, top_k), key="predict_probs")
     st.caption(
         "Probabilities come from the softmax output for this one image. A confident answer "
         "on a badly centred or inverted image shows why the preprocessing matters."

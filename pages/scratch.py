@@ -70,6 +70,7 @@ st.markdown("**3. Convolution**: each output cell is Σ x·w over its 3×3 windo
 st.code(
     "\n".join(f"out[{i},{j}] = {t.sum_text(i, j)}" for i in (0, 1) for j in (0, 1)),
     language=None,
+    wrap_lines=True,
 )
 r1, r2 = st.columns(2)
 r1.plotly_chart(plots.matrix(t.relu, "4. ReLU: negatives → 0", fmt=".4f"), key="sc_relu")

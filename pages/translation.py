@@ -12,6 +12,7 @@ import streamlit as st
 from cnnviz import data, translation
 from cnnviz.plots import experiments as plots
 from pages import _experiments as ex
+from pages._shared import show_error
 
 st.title(":material/swap_horiz: Translation lab: MLP vs CNN")
 st.markdown(
@@ -29,11 +30,46 @@ names = list(ex.TRANSLATION_MODELS)
 # --- the book's experiment, our numbers ---------------------------------------------
 st.subheader("The book's experiment with our models")
 for col, book_dx in zip(st.columns(2), (-1, 2), strict=True):
-    _, book, _ = ex.shifted_verdicts(ex.AVERAGE_ONE, 0, book_dx, 0)
+    _, book, _ = ex.shifted_verdicts(ex.BUNDLED, ex.AVERAGE_ONE, 0, book_dx, 0)
     col.markdown("\n".join(f"- {translation.sentence(v, data.DIGITS, 1)}." for v in book))
+    col.caption(translation.who_holds(book, 1))
 
 # --- controls -------------------------------------------------------------------------
 st.subheader("Try it")
+with st.expander("Retrain the three models yourself", icon=":material/model_training:"):
+    r1, r2, r3, r4 = st.columns([1, 1, 1, 1])
+    n_train = int(r1.number_input("Training images", 100, 8000, 8000, 500, key="tr_n_train"))
+    epochs = int(r2.number_input("Epochs", 1, 30, 3, key="tr_epochs"))
+    seed = int(r3.number_input("Seed", 0, 9999, 0, key="tr_seed"))
+    if r4.button("Retrain", key="tr_retrain", type="primary"):
+        bar = st.progress(0.0, text="Starting…")
+        labels = list(ex.TRANSLATION_MODELS)
+
+        def _report(label, p):
+            bar.progress(
+                min(1.0, (labels.index(label) + p.epoch / p.epochs) / len(labels)),
+                text=f"{label}: epoch {p.epoch}/{p.epochs}",
+            )
+
+        try:
+            trained = translation.retrain(n_train, epochs, seed, _report)
+        except ValueError as exc:
+            show_error(exc)
+        else:
+            ex.store_retrained(trained, {"n_train": n_train, "epochs": epochs, "seed": seed})
+            st.session_state["tr_models"] = "retrained by you"
+    st.caption(
+        "MLP, CNN and CNN with ±3-px random shifts, Adam, batch 128 (8,000 × 3 "
+        "epochs: about a minute on a CPU). Your models stay in this session only."
+    )
+own = ex.retrained()
+choice = st.radio(
+    "Models",
+    ["pre-trained (bundled)"] + (["retrained by you"] if own else []),
+    key="tr_models",
+    horizontal=True,
+)
+token = own["token"] if own and choice == "retrained by you" else ex.BUNDLED
 c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
 source = c1.radio("Image", [ex.AVERAGE_ONE, ex.TEST_IMAGE], key="tr_source", horizontal=True)
 index = c2.number_input(
@@ -43,7 +79,7 @@ dx = c3.slider("Shift right (px)", -6, 6, 2, key="tr_dx")
 dy = c4.slider("Shift down (px)", -6, 6, 0, key="tr_dy")
 
 # --- result ---------------------------------------------------------------------------
-moved, verdicts, probs = ex.shifted_verdicts(source, int(index), int(dx), int(dy))
+moved, verdicts, probs = ex.shifted_verdicts(token, source, int(index), int(dx), int(dy))
 _, label = ex.chosen_image(source, int(index))
 left, right = st.columns([1, 2])
 left.plotly_chart(
@@ -66,7 +102,7 @@ axis = st.radio(
     format_func={"x": "left ↔ right", "y": "up ↕ down"}.get,
 )
 shifts = translation.SWEEPS["horizontal shift"][0]
-p_true = {k: ex.proba_curve(v, source, int(index), axis) for k, v in ex.TRANSLATION_MODELS.items()}
+p_true = ex.proba_curves(token, source, int(index), axis)
 st.plotly_chart(
     plots.curves(
         shifts, p_true, "shift (pixels)", f"P({label})", marker_x=dx if axis == "x" else dy
@@ -81,12 +117,8 @@ st.markdown(
 k1, k2 = st.columns([2, 1])
 kind = k1.radio("Transform", list(translation.SWEEPS), key="tr_kind", horizontal=True)
 n_images = k2.select_slider("Test images", [250, 500, 1000, 2000], 500, key="tr_n")
-acc = {k: ex.accuracy_sweep(v, kind, n_images) for k, v in ex.TRANSLATION_MODELS.items()}
-params = next(iter(acc.values()))[0]
+params, acc = ex.accuracy_sweeps(token, kind, n_images)
 st.plotly_chart(
-    plots.curves(
-        params, {k: a for k, (_, a) in acc.items()}, translation.SWEEPS[kind][1], "accuracy"
-    ),
-    key="tr_acc_curve",
+    plots.curves(params, acc, translation.SWEEPS[kind][1], "accuracy"), key="tr_acc_curve"
 )
-st.caption(translation.sweep_summary(kind, {k: a for k, (_, a) in acc.items()}, params))
+st.caption(translation.sweep_summary(kind, acc, params))

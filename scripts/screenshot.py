@@ -101,18 +101,17 @@ def browser(width: int = 1400, height: int = 1000):
             chrome.close()
 
 
-def open_idle(page, url: str, timeout_ms: int = 90_000) -> None:
-    """Go to ``url`` and wait until the script has run and the app is idle.
+def wait_idle(page, timeout_ms: int = 90_000, quiet_s: float = 0.6) -> None:
+    """Wait until the script has run and the app is idle, with every chart drawn.
 
     Streamlit marks the app root with ``data-test-script-state`` (``initial`` before
     the first run, ``running`` while a script runs, ``notRunning`` when done); idle means
-    ``notRunning`` continuously for a second, so a quick follow-up rerun is waited for.
+    ``notRunning`` continuously for ``quiet_s``, so a quick follow-up rerun is waited for.
     """
-    page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
     page.wait_for_selector(IDLE, timeout=timeout_ms)
     deadline = time.monotonic() + timeout_ms / 1000
     quiet_since = time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - quiet_since < 1.0:
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet_s:
         if page.locator(IDLE).count() == 0:
             quiet_since = time.monotonic()
         page.wait_for_timeout(100)
@@ -123,23 +122,37 @@ def open_idle(page, url: str, timeout_ms: int = 90_000) -> None:
                  .every(c => c.querySelector('.main-svg'))""",
         timeout=timeout_ms,
     )
-    page.wait_for_timeout(300)
 
 
-def shoot(page, url: str, path: Path, max_height: int = 6000) -> None:
-    """Open ``url``, wait until idle and save a full-page PNG to ``path``.
+def visit(page, base: str, path: str, timeout_ms: int = 90_000) -> None:
+    """Show the page at URL ``path`` and wait until idle.
+
+    Once the app is loaded, pages are opened by clicking their sidebar link (as a
+    learner does; no reload of the front end), which also checks that the link's URL
+    is ``path``. The first visit loads ``base + path``.
+    """
+    link = page.locator(f'a[data-testid="stSidebarNavLink"][href="{base}{path}"]')
+    if page.url.startswith(base) and link.count() == 1:
+        link.click()
+        page.wait_for_url(base + path, timeout=timeout_ms)
+    else:
+        page.goto(base + path, wait_until="domcontentloaded", timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
+def shoot(page, path: Path, max_height: int = 6000) -> None:
+    """Save a full-page PNG of what the browser shows now to ``path``.
 
     Streamlit scrolls inside its main container, so "full page" means growing the
     viewport to the container's scroll height first.
     """
-    open_idle(page, url)
     height = page.evaluate(
         """() => Math.max(...[...document.querySelectorAll('[data-testid="stMain"], body')]
                  .map(e => e.scrollHeight))"""
     )
     width = page.viewport_size["width"]
     page.set_viewport_size({"width": width, "height": min(int(height) + 40, max_height)})
-    page.wait_for_timeout(800)  # plotly relayouts on resize
+    page.wait_for_timeout(400)  # plotly relayouts on resize
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": width, "height": 1000})
@@ -154,8 +167,9 @@ def main() -> None:
     with serve() as base, browser(width=args.width) as page:
         # The first visit goes through the router so st.navigation takes over from
         # Streamlit's automatic pages/ discovery before a page is deep-linked.
-        open_idle(page, base + "/")
-        shoot(page, base + args.page, args.out)
+        visit(page, base, "/")
+        visit(page, base, args.page)
+        shoot(page, args.out)
     print(f"wrote {args.out}")
 
 

@@ -114,12 +114,21 @@ def test_channel_mismatch_and_bad_shapes():
         conv.conv2d(np.ones((4, 4, 1)), np.ones((2, 2, 3, 1)))
     with pytest.raises(ValueError, match=r"shape \(4,\)"):
         conv.conv2d(np.ones(4), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="bias must have 1 or 2 values"):
+        conv.conv2d(np.ones((4, 4, 1)), np.ones((2, 2, 1, 2)), bias=[1, 2, 3])
     with pytest.raises(ValueError, match=r"channel must be in 0\.\.0, got 3"):
         conv.conv_steps(np.ones((4, 4)), np.ones((2, 2)), channel=3)
 
 
 @pytest.mark.parametrize(
-    ("cell", "shown"), [("abc", "'abc'"), (None, "an empty cell"), (np.nan, "an empty cell"), (np.inf, "inf"), ("", "an")]
+    ("cell", "shown"),
+    [
+        ("abc", "'abc'"),
+        (None, "an empty cell"),
+        (np.nan, "an empty cell"),
+        (np.inf, "inf"),
+        ("", "an"),
+    ],
 )
 def test_non_numeric_cell_is_named(cell, shown):
     grid = [[1, 2], [3, cell]]

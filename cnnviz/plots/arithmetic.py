@@ -78,7 +78,9 @@ def _square_axes(fig: go.Figure, n_axes: int) -> None:
         fig.layout[f"yaxis{suffix}"].update(
             autorange="reversed", scaleanchor=f"x{suffix}", showticklabels=False, showgrid=False
         )
-        fig.layout[f"xaxis{suffix}"].update(showticklabels=False, showgrid=False, zeroline=False)
+        fig.layout[f"xaxis{suffix}"].update(
+            showticklabels=False, showgrid=False, zeroline=False, constrain="domain"
+        )
         fig.layout[f"yaxis{suffix}"].update(zeroline=False)
 
 
@@ -284,13 +286,16 @@ def stride_animation(
     if before + after:
         notes.append((total / 2, f"<i>padding</i> (dotted): {before} before, {after} after"))
     annotations = [
-        {"x": x, "y": label_y + 0.9 * k, "text": t, "showarrow": False, "font": {"size": 14}}
+        # Input and output labels on one line under their grids; padding on the next.
+        {"x": x, "y": label_y + 0.9 * (k // 2), "text": t, "showarrow": False, "font": {"size": 14}}
         for k, (x, t) in enumerate(notes)
     ]
     slider = {
         "active": 0,
         "currentvalue": {"prefix": "Step "},
-        "pad": {"t": 30},
+        "x": 0.22,
+        "len": 0.78,
+        "pad": {"t": 10},
         "steps": [
             {
                 "label": str(s + 1),
@@ -303,10 +308,12 @@ def stride_animation(
     play = {
         "type": "buttons",
         "showactive": False,
+        "direction": "left",
         "x": 0,
-        "y": -0.05,
+        "y": 0,
         "xanchor": "left",
         "yanchor": "top",
+        "pad": {"t": 30},
         "buttons": [
             {
                 "label": "▶ Play",

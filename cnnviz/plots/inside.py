@@ -13,6 +13,9 @@ from plotly.subplots import make_subplots
 
 _GRAY = [[0, "black"], [1, "white"]]
 _DIVERGING = "RdBu_r"
+# No plotly template: the default one is validated again each time a cached figure is
+# unpickled (~90 ms for a feature-map grid instead of ~2 ms); Streamlit themes it anyway.
+_TEMPLATE = "none"
 
 
 def mosaic(maps: np.ndarray, cols: int | None = None, gap: int = 1) -> tuple[np.ndarray, int]:
@@ -51,7 +54,7 @@ def _image_axes(fig: go.Figure, height: int) -> go.Figure:
         showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
         scaleanchor="x", constrain="domain",
     )  # fmt: skip
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=height, template=_TEMPLATE, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
@@ -68,6 +71,10 @@ def _image_trace(img: np.ndarray) -> go.BaseTraceType:
 
 def image_row(images: list[tuple[str, np.ndarray]], height: int = 260) -> go.Figure:
     """Images side by side with titles (e.g. each preprocessing step)."""
+    if len(images) == 1:  # no subplot grid needed (make_subplots costs ~30 ms)
+        fig = go.Figure(_image_trace(np.asarray(images[0][1])))
+        fig.update_layout(title=images[0][0])
+        return _image_axes(fig, height)
     fig = make_subplots(rows=1, cols=len(images), subplot_titles=[t for t, _ in images])
     for i, (_, img) in enumerate(images, start=1):
         fig.add_trace(_image_trace(np.asarray(img)), row=1, col=i)
@@ -86,7 +93,9 @@ def probability_bars(probs: np.ndarray, class_names: tuple[str, ...], top_k: int
     )  # fmt: skip
     fig.update_yaxes(autorange="reversed", type="category", title="class")
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability")
-    fig.update_layout(height=60 + 36 * len(order), margin=dict(l=10, r=10, t=10, b=40))
+    fig.update_layout(
+        height=60 + 36 * len(order), template=_TEMPLATE, margin=dict(l=10, r=10, t=10, b=40)
+    )
     return fig
 
 
@@ -119,8 +128,8 @@ def dense_bars(values: np.ndarray, title: str, names: tuple[str, ...] | None = N
     x = list(names) if names is not None and len(names) == len(values) else np.arange(len(values))
     fig = go.Figure(go.Bar(x=x, y=values, marker_color="#495057"))
     fig.update_layout(
-        title=title, height=230, margin=dict(l=10, r=10, t=40, b=30), bargap=0.05,
-        xaxis_title="unit", yaxis_title="activation",
+        title=title, height=230, template=_TEMPLATE, margin=dict(l=10, r=10, t=40, b=30),
+        bargap=0.05, xaxis_title="unit", yaxis_title="activation",
     )  # fmt: skip
     return fig
 
@@ -173,6 +182,6 @@ def score_curves(curves: dict[str, list[float]], title: str = "Target value per 
     fig = go.Figure([go.Scatter(y=v, mode="lines", name=k) for k, v in curves.items()])
     fig.update_layout(
         title=title, height=280, xaxis_title="step", yaxis_title="value",
-        margin=dict(l=10, r=10, t=40, b=30),
+        template=_TEMPLATE, margin=dict(l=10, r=10, t=40, b=30),
     )  # fmt: skip
     return fig

@@ -6,6 +6,7 @@ Every test drives widgets by key and checks that what the page shows changes wit
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
 
@@ -13,6 +14,15 @@ import numpy as np
 import pytest
 
 CONV, STRIDE, POOL = "pages/convolution.py", "pages/stride_padding.py", "pages/pooling.py"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _frozen_gc():
+    """Other tests import TensorFlow (~300k Python objects); freezing what exists keeps each
+    AppTest rerun's garbage collections cheap (see benchmarks/bench_conv.py)."""
+    gc.freeze()
+    yield
+    gc.unfreeze()
 
 
 def _figure(at, index: int = 0) -> dict:
@@ -98,6 +108,21 @@ def test_convolution_image_mode_kernels_and_upload(open_page):
     at.selectbox(key="conv_kernel").set_value("sobel x").run()
     sobel = _z(_figure(at)["data"][1])
     assert not np.allclose(ident, sobel) and sobel.min() < 0
+    at.selectbox(key="conv_kernel").set_value("custom").run()
+    np.testing.assert_allclose(_z(_figure(at)["data"][1]), sobel)  # custom starts as Sobel x
+    at.session_state["conv_kernel_custom"] = {
+        "edited_rows": {1: {"1": None}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert "cell (2, 2) holds an empty cell" in at.error[0].value and not at.exception
+    at.session_state["conv_kernel_custom"] = {
+        "edited_rows": {},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.selectbox(key="conv_kernel").set_value("identity").run()
     at.selectbox(key="conv_img_src").set_value("Upload your own").run()
     at.file_uploader(key="conv_img_upload").set_value(("a.png", _png((30, 40)), "image/png"))
     at.run()

@@ -46,11 +46,12 @@ def test_every_page_renders_without_exception(tmp_path):
         for _section, file, title, _icon in PAGES:
             path = _url_path(file, file == "pages/home.py")
             shot = tmp_path / f"{Path(file).stem}.png"
-            shots.shoot(page, base + path, shot)
+            shots.visit(page, base, path)  # clicks the sidebar link once the app is loaded
+            assert page.url == base + path
+            shots.shoot(page, shot)
             assert shot.stat().st_size > 10_000, f"{path}: empty screenshot"
-            # The sidebar links to this page under the URL we derived from its file name.
-            link = page.locator(f'a[data-testid="stSidebarNavLink"][href$="{path}"]')
-            if path != "/" and link.count() != 1:
+            link = page.locator(f'a[data-testid="stSidebarNavLink"][href="{base}{path}"]')
+            if link.count() != 1:
                 problems.append(f"{path}: no sidebar link with that URL")
             if not page.get_by_text(title, exact=True).count():
                 problems.append(f"{path}: title {title!r} not on the page")

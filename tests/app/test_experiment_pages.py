@@ -93,3 +93,22 @@ def test_overfitting_precomputed_then_tiny_live_run(open_page):
 
     at.radio(key="of_metric").set_value("accuracy").run()  # switching metric keeps the run
     assert at.radio(key="of_source").value == "your run" and not at.exception
+
+
+def test_translation_retrain_button_switches_to_the_learners_models(open_page):
+    at = open_page("pages/translation.py")
+    assert [o for o in at.radio(key="tr_models").options] == ["pre-trained (bundled)"]
+    bundled = _bars(at)
+    at.number_input(key="tr_n_train").set_value(100)
+    at.number_input(key="tr_epochs").set_value(1)
+    at.button(key="tr_retrain").click().run(timeout=180)
+    assert not at.exception and not at.error
+    assert at.radio(key="tr_models").value == "retrained by you"
+    mine = _bars(at)
+    assert set(mine) == set(bundled)
+    np.testing.assert_allclose([sum(v) for v in mine.values()], 1, atol=1e-4)
+    assert not np.allclose(mine["CNN"], bundled["CNN"], atol=1e-3)  # 1 epoch on 100 images
+    # The book's experiment above always reports the bundled models.
+    assert any("After a 2-px right shift the MLP says" in m.value for m in at.markdown)
+    at.radio(key="tr_models").set_value("pre-trained (bundled)").run()
+    np.testing.assert_allclose(_bars(at)["CNN"], bundled["CNN"], atol=1e-6)

@@ -40,6 +40,14 @@ def _arr(value) -> np.ndarray:
     return np.array(value, dtype=float)
 
 
+def _titles(spec: dict) -> list[str]:
+    """Subplot titles of a figure (or its one title for a single image)."""
+    layout = spec["layout"]
+    if "annotations" in layout:
+        return [a["text"] for a in layout["annotations"]]
+    return [layout["title"]["text"]]
+
+
 def _metric(at) -> str:
     return at.metric[0].value
 
@@ -199,5 +207,67 @@ def test_filters_kernels_and_activation_maximisation(open_page):
     at.radio(key="filt_kind").set_value("Filters of a conv layer").run()
     at.multiselect(key="filt_filters").set_value([1])
     at.button(key="filt_run").click().run()
-    titles = [a["text"] for a in _spec(at, "filt_dreams")["layout"]["annotations"]]
-    assert titles == ["filter 1"]
+    assert _titles(_spec(at, "filt_dreams")) == ["filter 1"]
+
+
+# ------------------------------------------------------------------- real browser: drawing
+
+
+@pytest.mark.browser
+def test_drawing_on_the_canvas_in_chromium_predicts_a_one(tmp_path):
+    """`streamlit run` + headless Chromium: draw a vertical stroke, the model says 1."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(APP).parent
+    cmd = [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port),
+           "--server.headless", "true"]  # fmt: skip
+    log = open(tmp_path / "streamlit.log", "w")
+    server = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(120):
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync"],
+            )  # fmt: skip
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/predict", timeout=60_000)
+            metric = page.locator('[data-testid="stMetricValue"]').first
+            metric.wait_for(timeout=120_000)
+            assert metric.inner_text() == "3"
+            page.get_by_text("Draw", exact=True).click()
+            canvas = page.locator("canvas").first
+            canvas.wait_for(timeout=30_000)
+            box = canvas.bounding_box()
+            x, top, bottom = box["x"] + box["width"] / 2, box["y"] + 40, box["y"] + 240
+            page.mouse.move(x, top)
+            page.mouse.down()
+            for i in range(1, 21):
+                page.mouse.move(x, top + (bottom - top) * i / 20)
+            page.mouse.up()
+            page.get_by_text("Image: your drawing").wait_for(timeout=60_000)
+            page.wait_for_function(
+                "() => document.querySelector('[data-testid=\"stMetricValue\"]').innerText === '1'",
+                timeout=60_000,
+            )
+            page.get_by_role("button", name="Clear").click()
+            assert page.locator('[data-testid="stException"]').count() == 0
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
