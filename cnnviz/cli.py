@@ -145,9 +145,11 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m cnnviz`` argument parser, one sub-command per task."""
-    from cnnviz import models, training
+    """The ``python -m cnnviz`` argument parser, one sub-command per task.
 
+    Builds without importing Keras, so ``--help`` is instant; model and optimizer names
+    are checked by :mod:`cnnviz.models` and :mod:`cnnviz.training`.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m cnnviz",
         description="cnnviz: train and evaluate the textbook CNNs from the command line.",
@@ -164,12 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default="book_mnist",
-        choices=list(models.ZOO),
-        help="zoo model (default: book_mnist)",
+        help="zoo model (default: book_mnist); `python -m cnnviz models` lists them",
     )
     p.add_argument("--epochs", type=int, default=5, help="passes over the data (default: 5)")
     p.add_argument("--batch-size", type=int, default=128, help="images per step (default: 128)")
-    p.add_argument("--optimizer", default="adam", choices=training.OPTIMIZERS)
+    p.add_argument(
+        "--optimizer",
+        default="adam",
+        choices=("adam", "rmsprop", "sgd"),
+        help="the textbooks use Adam and Keras's default RMSprop (default: adam)",
+    )
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 0.001)")
     p.add_argument(
         "--validation-split",
@@ -205,11 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a user's mistake prints one line and returns 2."""
+    args = build_parser().parse_args(argv)  # before importing Keras: --help stays instant
     from cnnviz.data import DataError
     from cnnviz.models import ModelError
     from cnnviz.training import TrainingError
 
-    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (DataError, ModelError, TrainingError) as exc:

@@ -220,7 +220,7 @@ def _mnist_style(rgb: np.ndarray, size: tuple[int, int], steps: list) -> tuple[n
     if background > 0.5:  # light paper: MNIST strokes are white on black
         grey = 1 - grey
         background = 1 - background
-        steps.append(("Inverted (white stroke on black)", grey))
+        steps.append(("Inverted (white on black)", grey))
     # Stretch so the background is 0 and the strongest stroke 1 (photos are never pure).
     span = float(grey.max()) - background
     if span < _FLAT:
@@ -230,19 +230,19 @@ def _mnist_style(rgb: np.ndarray, size: tuple[int, int], steps: list) -> tuple[n
     rows = np.flatnonzero((ink > _INK_LEVEL).any(axis=1))
     cols = np.flatnonzero((ink > _INK_LEVEL).any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    steps.append((f"Cropped to the content ({crop.shape[1]}×{crop.shape[0]})", crop))
+    steps.append((f"Cropped ({crop.shape[1]}×{crop.shape[0]})", crop))
     box = max(1, round(_BOX_FRACTION * min(size)))
     scale = box / max(crop.shape)
     inner = (max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale)))
     small = _resize(crop, inner)
-    steps.append((f"Longer side scaled to {box} px ({inner[1]}×{inner[0]})", small))
+    steps.append((f"Scaled to {box} px ({inner[1]}×{inner[0]})", small))
     # Place it so its centre of mass lands on the frame's centre, clipped to stay inside.
     com_r, com_c = centre_of_mass(small)
     top = int(np.clip(round(size[0] / 2 - 0.5 - com_r), 0, size[0] - inner[0]))
     left = int(np.clip(round(size[1] / 2 - 0.5 - com_c), 0, size[1] - inner[1]))
     frame = np.zeros(size, np.float32)
     frame[top : top + inner[0], left : left + inner[1]] = small
-    steps.append((f"Centred by centre of mass in {size[1]}×{size[0]}", frame))
+    steps.append((f"Centred ({size[1]}×{size[0]})", frame))
     return frame, None
 
 

@@ -74,13 +74,17 @@ def with_l2(model: keras.Model, weight: float) -> keras.Model:
     return keras.Model.from_config(config)
 
 
-def build_run_model(spec: RunSpec, input_shape=(28, 28, 1), num_classes: int = 10):
+def build_run_model(
+    spec: RunSpec, input_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 10
+) -> keras.Model:
     """The untrained model of one run (with its L2 penalty when it has one)."""
     model = models.build(spec.model, input_shape, num_classes)
     return with_l2(model, spec.l2) if spec.l2 else model
 
 
-def small_split(n_train: int, n_val: int, seed: int = 0):
+def small_split(
+    n_train: int, n_val: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``n_train`` training and ``n_val`` validation images of the MNIST sample.
 
     Returns

@@ -440,7 +440,7 @@ def retrain(
     n_train: int = 8000,
     epochs: int = 3,
     seed: int = 0,
-    on_progress: Callable[[str, object], None] | None = None,
+    on_progress: Callable[[float, str], None] | None = None,
 ) -> dict[str, object]:
     """Train fresh copies of the lab's three models on the MNIST sample.
 
@@ -451,7 +451,7 @@ def retrain(
     epochs, seed : int
         Adam 1e-3, batch 128; the same seed for all three.
     on_progress : callable, optional
-        Called with ``(label, cnnviz.training.Progress)``.
+        Called with ``(fraction done in [0, 1], "MLP: epoch 2/3")`` for a progress bar.
 
     Returns
     -------
@@ -465,13 +465,18 @@ def retrain(
     ds = data.load_mnist_sample()
     x, y = data.prepare(ds.x_train[:n_train]), ds.y_train[:n_train]  # (N, 28, 28, 1)
     out = {}
-    for label, (zoo, px) in LAB_MODELS.items():
+    for i, (label, (zoo, px)) in enumerate(LAB_MODELS.items()):
         model = models.build(zoo, (28, 28, 1), 10)
         aug = training.Augmentation(shift=px / 28) if px else None
         config = training.TrainConfig(
             epochs=epochs, augmentation=aug, validation_split=0.0, seed=seed
         )
-        report = None if on_progress is None else (lambda p, k=label: on_progress(k, p))
+
+        def report(p, i=i, label=label) -> None:
+            done = (i + (p.epoch - 1 + p.batch / max(p.batches, 1)) / p.epochs) / len(LAB_MODELS)
+            if on_progress is not None:
+                on_progress(min(1.0, done), f"{label}: epoch {p.epoch}/{p.epochs}")
+
         training.train(model, x, y, config, on_progress=report)
         out[label] = model
     return out

@@ -35,7 +35,9 @@ if prepared is not None:
     left.plotly_chart(
         _inside.figure("image_row", [("Model input", prepared.array)], 220), key="act_input"
     )
-    left.metric("Prediction", names[best], f"{probs[best]:.1%}", delta_color="off")
+    left.metric(
+        "Prediction", names[best], f"{probs[best]:.1%}", delta_color="off", delta_arrow="off"
+    )
     if not explain.feature_map_layers(active.model):
         right.info(
             f"**{active.label}** has no convolutional or pooling layer: it flattens the "

@@ -75,7 +75,9 @@ if prepared is not None:
     st.subheader("2 · The model's answer")
     probs, names, best = _inside.predict(active, prepared.array)
     c1, c2 = st.columns([1, 3])
-    c1.metric("Prediction", names[best], f"{probs[best]:.1%} sure", delta_color="off")
+    c1.metric(
+        "Prediction", names[best], f"{probs[best]:.1%} sure", delta_color="off", delta_arrow="off"
+    )
     c2.plotly_chart(_inside.figure("probability_bars", probs, names, top_k), key="predict_probs")
     st.caption(
         "Probabilities come from the softmax output for this one image. A confident answer "

@@ -99,6 +99,9 @@ runs = T.runs()
 if runs:
     st.subheader("Runs of this session")
     labels = list(runs)
+    last = runs[labels[-1]]
+    if last.status in ("user", "interrupted") and not start:
+        st.info(f"{last.label}: {last.message}", icon=":material/stop_circle:")
     if start or "train_compare" not in st.session_state:
         st.session_state["train_compare"] = labels[-2:]  # a new run joins the overlay
     chosen = st.multiselect("Overlay runs", labels, key="train_compare")

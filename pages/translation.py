@@ -43,16 +43,10 @@ with st.expander("Retrain the three models yourself", icon=":material/model_trai
     seed = int(r3.number_input("Seed", 0, 9999, 0, key="tr_seed"))
     if r4.button("Retrain", key="tr_retrain", type="primary"):
         bar = st.progress(0.0, text="Starting…")
-        labels = list(ex.TRANSLATION_MODELS)
-
-        def _report(label, p):
-            bar.progress(
-                min(1.0, (labels.index(label) + p.epoch / p.epochs) / len(labels)),
-                text=f"{label}: epoch {p.epoch}/{p.epochs}",
-            )
-
         try:
-            trained = translation.retrain(n_train, epochs, seed, _report)
+            trained = translation.retrain(
+                n_train, epochs, seed, lambda f, text: bar.progress(f, text=text)
+            )
         except ValueError as exc:
             show_error(exc)
         else:

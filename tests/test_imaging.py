@@ -47,8 +47,8 @@ def test_steps_are_named_and_end_with_the_model_input():
     prep = prepare_image(_page_with_bar())
     titles = [t for t, _ in prep.steps]
     assert titles[0].startswith("Original (100×80)")
-    assert "Inverted (white stroke on black)" in titles
-    assert any(t.startswith("Cropped to the content (20×40)") for t in titles)
+    assert "Inverted (white on black)" in titles
+    assert any(t.startswith("Cropped (20×40)") for t in titles)
     np.testing.assert_array_equal(prep.steps[-1][1], prep.array[..., 0])
     assert prep.array.dtype == np.float32 and prep.warning is None
 
@@ -58,7 +58,7 @@ def test_white_on_black_input_is_not_inverted():
     a = prepare_image(page).array
     b = prepare_image(_page_with_bar()).array
     np.testing.assert_allclose(a, b, atol=1e-6)
-    assert "Inverted (white stroke on black)" not in [t for t, _ in prepare_image(page).steps]
+    assert "Inverted (white on black)" not in [t for t, _ in prepare_image(page).steps]
 
 
 @pytest.mark.parametrize(

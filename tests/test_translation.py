@@ -165,3 +165,9 @@ def test_sweep_kinds_and_summary():
         text
         == "After shrinking to 80 % the CNN keeps 20.0 % accuracy (90.0 % untouched, -70.0 points)."
     )
+
+
+def test_retrain_rejects_a_bad_size_before_training():
+    with pytest.raises(TransformError, match="training images must be 10…8000, got 5"):
+        translation.retrain(n_train=5)
+    assert list(translation.LAB_MODELS) == ["MLP", "CNN", "CNN trained with shifts"]

@@ -48,14 +48,20 @@ def _tile_index(shape: tuple[int, int], h: int, w: int, cols: int, gap: int) -> 
 
 
 def _image_axes(fig: go.Figure, height: int) -> go.Figure:
-    """Square pixels, y pointing down, no ticks."""
+    """Square pixels (each y axis tied to its own x axis), y pointing down, no ticks."""
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(
         showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
-        scaleanchor="x", constrain="domain",
+        constrain="domain",
     )  # fmt: skip
+    fig.for_each_yaxis(lambda ax: ax.update(scaleanchor=ax.anchor or "x"))
     fig.update_layout(height=height, template=_TEMPLATE, margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+def _grid_height(shape: tuple[int, int], width: int = 560) -> int:
+    """Figure height for a mosaic drawn ``width`` px wide with square pixels, plus a title."""
+    return int(70 + width * shape[0] / shape[1])
 
 
 def _image_trace(img: np.ndarray) -> go.BaseTraceType:
@@ -75,9 +81,11 @@ def image_row(images: list[tuple[str, np.ndarray]], height: int = 260) -> go.Fig
         fig = go.Figure(_image_trace(np.asarray(images[0][1])))
         fig.update_layout(title=images[0][0])
         return _image_axes(fig, height)
-    fig = make_subplots(rows=1, cols=len(images), subplot_titles=[t for t, _ in images])
+    titles = [t.replace(" (", "<br>(") for t, _ in images]  # sizes on a second line
+    fig = make_subplots(rows=1, cols=len(images), subplot_titles=titles)
     for i, (_, img) in enumerate(images, start=1):
         fig.add_trace(_image_trace(np.asarray(img)), row=1, col=i)
+    fig.update_annotations(font_size=12)
     return _image_axes(fig, height)
 
 
@@ -119,8 +127,7 @@ def feature_maps(maps: np.ndarray, title: str, max_maps: int = 64, cols: int = 8
         )
     )  # fmt: skip
     fig.update_layout(title=title)
-    rows = tiled.shape[0] / tiled.shape[1] * cols
-    return _image_axes(fig, int(120 + 110 * rows))
+    return _image_axes(fig, _grid_height(tiled.shape))
 
 
 def dense_bars(values: np.ndarray, title: str, names: tuple[str, ...] | None = None) -> go.Figure:
@@ -154,8 +161,7 @@ def kernel_grid(kernels: np.ndarray, cols: int = 8) -> go.Figure:
     )  # fmt: skip
     extra = f", mean over {c_in} input channels" if c_in > 1 else ""
     fig.update_layout(title=f"{c_out} kernels of {kh}×{kw}{extra}")
-    rows = tiled.shape[0] / tiled.shape[1] * cols
-    return _image_axes(fig, int(140 + 100 * rows))
+    return _image_axes(fig, _grid_height(tiled.shape))
 
 
 def heatmap_overlays(
