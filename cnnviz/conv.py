@@ -450,24 +450,37 @@ class ConvStep:
     value: float
 
     def expression(self, max_terms: int = 30) -> str:
-        """The worked sum, e.g. ``"1×0 + 0×0 + … + 1×1 = 5"``.
+        """The worked sum, e.g. ``"1×0 + 0×(-1) + … + 1×1 = 5"``.
+
+        For a multi-channel window the terms are grouped channel by channel (all red
+        products, then green, then blue). Negative factors are bracketed.
 
         Parameters
         ----------
         max_terms : int
             Longer sums keep the first and last terms with ``…`` between.
         """
+        # Channel-major order: (kh, kw, C) -> (C, kh, kw) before flattening.
+        window = np.moveaxis(self.window, -1, 0) if self.window.ndim == 3 else self.window
+        weights = np.moveaxis(self.weights, -1, 0) if self.weights.ndim == 3 else self.weights
         terms = [
-            f"{format_number(a)}×{format_number(w)}"
-            for a, w in zip(self.window.ravel(), self.weights.ravel(), strict=True)
+            f"{_bracket(a)}×{_bracket(w)}"
+            for a, w in zip(window.ravel(), weights.ravel(), strict=True)
         ]
         if len(terms) > max_terms:
             half = max_terms // 2
             terms = [*terms[:half], "…", *terms[-half:]]
         text = " + ".join(terms)
         if self.bias:
-            text += f" + {format_number(self.bias)} (bias)"
+            sign = "-" if self.bias < 0 else "+"
+            text += f" {sign} {format_number(abs(self.bias))} (bias)"
         return f"{text} = {format_number(self.value)}"
+
+
+def _bracket(v: float) -> str:
+    """A factor in a product: negative numbers in brackets, ``2×(-1)``."""
+    text = format_number(v)
+    return f"({text})" if text.startswith("-") else text
 
 
 def format_number(v: float) -> str:

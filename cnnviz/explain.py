@@ -284,6 +284,11 @@ def heatmap(
     with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
         warnings.simplefilter("ignore")  # keras input-structure and scipy deprecation notes
         seed = tf.constant(x)
+        if method == "scorecam" and model.outputs[0].shape[-1] == 1:
+            raise ExplainError(
+                "Score-CAM weighs masks by a softmax over classes, so it needs several output "
+                "units; this model has one sigmoid unit."
+            )
         if method == "scorecam":
             # Score-CAM weighs masked copies by softmax scores: it wants the original model.
             cam = Scorecam(model)(score, seed, penultimate_layer=layer)

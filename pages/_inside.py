@@ -135,7 +135,9 @@ def activation_figures(_model, key: str, image, max_maps: int) -> list[tuple[str
         if note is not None:
             fig = note
         elif value.ndim == 3:
-            fig = plots.feature_maps(value, f"{name}: {value.shape[-1]} maps of {shape}", max_maps)
+            h, w, n = value.shape
+            shown = f", first {max_maps} shown" if n > max_maps else ""
+            fig = plots.feature_maps(value, f"{name}: {n} maps of {h}×{w}{shown}", max_maps)
         elif value.ndim == 1:
             fig = plots.dense_bars(value, f"{name}: {value.shape[0]} units")
         else:

@@ -1,7 +1,7 @@
 """Screenshot app pages in headless Chromium (used for the README and the browser test).
 
     .venv/bin/python scripts/screenshot.py                     # -> docs/screenshot.png
-    .venv/bin/python scripts/screenshot.py --page /pooling --out /tmp/pooling.png
+    .venv/bin/python scripts/screenshot.py --page /pooling --next 0 --out /tmp/pooling.png
 
 It starts ``streamlit run streamlit_app.py`` on a free loopback port, waits for
 ``/_stcore/health``, opens the page with Playwright + ``/usr/bin/chromium`` and waits
@@ -163,12 +163,18 @@ def main() -> None:
     parser.add_argument("--page", default="/convolution", help="URL path, e.g. /pooling")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument(
+        "--next", type=int, default=4, help="click the page's first 'Next ▶' button N times"
+    )
     args = parser.parse_args()
     with serve() as base, browser(width=args.width) as page:
         # The first visit goes through the router so st.navigation takes over from
         # Streamlit's automatic pages/ discovery before a page is deep-linked.
         visit(page, base, "/")
         visit(page, base, args.page)
+        for _ in range(args.next):  # part-filled output reads better than step 1
+            page.get_by_role("button", name="Next ▶").first.click()
+            wait_idle(page)
         shoot(page, args.out)
     print(f"wrote {args.out}")
 

@@ -272,3 +272,21 @@ def test_mosaic_and_figures_carry_the_real_numbers(book, three):
     np.testing.assert_allclose(raw[:26, :26], acts["conv1"][..., 0], rtol=1e-6)
     bars = plots.probability_bars(explain.predict_proba(book, three), tuple("0123456789"), 3)
     assert bars.data[0].y[0] == "3" and len(bars.data[0].y) == 3
+
+
+def test_one_unit_sigmoid_model_has_two_classes():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3, activation="relu", name="conv1")(inputs)
+    x = keras.layers.Flatten()(x)
+    binary = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    image = np.random.default_rng(0).random((8, 8, 1)).astype(np.float32)
+    probs = explain.predict_proba(binary, image)
+    p1 = float(binary(image[None])[0, 0])
+    np.testing.assert_allclose(probs, [1 - p1, p1], atol=1e-6)
+    yes, no = (explain.heatmap(binary, image, "saliency", c) for c in (1, 0))
+    np.testing.assert_allclose(yes, no, atol=1e-6)  # |gradient| is the same for ±logit
+    with pytest.raises(ExplainError, match="got 2"):
+        explain.heatmap(binary, image, "gradcam", class_index=2)
+    with pytest.raises(ExplainError, match="one sigmoid unit"):
+        explain.heatmap(binary, image, "scorecam")

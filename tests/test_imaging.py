@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from cnnviz import imaging
 from cnnviz.imaging import ImageError, prepare_image
@@ -150,15 +150,18 @@ def _png_claiming(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize("side", [40_000, 7_000])  # above Pillow's own limit, and below it
-def test_decompression_bomb_is_refused_without_allocating(side):
+def test_decompression_bomb_is_refused_without_decoding(side, monkeypatch):
     raw = _png_claiming(side, side)
     assert len(raw) < 200
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.size))
     tracemalloc.start()
     with pytest.raises(ImageError, match="decompression bomb"):
         prepare_image(raw)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < 5 * 2**20  # decoding would need side² bytes (49 MB to 1.6 GB)
+    assert decoded == []  # refused from the header: no pixel buffer was ever allocated
+    assert peak < 5 * 2**20  # and Python-side memory stayed tiny (decoding: side² bytes)
 
 
 def _zip() -> bytes:

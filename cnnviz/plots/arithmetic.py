@@ -144,7 +144,8 @@ def step_figure(
     output = np.asarray(output, dtype=float)
     ho, wo = output.shape
     done = (np.arange(ho * wo) <= step.index).reshape(ho, wo)
-    chan = [f" · channel {i}" if c > 1 else "" for i in range(c)]
+    names = ("red", "green", "blue") if c == 3 else tuple(str(i) for i in range(c))
+    chan = [f" · {names[i]}" if c > 1 else "" for i in range(c)]
     titles = []
     for i in range(c):
         titles.append(f"Input {h}×{w}{chan[i]}" + (" (grey = padding)" if top + left else ""))
@@ -201,13 +202,17 @@ def step_figure(
     return fig
 
 
-def _rects(cells: Sequence[tuple[float, float]], size: float = 1.0) -> tuple[list, list]:
-    """Closed outlines of unit squares at (row, col) as one scatter path (None-separated)."""
+def _rects(cells: Sequence[tuple[float, ...]]) -> tuple[list, list]:
+    """Closed outlines of boxes as one scatter path (None-separated).
+
+    Each box is ``(row, col)`` for a unit cell or ``(row, col, height, width)``.
+    """
     xs: list = []
     ys: list = []
-    for r, c in cells:
-        xs += [c, c + size, c + size, c, c, None]
-        ys += [r, r, r + size, r + size, r, None]
+    for r, c, *size in cells:
+        h, w = size if size else (1, 1)
+        xs += [c, c + w, c + w, c, c, None]
+        ys += [r, r, r + h, r + h, r, None]
     return xs, ys
 
 
@@ -255,7 +260,11 @@ def stride_animation(
             showlegend=False,
         )
 
-    done = [(a, ox + b) for a in range(out) for b in range(out)]
+    def done(step: int) -> list[tuple[int, ...]]:
+        """Output cells already computed: full rows as one box, the current row as another
+        (two boxes per frame whatever the size, so the figure stays small)."""
+        i, j = divmod(step, out)
+        return [box for box in ((0, ox, i, out), (i, ox, 1, j)) if box[2] and box[3]]
 
     def moving(step: int) -> list[go.Scatter]:
         i, j = divmod(step, out)
@@ -267,7 +276,7 @@ def stride_animation(
         return [
             poly(cover, "rgba(214,51,108,0.55)", ACCENT, name="kernel"),
             poly([(i, ox + j)], "rgba(214,51,108,0.75)", ACCENT, name="current output"),
-            poly(done[:step], "#8ce99a", "#2b8a3e", name="done"),
+            poly(done(step), "rgba(47,158,68,0.45)", "#2b8a3e", name="done"),
         ]
 
     static = [
@@ -358,7 +367,10 @@ def image_pair_figure(
     if image.ndim == 3:
         fig.add_trace(go.Image(z=np.clip(image * 255, 0, 255).astype(np.uint8)), 1, 1)
     else:
-        fig.add_trace(go.Heatmap(z=image, colorscale="gray", showscale=False, zmin=0, zmax=1), 1, 1)
+        # [0, 1] for a photo; wider when the left panel is itself a feature map.
+        lo, hi = min(0.0, float(np.nanmin(image))), max(1.0, float(np.nanmax(image)))
+        gray = [[0, "black"], [1, "white"]]
+        fig.add_trace(go.Heatmap(z=image, colorscale=gray, showscale=False, zmin=lo, zmax=hi), 1, 1)
     fig.add_trace(
         go.Heatmap(
             z=feature,

@@ -72,7 +72,7 @@ def test_convolution_binary_preset_bias_and_relu(open_page):
     assert any("9 filter operations" in c.value for c in at.caption)
     assert _codes(at)[0].endswith("= 4")
     at.number_input(key="conv_bias").set_value(-5.0).run()
-    assert _codes(at)[0].endswith("+ -5 (bias) = -1")
+    assert _codes(at)[0].endswith("- 5 (bias) = -1")
     at.toggle(key="conv_relu").set_value(True).run()
     assert any("ReLU: max(0, -1) = **0**" in m.value for m in at.markdown)
 

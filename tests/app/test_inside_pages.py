@@ -152,6 +152,13 @@ def test_a_learners_rgb_model_works_on_predict_and_activations():
     at.switch_page("pages/activations.py").run()
     assert not at.exception
     assert "`conv1`** — output shape (30×30×4)" in " ".join(m.value for m in at.markdown)
+    at.switch_page("pages/heatmaps.py").run()
+    assert not at.exception and not at.error
+    assert _arr(_spec(at, "heat_maps")["data"][1]["z"]).shape == (32, 32)
+    at.switch_page("pages/filters.py").run()
+    assert not at.exception
+    title = _spec(at, "filt_kernels")["layout"]["title"]["text"]
+    assert title == "4 kernels of 3×3, mean over 3 input channels"
 
 
 # ------------------------------------------------------------------------------ Heatmaps

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import shutil
+from pathlib import Path
 
 import numpy as np
 import plotly.io as pio
@@ -32,6 +34,16 @@ def _array(value) -> np.ndarray:
 
 def _trace_names(fig) -> list[str]:
     return [t.name for t in fig.data]
+
+
+@pytest.fixture
+def cleanup():
+    """Remove the per-session model folders the pages create under the temp dir."""
+    apps = []
+    yield apps.append
+    for at in apps:
+        if "train_dir" in at.session_state:
+            shutil.rmtree(Path(at.session_state["train_dir"]), ignore_errors=True)
 
 
 def _metrics(at) -> dict[str, str]:
@@ -69,8 +81,9 @@ def test_data_page_keras_dataset_offline_is_one_error(open_page, tmp_path, monke
     assert not at.metric  # nothing shown for data that is not there
 
 
-def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
+def test_train_tiny_run_then_compare_and_evaluate_it(open_page, cleanup):
     at = open_page("pages/train.py", timeout=180)
+    cleanup(at)
     assert any("Device: CPU" in m.value for m in at.markdown)  # the device badge
     at.number_input(key="train_subset").set_value(300)
     at.number_input(key="train_epochs").set_value(1)
@@ -141,8 +154,9 @@ def test_evaluate_bundled_accuracy_equals_direct_computation(open_page):
     assert "cookbook_mlp" in at.caption[0].value  # the badge at the top now says so
 
 
-def test_evaluate_upload_bad_and_good(open_page):
+def test_evaluate_upload_bad_and_good(open_page, cleanup):
     at = open_page("pages/evaluate.py")
+    cleanup(at)
     at.selectbox(key="eval_model").set_value("upload a .keras file").run()
     at.file_uploader(key="eval_upload").set_value(
         ("broken.keras", b"not a zip", "application/octet-stream")
