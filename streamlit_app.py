@@ -1,5 +1,8 @@
 """cnnviz: how convolutional neural networks see. Router only: every page lives in pages/."""
 
+import gc
+import sys
+
 import streamlit as st
 
 # (section, file, title, icon). Tests import this list to visit every page.
@@ -29,6 +32,10 @@ def main() -> None:
             st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
         )
     st.navigation(sections).run()
+    # TensorFlow leaves ~300k long-lived Python objects behind; without this every full
+    # garbage collection walks them and each rerun of every page slows down several-fold.
+    if "tensorflow" in sys.modules and gc.get_freeze_count() == 0:
+        gc.freeze()
 
 
 if __name__ == "__main__":

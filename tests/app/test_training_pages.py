@@ -170,3 +170,36 @@ def test_evaluate_upload_bad_and_good(open_page, cleanup):
     assert not at.exception and not at.error
     card = models.read_card(models.bundled("cookbook_cnn"))
     assert _metrics(at)["Test accuracy"] == f"{card['metrics']['test_accuracy']:.2%}"
+
+
+@pytest.mark.browser
+def test_stop_button_stops_a_running_training_in_a_real_browser():
+    """The Stop click reaches the running loop (see pages/_training.py for how)."""
+    import importlib.util
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("shots", root / "scripts" / "screenshot.py")
+    shots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shots)
+    if not Path(shots.CHROMIUM).exists():
+        if os.environ.get("CNNVIZ_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{shots.CHROMIUM} is missing and CNNVIZ_REQUIRE_BROWSER=1")
+        pytest.skip("install chromium to run the browser tests")
+    pytest.importorskip("playwright.sync_api")
+    with shots.serve() as base, shots.browser() as page:
+        shots.visit(page, base, "/train")
+        epochs = page.get_by_label("Epochs")
+        epochs.fill("30")
+        epochs.press("Enter")
+        shots.wait_idle(page)
+        page.locator(".st-key-train_start button").click()
+        page.get_by_text("epoch 2/30").first.wait_for(timeout=120_000)
+        page.locator(".st-key-train_stop button").click()
+        page.get_by_text("Runs of this session").wait_for(timeout=60_000)
+        shots.wait_idle(page)
+        info = page.locator('[data-testid="stAlertContentInfo"]').inner_text()
+        assert "#1 book_mnist" in info and "stopped" in info.lower()
+        body = page.locator('[data-testid="stMain"]').inner_text()
+        assert "Trained 30 epochs" not in body  # it did not run to the end
+        assert not page.locator(shots.EXCEPTION).count()
