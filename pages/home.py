@@ -1,27 +1,66 @@
-"""Welcome: what cnnviz teaches and where to start."""
+"""Welcome: what cnnviz teaches, in what order, and where to start."""
 
 import streamlit as st
 
+SECTIONS = [
+    (
+        "Arithmetic",
+        "Step through a convolution number by number, see how stride, padding and "
+        "dilation set the output size, and pool a feature map.",
+        [
+            ("pages/convolution.py", "Convolution"),
+            ("pages/stride_padding.py", "Stride & padding"),
+            ("pages/pooling.py", "Pooling"),
+        ],
+    ),
+    (
+        "Training",
+        "Look at a dataset, train a textbook CNN on CPU or GPU while its curves grow, "
+        "then find out what it gets wrong.",
+        [
+            ("pages/data.py", "Data"),
+            ("pages/train.py", "Train"),
+            ("pages/evaluate.py", "Evaluate"),
+        ],
+    ),
+    (
+        "Inside the model",
+        "Draw or upload a digit and watch every layer's activations, the filters, and "
+        "where Grad-CAM and friends say the model looked.",
+        [
+            ("pages/predict.py", "Predict"),
+            ("pages/activations.py", "Activations"),
+            ("pages/filters.py", "Filters"),
+            ("pages/heatmaps.py", "Heatmaps"),
+        ],
+    ),
+    (
+        "Experiments",
+        "See an MLP fail and a CNN cope when a digit moves two pixels, run a CNN by hand, "
+        "and make overfitting happen — then cure it.",
+        [
+            ("pages/translation.py", "Translation lab"),
+            ("pages/scratch.py", "CNN from scratch"),
+            ("pages/overfitting.py", "Overfitting lab"),
+        ],
+    ),
+]
+
 st.title(":material/visibility: How a convolutional network sees")
 st.markdown(
-    """
-cnnviz walks you from the arithmetic of one convolution to the inside of a trained
-network — with **real numbers** at every step: everything shown here is computed by the
-`cnnviz` Python package and checked against Keras/TensorFlow in its tests.
-
-| Section | You will… |
-|---|---|
-| **Arithmetic** | step through a convolution number by number; see how stride, padding and dilation set the output size; pool a feature map. |
-| **Training** | look at a dataset, train a textbook CNN on CPU or GPU while its curves grow, then evaluate it. |
-| **Inside the model** | draw or upload a digit, watch every layer's activations, the filters, and Grad-CAM-style heatmaps. |
-| **Experiments** | see an MLP fail and a CNN succeed when a digit moves two pixels; run a CNN by hand; watch overfitting happen. |
-
-The app starts with small models pre-trained on an embedded MNIST sample, so everything
-works offline from the first click. Train your own on **Train** and make it the active
-model on **Evaluate**.
-"""
+    "cnnviz takes you from the arithmetic of one convolution to the inside of a trained "
+    "network, with **real numbers** at every step: everything shown here is computed by "
+    "the `cnnviz` Python package and checked against Keras/TensorFlow in its tests."
 )
-c1, c2, c3 = st.columns(3)
-c1.page_link("pages/convolution.py", label="Start with a convolution", icon=":material/grid_on:")
-c2.page_link("pages/train.py", label="Train a CNN", icon=":material/model_training:")
-c3.page_link("pages/translation.py", label="MLP vs CNN", icon=":material/swap_horiz:")
+for column, (section, blurb, links) in zip(st.columns(len(SECTIONS)), SECTIONS, strict=True):
+    with column.container(border=True):
+        st.subheader(section)
+        st.caption(blurb)
+        for path, label in links:
+            st.page_link(path, label=label)
+st.info(
+    "The app starts with small models pre-trained on an embedded MNIST sample, so it works "
+    "offline from the first click. Train your own on **Train** and make it the model every "
+    "page uses on **Evaluate**.",
+    icon=":material/school:",
+)
