@@ -1,4 +1,4 @@
-"""cnnviz: how convolutional neural networks see. Router only: every page lives in pages/."""
+"""cnnviz: how convolutional neural networks see. Router only: every page lives in app_pages/."""
 
 import gc
 import sys
@@ -7,20 +7,20 @@ import streamlit as st
 
 # (section, file, title, icon). Tests import this list to visit every page.
 PAGES: list[tuple[str, str, str, str]] = [
-    ("", "pages/home.py", "Welcome", ":material/school:"),
-    ("Arithmetic", "pages/convolution.py", "Convolution", ":material/grid_on:"),
-    ("Arithmetic", "pages/stride_padding.py", "Stride & padding", ":material/open_with:"),
-    ("Arithmetic", "pages/pooling.py", "Pooling", ":material/compress:"),
-    ("Training", "pages/data.py", "Data", ":material/dataset:"),
-    ("Training", "pages/train.py", "Train", ":material/model_training:"),
-    ("Training", "pages/evaluate.py", "Evaluate", ":material/fact_check:"),
-    ("Inside the model", "pages/predict.py", "Predict", ":material/draw:"),
-    ("Inside the model", "pages/activations.py", "Activations", ":material/layers:"),
-    ("Inside the model", "pages/filters.py", "Filters", ":material/filter:"),
-    ("Inside the model", "pages/heatmaps.py", "Heatmaps", ":material/local_fire_department:"),
-    ("Experiments", "pages/translation.py", "Translation lab", ":material/swap_horiz:"),
-    ("Experiments", "pages/scratch.py", "CNN from scratch", ":material/calculate:"),
-    ("Experiments", "pages/overfitting.py", "Overfitting lab", ":material/trending_up:"),
+    ("", "app_pages/home.py", "Welcome", ":material/school:"),
+    ("Arithmetic", "app_pages/convolution.py", "Convolution", ":material/grid_on:"),
+    ("Arithmetic", "app_pages/stride_padding.py", "Stride & padding", ":material/open_with:"),
+    ("Arithmetic", "app_pages/pooling.py", "Pooling", ":material/compress:"),
+    ("Training", "app_pages/data.py", "Data", ":material/dataset:"),
+    ("Training", "app_pages/train.py", "Train", ":material/model_training:"),
+    ("Training", "app_pages/evaluate.py", "Evaluate", ":material/fact_check:"),
+    ("Inside the model", "app_pages/predict.py", "Predict", ":material/draw:"),
+    ("Inside the model", "app_pages/activations.py", "Activations", ":material/layers:"),
+    ("Inside the model", "app_pages/filters.py", "Filters", ":material/filter:"),
+    ("Inside the model", "app_pages/heatmaps.py", "Heatmaps", ":material/local_fire_department:"),
+    ("Experiments", "app_pages/translation.py", "Translation lab", ":material/swap_horiz:"),
+    ("Experiments", "app_pages/scratch.py", "CNN from scratch", ":material/calculate:"),
+    ("Experiments", "app_pages/overfitting.py", "Overfitting lab", ":material/trending_up:"),
 ]
 
 
@@ -29,7 +29,7 @@ def main() -> None:
     sections: dict[str, list] = {}
     for section, path, title, icon in PAGES:
         sections.setdefault(section, []).append(
-            st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+            st.Page(path, title=title, icon=icon, default=path == "app_pages/home.py")
         )
     st.navigation(sections).run()
     # TensorFlow leaves ~300k long-lived Python objects behind; without this every full

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from cnnviz import conv  # noqa: E402
 
-PAGES = ["pages/convolution.py", "pages/stride_padding.py", "pages/pooling.py"]
+PAGES = ["app_pages/convolution.py", "app_pages/stride_padding.py", "app_pages/pooling.py"]
 
 
 def best_ms(fn, repeats: int) -> float:

@@ -66,11 +66,11 @@ def main() -> None:
     for method in explain.METHODS:
         fn = lambda m=method: explain.heatmap(model, image, m)  # noqa: E731
         rows.append((method, median_ms(fn, REPEATS.get(method, 15))))
-    rows.append(("Welcome page rerun (floor)", page_rerun_ms("pages/home.py")))
-    rows.append(("Activations page rerun", page_rerun_ms("pages/activations.py")))
-    rows.append(("  same, postScriptGC off", page_rerun_ms("pages/activations.py", post_gc=False)))
-    rows.append(("Heatmaps page rerun", page_rerun_ms("pages/heatmaps.py")))
-    rows.append(("  same, postScriptGC off", page_rerun_ms("pages/heatmaps.py", post_gc=False)))
+    rows.append(("Welcome page rerun (floor)", page_rerun_ms("app_pages/home.py")))
+    rows.append(("Activations page rerun", page_rerun_ms("app_pages/activations.py")))
+    rows.append(("  same, postScriptGC off", page_rerun_ms("app_pages/activations.py", post_gc=False)))
+    rows.append(("Heatmaps page rerun", page_rerun_ms("app_pages/heatmaps.py")))
+    rows.append(("  same, postScriptGC off", page_rerun_ms("app_pages/heatmaps.py", post_gc=False)))
 
     base = rows[0][1]
     print("book_mnist, one 28×28 image, median after warm-up (baseline: forward pass)\n")

@@ -168,9 +168,6 @@ def main() -> None:
     )
     args = parser.parse_args()
     with serve() as base, browser(width=args.width) as page:
-        # The first visit goes through the router so st.navigation takes over from
-        # Streamlit's automatic pages/ discovery before a page is deep-linked.
-        visit(page, base, "/")
         visit(page, base, args.page)
         for _ in range(args.next):  # part-filled output reads better than step 1
             page.get_by_role("button", name="Next ▶").first.click()

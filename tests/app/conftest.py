@@ -11,7 +11,7 @@ APP = str(ROOT / "streamlit_app.py")
 
 @pytest.fixture
 def open_page():
-    """``open_page("pages/convolution.py")`` returns a run AppTest on that page."""
+    """``open_page("app_pages/convolution.py")`` returns a run AppTest on that page."""
 
     def _open(page: str, timeout: float = 60) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=timeout)

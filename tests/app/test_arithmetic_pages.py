@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-CONV, STRIDE, POOL = "pages/convolution.py", "pages/stride_padding.py", "pages/pooling.py"
+CONV, STRIDE, POOL = "app_pages/convolution.py", "app_pages/stride_padding.py", "app_pages/pooling.py"
 
 
 @pytest.fixture(autouse=True, scope="module")

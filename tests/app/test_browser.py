@@ -43,8 +43,13 @@ def test_every_page_renders_without_exception(tmp_path):
 
     problems: list[str] = []
     with shots.serve() as base, shots.browser() as page:
+        # A bookmarked deep link as the very first request of a fresh server still goes
+        # through the router (a folder named pages/ would make Streamlit bypass it).
+        shots.visit(page, base, "/convolution")
+        assert page.locator('a[data-testid="stSidebarNavLink"]').count() == len(PAGES)
+        assert page.get_by_text("Arithmetic", exact=True).count() >= 1
         for _section, file, title, _icon in PAGES:
-            path = _url_path(file, file == "pages/home.py")
+            path = _url_path(file, file == "app_pages/home.py")
             shot = tmp_path / f"{Path(file).stem}.png"
             shots.visit(page, base, path)  # clicks the sidebar link once the app is loaded
             assert page.url == base + path

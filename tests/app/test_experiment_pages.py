@@ -17,7 +17,7 @@ def _bars(at) -> dict[str, list[float]]:
 
 
 def test_translation_shift_slider_changes_probabilities(open_page):
-    at = open_page("pages/translation.py")
+    at = open_page("app_pages/translation.py")
     text = " ".join(m.value for m in at.markdown)
     # The book's experiment is stated in words with our numbers.
     assert "After a 2-px right shift the MLP says" in text
@@ -47,7 +47,7 @@ def _metric(at, label: str) -> float:
 
 
 def test_scratch_toy_trained_on_button_matches_model(open_page):
-    at = open_page("pages/scratch.py")
+    at = open_page("app_pages/scratch.py")
     assert any("random starting weights" in i.value for i in at.info)
     untrained = _metric(at, "model.predict")
     assert _metric(at, "By hand (numpy)") == untrained
@@ -72,7 +72,7 @@ def test_scratch_toy_trained_on_button_matches_model(open_page):
 
 
 def test_overfitting_precomputed_then_tiny_live_run(open_page):
-    at = open_page("pages/overfitting.py")
+    at = open_page("app_pages/overfitting.py")
     # The bundled curves show the lesson at once, with the gap stated in words.
     assert at.radio(key="of_source").value == "precomputed"
     text = " ".join(m.value for m in at.markdown)
@@ -96,7 +96,7 @@ def test_overfitting_precomputed_then_tiny_live_run(open_page):
 
 
 def test_translation_retrain_button_switches_to_the_learners_models(open_page):
-    at = open_page("pages/translation.py")
+    at = open_page("app_pages/translation.py")
     assert [o for o in at.radio(key="tr_models").options] == ["pre-trained (bundled)"]
     bundled = _bars(at)
     at.number_input(key="tr_n_train").set_value(100)

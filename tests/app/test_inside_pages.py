@@ -2,7 +2,7 @@
 
 ``st.file_uploader`` cannot be set from AppTest in Streamlit 1.67, so an upload is
 simulated the way the page stores it: the uploaded bytes become the session's current
-image (``pages/_inside.CURRENT``); the bytes-to-array path is tested in test_imaging.py.
+image (``app_pages/_inside.CURRENT``); the bytes-to-array path is tested in test_imaging.py.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnviz import data, imaging, models
-from pages._inside import CURRENT
-from pages._shared import ActiveModel
+from app_pages._inside import CURRENT
+from app_pages._shared import ActiveModel
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 
@@ -74,7 +74,7 @@ def _open_with(page: str, model, label: str, bundled: bool = True, names=data.DI
 
 
 def test_predict_sample_choice_changes_prediction_and_steps(open_page):
-    at = open_page("pages/predict.py")
+    at = open_page("app_pages/predict.py")
     assert _metric(at) == "3"
     steps = _spec(at, "predict_steps")
     titles = [a["text"] for a in steps["layout"]["annotations"]]
@@ -88,7 +88,7 @@ def test_predict_sample_choice_changes_prediction_and_steps(open_page):
 
 
 def test_predict_upload_path_and_broken_upload(open_page):
-    at = open_page("pages/predict.py")
+    at = open_page("app_pages/predict.py")
     at.radio(key="predict_source").set_value("Upload").run()
     assert at.get("file_uploader") and not at.exception
     at.session_state[CURRENT] = (_jpeg_of_sample(5), "upload: five.jpg")
@@ -104,7 +104,7 @@ def test_predict_upload_path_and_broken_upload(open_page):
 
 
 def test_predict_draw_mode_shows_the_canvas(open_page):
-    at = open_page("pages/predict.py")
+    at = open_page("app_pages/predict.py")
     at.radio(key="predict_source").set_value("Draw").run()
     assert not at.exception
     assert _metric(at) == "3"  # nothing drawn yet: still the previous image
@@ -114,7 +114,7 @@ def test_predict_draw_mode_shows_the_canvas(open_page):
 
 
 def test_activations_show_every_layer_and_follow_the_controls(open_page):
-    at = open_page("pages/activations.py")
+    at = open_page("app_pages/activations.py")
     text = " ".join(m.value for m in at.markdown)
     for name, shape in [("conv1", "26×26×28"), ("pool1", "13×13×28"), ("output", "10")]:
         assert f"`{name}`** — output shape ({shape})" in text
@@ -133,7 +133,7 @@ def test_activations_show_every_layer_and_follow_the_controls(open_page):
 
 def test_pages_explain_a_model_without_conv_layers():
     mlp = models.load(models.bundled("cookbook_mlp"))
-    for page in ("pages/activations.py", "pages/heatmaps.py", "pages/filters.py"):
+    for page in ("app_pages/activations.py", "app_pages/heatmaps.py", "app_pages/filters.py"):
         at = _open_with(page, mlp, "cookbook_mlp (pre-trained)")
         assert any("no convolutional" in i.value for i in at.info), page
     assert at.radio(key="filt_kind").options == ["Output classes"]
@@ -146,16 +146,16 @@ def test_a_learners_rgb_model_works_on_predict_and_activations():
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     rgb = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="output")(x))
     names = [f"c{i}" for i in range(10)]
-    at = _open_with("pages/predict.py", rgb, "my CIFAR model", bundled=False, names=names)
+    at = _open_with("app_pages/predict.py", rgb, "my CIFAR model", bundled=False, names=names)
     assert at.radio(key="predict_style_c3").value == "rgb"
     assert _metric(at).startswith("c")
-    at.switch_page("pages/activations.py").run()
+    at.switch_page("app_pages/activations.py").run()
     assert not at.exception
     assert "`conv1`** — output shape (30×30×4)" in " ".join(m.value for m in at.markdown)
-    at.switch_page("pages/heatmaps.py").run()
+    at.switch_page("app_pages/heatmaps.py").run()
     assert not at.exception and not at.error
     assert _arr(_spec(at, "heat_maps")["data"][1]["z"]).shape == (32, 32)
-    at.switch_page("pages/filters.py").run()
+    at.switch_page("app_pages/filters.py").run()
     assert not at.exception
     title = _spec(at, "filt_kernels")["layout"]["title"]["text"]
     assert title == "4 kernels of 3×3, mean over 3 input channels"
@@ -165,7 +165,7 @@ def test_a_learners_rgb_model_works_on_predict_and_activations():
 
 
 def test_heatmaps_switch_method_and_class(open_page):
-    at = open_page("pages/heatmaps.py")
+    at = open_page("app_pages/heatmaps.py")
     titles = [a["text"] for a in _spec(at, "heat_maps")["layout"]["annotations"]]
     assert titles == ["Grad-CAM", "Grad-CAM++", "Layer-CAM", "Vanilla saliency"]
     at.multiselect(key="heat_methods").set_value(["gradcam", "scorecam", "smoothgrad"]).run()
@@ -181,7 +181,7 @@ def test_heatmaps_switch_method_and_class(open_page):
 
 
 def test_heatmaps_sanity_check_and_offline_imagenet(open_page):
-    at = open_page("pages/heatmaps.py")
+    at = open_page("app_pages/heatmaps.py")
     at.multiselect(key="heat_methods").set_value(["gradcam", "saliency"])
     at.toggle(key="heat_sanity").set_value(True).run()
     assert not at.exception
@@ -197,7 +197,7 @@ def test_heatmaps_sanity_check_and_offline_imagenet(open_page):
 
 
 def test_filters_kernels_and_activation_maximisation(open_page):
-    at = open_page("pages/filters.py")
+    at = open_page("app_pages/filters.py")
     kern = _spec(at, "filt_kernels")
     assert kern["layout"]["title"]["text"] == "28 kernels of 3×3"
     assert not at.get("plotly_chart") or "filt_dreams" not in str(

@@ -51,7 +51,7 @@ def _metrics(at) -> dict[str, str]:
 
 
 def test_data_page_overview_and_upload(open_page):
-    at = open_page("pages/data.py")
+    at = open_page("app_pages/data.py")
     assert _metrics(at)["Training images"] == "8,000"
     assert _metrics(at)["Classes"] == "10"
     assert len(at.get("plotly_chart")) == 3  # counts, samples, histogram
@@ -74,7 +74,7 @@ def test_data_page_overview_and_upload(open_page):
 
 def test_data_page_keras_dataset_offline_is_one_error(open_page, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: Keras must download
-    at = open_page("pages/data.py")
+    at = open_page("app_pages/data.py")
     at.selectbox(key="data_dataset").set_value("fashion_mnist").run()
     assert not at.exception
     assert len(at.error) == 1 and "needs the internet once" in at.error[0].value
@@ -82,7 +82,7 @@ def test_data_page_keras_dataset_offline_is_one_error(open_page, tmp_path, monke
 
 
 def test_train_tiny_run_then_compare_and_evaluate_it(open_page, cleanup):
-    at = open_page("pages/train.py", timeout=180)
+    at = open_page("app_pages/train.py", timeout=180)
     cleanup(at)
     assert any("Device: CPU" in m.value for m in at.markdown)  # the device badge
     at.number_input(key="train_subset").set_value(300)
@@ -115,7 +115,7 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page, cleanup):
     assert len(_charts(at)["train_curves"].data) == 4
 
     # Evaluate the first run: the page shows exactly what a direct computation gives
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     at.selectbox(key="eval_model").set_value(labels[0]).run()
     assert not at.exception
     ds = data.load_mnist_sample()
@@ -127,7 +127,7 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page, cleanup):
 
 
 def test_train_custom_blocks_error_disables_training(open_page):
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.selectbox(key="train_model").set_value("custom").run()
     assert not at.error
     at.text_area(key="train_blocks").set_value("conv filters=8 kernel=3\npool size=40").run()
@@ -137,7 +137,7 @@ def test_train_custom_blocks_error_disables_training(open_page):
 
 
 def test_evaluate_bundled_accuracy_equals_direct_computation(open_page):
-    at = open_page("pages/evaluate.py")
+    at = open_page("app_pages/evaluate.py")
     ds = data.load_mnist_sample()
     x = data.prepare(ds.x_test)
     for name in ("book_mnist", "cookbook_mlp"):
@@ -155,7 +155,7 @@ def test_evaluate_bundled_accuracy_equals_direct_computation(open_page):
 
 
 def test_evaluate_upload_bad_and_good(open_page, cleanup):
-    at = open_page("pages/evaluate.py")
+    at = open_page("app_pages/evaluate.py")
     cleanup(at)
     at.selectbox(key="eval_model").set_value("upload a .keras file").run()
     at.file_uploader(key="eval_upload").set_value(
@@ -174,7 +174,7 @@ def test_evaluate_upload_bad_and_good(open_page, cleanup):
 
 @pytest.mark.browser
 def test_stop_button_stops_a_running_training_in_a_real_browser():
-    """The Stop click reaches the running loop (see pages/_training.py for how)."""
+    """The Stop click reaches the running loop (see app_pages/_training.py for how)."""
     import importlib.util
     import os
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from cnnviz import explain, imaging
 from cnnviz.plots import inside as plots
-from pages._shared import ActiveModel, show_error
+from app_pages._shared import ActiveModel, show_error
 
 CURRENT = "inside_image"  # session_state: (raw image bytes, label)
 DEFAULT_SAMPLE = (3, 0)

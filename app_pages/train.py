@@ -9,8 +9,8 @@ import streamlit as st
 
 from cnnviz import models, training
 from cnnviz.plots import training as plots
-from pages import _training as T
-from pages._shared import show_error
+from app_pages import _training as T
+from app_pages._shared import show_error
 
 st.title(":material/model_training: Train a CNN")
 st.markdown(

@@ -263,7 +263,7 @@ def runs_table(selected: list[str]) -> list[dict]:
 @st.cache_data(show_spinner="Evaluating on the test set…")
 def evaluate_bundled(name: str) -> evaluation.Evaluation:
     """Test-set evaluation of a bundled model on mnist-sample (the data it was trained for)."""
-    from pages._shared import bundled_model
+    from app_pages._shared import bundled_model
 
     ds = load_dataset("mnist-sample")
     return evaluation.evaluate(bundled_model(name), data.prepare(ds.x_test), ds.y_test)

@@ -11,8 +11,8 @@ import streamlit as st
 
 from cnnviz import data, translation
 from cnnviz.plots import experiments as plots
-from pages import _experiments as ex
-from pages._shared import show_error
+from app_pages import _experiments as ex
+from app_pages._shared import show_error
 
 st.title(":material/swap_horiz: Translation lab: MLP vs CNN")
 st.markdown(

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import scratch, translation
-from pages._shared import bundled_model, sample_dataset
+from app_pages._shared import bundled_model, sample_dataset
 
 # What the learner sees -> bundled model. Order is the order of bars and curves.
 TRANSLATION_MODELS: dict[str, str] = {

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import conv
-from pages import _arithmetic as A
+from app_pages import _arithmetic as A
 
 st.title("Convolution")
 st.markdown(

@@ -10,8 +10,8 @@ import streamlit as st
 
 from cnnviz import explain, imaging
 from cnnviz.plots import inside as plots
-from pages import _inside
-from pages._shared import active_model_badge, show_error
+from app_pages import _inside
+from app_pages._shared import active_model_badge, show_error
 
 st.title("Heatmaps")
 active = active_model_badge()

@@ -9,8 +9,8 @@ import streamlit as st
 
 from cnnviz import data, evaluation, models
 from cnnviz.plots import training as plots
-from pages import _training as T
-from pages._shared import (
+from app_pages import _training as T
+from app_pages._shared import (
     ActiveModel,
     active_model_badge,
     bundled_card,

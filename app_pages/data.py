@@ -7,7 +7,7 @@ the textbooks prepare them (reshape to ``(N, 28, 28, 1)``, divide by 255).
 
 import streamlit as st
 
-from pages import _training as T
+from app_pages import _training as T
 
 st.title(":material/dataset: Look at the data")
 st.markdown(

@@ -11,7 +11,7 @@ import streamlit as st
 
 from cnnviz import overfitting
 from cnnviz.plots import experiments as plots
-from pages._shared import show_error
+from app_pages._shared import show_error
 
 st.title(":material/trending_up: Overfitting lab")
 st.markdown(

@@ -12,8 +12,8 @@ import streamlit as st
 
 from cnnviz import scratch
 from cnnviz.plots import experiments as plots
-from pages import _experiments as ex
-from pages._shared import active_model_badge, show_error
+from app_pages import _experiments as ex
+from app_pages._shared import active_model_badge, show_error
 
 st.title(":material/calculate: A CNN from scratch")
 st.markdown(

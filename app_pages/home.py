@@ -8,9 +8,9 @@ SECTIONS = [
         "Step through a convolution number by number, see how stride, padding and "
         "dilation set the output size, and pool a feature map.",
         [
-            ("pages/convolution.py", "Convolution"),
-            ("pages/stride_padding.py", "Stride & padding"),
-            ("pages/pooling.py", "Pooling"),
+            ("app_pages/convolution.py", "Convolution"),
+            ("app_pages/stride_padding.py", "Stride & padding"),
+            ("app_pages/pooling.py", "Pooling"),
         ],
     ),
     (
@@ -18,9 +18,9 @@ SECTIONS = [
         "Look at a dataset, train a textbook CNN on CPU or GPU while its curves grow, "
         "then find out what it gets wrong.",
         [
-            ("pages/data.py", "Data"),
-            ("pages/train.py", "Train"),
-            ("pages/evaluate.py", "Evaluate"),
+            ("app_pages/data.py", "Data"),
+            ("app_pages/train.py", "Train"),
+            ("app_pages/evaluate.py", "Evaluate"),
         ],
     ),
     (
@@ -28,10 +28,10 @@ SECTIONS = [
         "Draw or upload a digit and watch every layer's activations, the filters, and "
         "where Grad-CAM and friends say the model looked.",
         [
-            ("pages/predict.py", "Predict"),
-            ("pages/activations.py", "Activations"),
-            ("pages/filters.py", "Filters"),
-            ("pages/heatmaps.py", "Heatmaps"),
+            ("app_pages/predict.py", "Predict"),
+            ("app_pages/activations.py", "Activations"),
+            ("app_pages/filters.py", "Filters"),
+            ("app_pages/heatmaps.py", "Heatmaps"),
         ],
     ),
     (
@@ -39,9 +39,9 @@ SECTIONS = [
         "See an MLP fail and a CNN cope when a digit moves two pixels, run a CNN by hand, "
         "and make overfitting happen — then cure it.",
         [
-            ("pages/translation.py", "Translation lab"),
-            ("pages/scratch.py", "CNN from scratch"),
-            ("pages/overfitting.py", "Overfitting lab"),
+            ("app_pages/translation.py", "Translation lab"),
+            ("app_pages/scratch.py", "CNN from scratch"),
+            ("app_pages/overfitting.py", "Overfitting lab"),
         ],
     ),
 ]

@@ -8,9 +8,9 @@ so a photo or a drawing has to go through the same steps before the model sees i
 import streamlit as st
 
 from cnnviz import imaging
-from pages import _inside
-from pages._canvas import draw_canvas
-from pages._shared import active_model_badge, show_error
+from app_pages import _inside
+from app_pages._canvas import draw_canvas
+from app_pages._shared import active_model_badge, show_error
 
 st.title("Predict")
 active = active_model_badge()
