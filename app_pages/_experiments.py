@@ -12,8 +12,8 @@ import uuid
 import numpy as np
 import streamlit as st
 
-from cnnviz import scratch, translation
 from app_pages._shared import bundled_model, sample_dataset
+from cnnviz import scratch, translation
 
 # What the learner sees -> bundled model. Order is the order of bars and curves.
 TRANSLATION_MODELS: dict[str, str] = {

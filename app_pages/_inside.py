@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from app_pages._shared import ActiveModel, show_error
 from cnnviz import explain, imaging
 from cnnviz.plots import inside as plots
-from app_pages._shared import ActiveModel, show_error
 
 CURRENT = "inside_image"  # session_state: (raw image bytes, label)
 DEFAULT_SAMPLE = (3, 0)

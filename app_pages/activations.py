@@ -8,9 +8,9 @@ strongest responses at a lower resolution; dense layers no longer have a "where"
 
 import streamlit as st
 
-from cnnviz import explain
 from app_pages import _inside
 from app_pages._shared import active_model_badge
+from cnnviz import explain
 
 st.title("Activations")
 active = active_model_badge()

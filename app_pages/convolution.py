@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from cnnviz import conv
 from app_pages import _arithmetic as A
+from cnnviz import conv
 
 st.title("Convolution")
 st.markdown(

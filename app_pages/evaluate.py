@@ -7,8 +7,6 @@ over-predicts; looking at the mistakes themselves often shows why.
 
 import streamlit as st
 
-from cnnviz import data, evaluation, models
-from cnnviz.plots import training as plots
 from app_pages import _training as T
 from app_pages._shared import (
     ActiveModel,
@@ -18,6 +16,8 @@ from app_pages._shared import (
     set_active_model,
     show_error,
 )
+from cnnviz import data, evaluation, models
+from cnnviz.plots import training as plots
 
 st.title(":material/fact_check: Evaluate a model")
 active_model_badge()

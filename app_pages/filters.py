@@ -8,9 +8,9 @@ until the unit fires strongly ("what the model thinks a 3 looks like").
 
 import streamlit as st
 
-from cnnviz import explain
 from app_pages import _inside
 from app_pages._shared import active_model_badge, show_error
+from cnnviz import explain
 
 st.title("Filters")
 active = active_model_badge()

@@ -8,10 +8,10 @@ sanity check (Adebayo et al., 2018) randomises the weights and the map should ch
 
 import streamlit as st
 
-from cnnviz import explain, imaging
-from cnnviz.plots import inside as plots
 from app_pages import _inside
 from app_pages._shared import active_model_badge, show_error
+from cnnviz import explain, imaging
+from cnnviz.plots import inside as plots
 
 st.title("Heatmaps")
 active = active_model_badge()

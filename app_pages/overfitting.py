@@ -9,9 +9,9 @@ experiment live with their own settings.
 
 import streamlit as st
 
+from app_pages._shared import show_error
 from cnnviz import overfitting
 from cnnviz.plots import experiments as plots
-from app_pages._shared import show_error
 
 st.title(":material/trending_up: Overfitting lab")
 st.markdown(

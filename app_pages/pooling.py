@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from app_pages import _arithmetic as A
 from cnnviz import conv, pooling
 from cnnviz.plots import arithmetic as plots
-from app_pages import _arithmetic as A
 
 MATRICES = {
     "Textbook 4×4": np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], float),

@@ -7,10 +7,10 @@ so a photo or a drawing has to go through the same steps before the model sees i
 
 import streamlit as st
 
-from cnnviz import imaging
 from app_pages import _inside
 from app_pages._canvas import draw_canvas
 from app_pages._shared import active_model_badge, show_error
+from cnnviz import imaging
 
 st.title("Predict")
 active = active_model_badge()

@@ -10,10 +10,10 @@ compared with Keras layer by layer.
 import pandas as pd
 import streamlit as st
 
-from cnnviz import scratch
-from cnnviz.plots import experiments as plots
 from app_pages import _experiments as ex
 from app_pages._shared import active_model_badge, show_error
+from cnnviz import scratch
+from cnnviz.plots import experiments as plots
 
 st.title(":material/calculate: A CNN from scratch")
 st.markdown(

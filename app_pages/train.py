@@ -7,10 +7,10 @@ generalises — compare runs with and without dropout or augmentation to see ove
 
 import streamlit as st
 
-from cnnviz import models, training
-from cnnviz.plots import training as plots
 from app_pages import _training as T
 from app_pages._shared import show_error
+from cnnviz import models, training
+from cnnviz.plots import training as plots
 
 st.title(":material/model_training: Train a CNN")
 st.markdown(

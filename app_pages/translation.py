@@ -9,10 +9,10 @@ against shift, rotation and zoom over the test set.
 
 import streamlit as st
 
-from cnnviz import data, translation
-from cnnviz.plots import experiments as plots
 from app_pages import _experiments as ex
 from app_pages._shared import show_error
+from cnnviz import data, translation
+from cnnviz.plots import experiments as plots
 
 st.title(":material/swap_horiz: Translation lab: MLP vs CNN")
 st.markdown(

@@ -68,7 +68,9 @@ def main() -> None:
         rows.append((method, median_ms(fn, REPEATS.get(method, 15))))
     rows.append(("Welcome page rerun (floor)", page_rerun_ms("app_pages/home.py")))
     rows.append(("Activations page rerun", page_rerun_ms("app_pages/activations.py")))
-    rows.append(("  same, postScriptGC off", page_rerun_ms("app_pages/activations.py", post_gc=False)))
+    rows.append(
+        ("  same, postScriptGC off", page_rerun_ms("app_pages/activations.py", post_gc=False))
+    )
     rows.append(("Heatmaps page rerun", page_rerun_ms("app_pages/heatmaps.py")))
     rows.append(("  same, postScriptGC off", page_rerun_ms("app_pages/heatmaps.py", post_gc=False)))
 

@@ -16,7 +16,6 @@ array([[ 44.,  54.,  64.],
 
 from __future__ import annotations
 
-import io
 import numbers
 from dataclasses import dataclass
 
@@ -150,7 +149,13 @@ def as_matrix(values: object, name: str = "matrix") -> np.ndarray:
     array([[1. , 2. ],
            [3. , 4.5]])
     """
-    raw = np.asarray(getattr(values, "values", values), dtype=object)
+    values = getattr(values, "values", values)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf" and values.size:
+        # Already numbers (an image, a kernel): no per-cell work, only the finiteness check.
+        out = np.array(values, dtype=np.float64)  # a copy: callers may change it in place
+        if np.all(np.isfinite(out)):
+            return out
+    raw = np.asarray(values, dtype=object)
     if raw.size == 0:
         raise ConvError(f"The {name} is empty.")
     flat = raw.ravel()
@@ -404,10 +409,24 @@ def conv2d(
            [3., 3., 2.]])
     """
     plan = _plan(x, kernel, bias, stride, padding, dilation)
-    win = _windows(plan)
-    # Small channel counts: a plain einsum beats a BLAS call that would copy the windows.
-    big = plan.kernel.shape[2] * plan.kernel.shape[3] > 8
-    out = np.einsum("hwcij,ijco->hwo", win, plan.kernel, optimize=big) + plan.bias
+    (sh, sw), (dh, dw) = plan.stride, plan.dilation
+    ho, wo = plan.out_shape
+    kh, kw, cin, cout = plan.kernel.shape
+    xp = np.pad(plan.x, (*plan.pads, (0, 0)))  # (Hp, Wp, Cin)
+    out = np.empty((ho, wo, cout))
+    out[...] = plan.bias
+    # One pass per kernel cell (kh·kw passes), each vectorised over every output pixel:
+    # the input cells that this kernel cell meets across all windows form one strided
+    # slice, so the sum of products becomes kh·kw whole-array multiply-adds.
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[
+                i * dh : i * dh + (ho - 1) * sh + 1 : sh, j * dw : j * dw + (wo - 1) * sw + 1 : sw
+            ]
+            if cin == 1 and cout == 1:
+                out[..., 0] += patch[..., 0] * plan.kernel[i, j, 0, 0]
+            else:
+                out += patch @ plan.kernel[i, j]  # (Ho, Wo, Cin) @ (Cin, Cout)
     return out[:, :, 0] if plan.squeeze else out
 
 
@@ -575,13 +594,12 @@ def read_image(data: bytes, rgb: bool = False, max_side: int = 160) -> np.ndarra
     ConvError
         The bytes are not an image Pillow can read.
     """
-    from PIL import Image, UnidentifiedImageError
+    from cnnviz import imaging  # Pillow only; checks size and refuses decompression bombs
 
     try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ConvError(f"That file is not an image Pillow can read ({exc}).") from None
+        img = imaging.open_image(data)
+    except imaging.ImageError as exc:
+        raise ConvError(str(exc)) from None
     img = img.convert("RGB" if rgb else "L")
     img.thumbnail((max_side, max_side))
     return np.asarray(img, dtype=np.float64) / 255.0

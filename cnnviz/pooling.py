@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cnnviz import translation
 from cnnviz.conv import _check_padding, _pair, as_matrix, format_number, output_size, pad_amounts
 
 __all__ = [
@@ -264,14 +265,7 @@ def shift(x: np.ndarray, dy: int = 0, dx: int = 0) -> np.ndarray:
     array([[0., 1.],
            [0., 0.]])
     """
-    x = as_matrix(x, "input")
-    out = np.zeros_like(x)
-    h, w = x.shape[:2]
-    if abs(dy) >= h or abs(dx) >= w:
-        return out
-    src = x[max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
-    out[max(dy, 0) : max(dy, 0) + src.shape[0], max(dx, 0) : max(dx, 0) + src.shape[1]] = src
-    return out
+    return translation.shift(as_matrix(x, "input"), dx=dx, dy=dy)
 
 
 @dataclass(frozen=True)

@@ -62,14 +62,11 @@ def build_data() -> None:
 
 def random_shift(x: np.ndarray, max_px: int, rng: np.random.Generator) -> np.ndarray:
     """Shift each image of ``x`` (N, H, W, C) by up to ``max_px`` pixels, zero fill."""
-    out = np.zeros_like(x)
-    h, w = x.shape[1:3]
+    from cnnviz.translation import shift
+
     dys = rng.integers(-max_px, max_px + 1, len(x))
     dxs = rng.integers(-max_px, max_px + 1, len(x))
-    for i, (dy, dx) in enumerate(zip(dys, dxs, strict=True)):
-        src = x[i, max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
-        out[i, max(0, dy) : max(0, dy) + src.shape[0], max(0, dx) : max(0, dx) + src.shape[1]] = src
-    return out
+    return np.stack([shift(img, int(dx), int(dy)) for img, dx, dy in zip(x, dxs, dys, strict=True)])
 
 
 def build_models(names: list[str]) -> None:

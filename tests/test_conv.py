@@ -163,7 +163,7 @@ def test_read_image_and_bad_bytes(tmp_path):
     gray = conv.read_image(path.read_bytes(), max_side=150)
     assert gray.shape == (150, 100) and gray.max() == 1.0
     assert conv.read_image(path.read_bytes(), rgb=True).shape[-1] == 3
-    with pytest.raises(ValueError, match="not an image"):
+    with pytest.raises(ValueError, match="not a PNG, JPEG"):
         conv.read_image(b"not a png")
 
 

@@ -13,7 +13,11 @@ import json
 import numpy as np
 import pytest
 
-CONV, STRIDE, POOL = "app_pages/convolution.py", "app_pages/stride_padding.py", "app_pages/pooling.py"
+CONV, STRIDE, POOL = (
+    "app_pages/convolution.py",
+    "app_pages/stride_padding.py",
+    "app_pages/pooling.py",
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -128,7 +132,7 @@ def test_convolution_image_mode_kernels_and_upload(open_page):
     at.run()
     assert _z(_figure(at)["data"][1]).shape == (30, 40)
     at.file_uploader(key="conv_img_upload").set_value(("b.png", b"junk", "image/png")).run()
-    assert not at.exception and "not an image" in at.error[0].value
+    assert not at.exception and "not a PNG, JPEG" in at.error[0].value
 
 
 def test_convolution_rgb_mode_sums_27_products(open_page):

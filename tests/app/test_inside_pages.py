@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import data, imaging, models
 from app_pages._inside import CURRENT
 from app_pages._shared import ActiveModel
+from cnnviz import data, imaging, models
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 
