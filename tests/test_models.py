@@ -153,3 +153,22 @@ def test_save_load_roundtrip_with_card(tmp_path):
     (tmp_path / "bad.keras").write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="not a Keras 3 model"):
         models.load(tmp_path / "bad.keras")
+
+
+def test_load_converts_a_sequential_model_to_functional(tmp_path):
+    seq = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    path = models.save(seq, tmp_path / "seq.keras")
+    loaded = models.load(path, expected_input_shape=(28, 28, 1))
+    assert not isinstance(loaded, keras.Sequential)
+    assert [layer.name for layer in loaded.layers][1:] == [layer.name for layer in seq.layers]
+    x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), seq.predict(x, verbose=0), atol=1e-6)
+    with pytest.raises(ModelError, match=r"expects input \(28, 28, 1\), but the data is"):
+        models.load(path, expected_input_shape=(32, 32, 3))

@@ -125,6 +125,13 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page, cleanup):
     assert at.session_state["active_model"].model is run.model
     assert at.session_state["active_model"].bundled is False
 
+    # A second learner, in another session at the same time, sees neither these runs
+    # nor this active model: the app still shows them the bundled default.
+    other = open_page("app_pages/evaluate.py")
+    assert labels[0] not in other.selectbox(key="eval_model").options
+    assert "active_model" not in other.session_state
+    assert "book_mnist (pre-trained" in other.caption[0].value
+
 
 def test_train_custom_blocks_error_disables_training(open_page):
     at = open_page("app_pages/train.py")
