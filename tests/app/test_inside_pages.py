@@ -1,8 +1,8 @@
 """AppTest for the 'Inside the model' pages: Predict, Activations, Filters, Heatmaps.
 
-``st.file_uploader`` cannot be set from AppTest in Streamlit 1.67, so an upload is
-simulated the way the page stores it: the uploaded bytes become the session's current
-image (``app_pages/_inside.CURRENT``); the bytes-to-array path is tested in test_imaging.py.
+Uploads go through the real ``st.file_uploader`` widget (AppTest's ``set_value``); other
+tests put an image straight into the session's current image (``app_pages/_inside.CURRENT``)
+the way the page stores it. The bytes-to-array path is tested in test_imaging.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app_pages._inside import CURRENT
 from app_pages._shared import ActiveModel
 from cnnviz import data, imaging, models
 
@@ -91,12 +90,14 @@ def test_predict_upload_path_and_broken_upload(open_page):
     at = open_page("app_pages/predict.py")
     at.radio(key="predict_source").set_value("Upload").run()
     assert at.get("file_uploader") and not at.exception
-    at.session_state[CURRENT] = (_jpeg_of_sample(5), "upload: five.jpg")
-    at.run()
+    at.file_uploader(key="predict_upload").set_value(
+        ("five.jpg", _jpeg_of_sample(5), "image/jpeg")
+    ).run()
     assert _metric(at) == "5"
     assert any("upload: five.jpg" in c.value for c in at.caption)
-    at.session_state[CURRENT] = (b"<html>not a picture</html>", "upload: page.html")
-    at.run()
+    at.file_uploader(key="predict_upload").set_value(
+        ("page.png", b"<html>not a picture</html>", "image/png")
+    ).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
         "This file is an HTML page, not a PNG, JPEG, BMP, GIF, WebP or TIFF image."
