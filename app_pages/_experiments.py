@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages._shared import bundled_model, sample_dataset
-from cnnviz import scratch, translation
+from cnnviz import data, scratch, translation
 
 # What the learner sees -> bundled model. Order is the order of bars and curves.
 TRANSLATION_MODELS: dict[str, str] = {
@@ -54,7 +54,7 @@ def chosen_image(source: str, index: int) -> tuple[np.ndarray, int]:
     if source == AVERAGE_ONE:
         return translation.average_image(ds.x_test, ds.y_test, 1), 1
     i = int(index) % len(ds.x_test)
-    return ds.x_test[i].astype(np.float32) / 255.0, int(ds.y_test[i])
+    return data.prepare(ds.x_test[i : i + 1])[0], int(ds.y_test[i])
 
 
 @st.cache_data(show_spinner=False)

@@ -14,11 +14,7 @@ from app_pages import _arithmetic as A
 from cnnviz import conv, pooling
 from cnnviz.plots import arithmetic as plots
 
-MATRICES = {
-    "Textbook 4×4": np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], float),
-    "Random 6×6": np.random.default_rng(0).integers(0, 10, size=(6, 6)).astype(float),
-    "5×5 (odd: try 'same' padding)": np.arange(25, dtype=float).reshape(5, 5),
-}
+MATRICES = pooling.PRESETS
 NAMES = {"max": "max pooling", "avg": "average pooling", "sum": "sum pooling"}
 
 

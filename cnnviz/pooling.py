@@ -22,6 +22,7 @@ from cnnviz.conv import _check_padding, _pair, as_matrix, format_number, output_
 
 __all__ = [
     "MODES",
+    "PRESETS",
     "PoolError",
     "PoolStep",
     "ShiftDemo",
@@ -251,6 +252,14 @@ def pool_steps(
         for i in range(ho)
         for j in range(wo)
     ]
+
+
+# Matrices for the Pooling page; the first is the textbook 4×4 → 2×2 max-pool example.
+PRESETS: dict[str, np.ndarray] = {
+    "Textbook 4×4": np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], float),
+    "Random 6×6": np.random.default_rng(0).integers(0, 10, size=(6, 6)).astype(float),
+    "5×5 (odd: try 'same' padding)": np.arange(25, dtype=float).reshape(5, 5),
+}
 
 
 def shift(x: np.ndarray, dy: int = 0, dx: int = 0) -> np.ndarray:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from cnnviz import conv, models, pooling
+from cnnviz import conv, data, models, pooling
 
 
 class ToyError(ValueError):
@@ -492,7 +492,7 @@ def probe_input(
     """
     shape = tuple(int(s) for s in input_shape)
     if images is not None and tuple(images.shape[1:]) == shape:
-        return images[:1].astype(np.float32) / 255.0, "the first test image of the MNIST sample"
+        return data.prepare(images[:1]), "the first test image of the MNIST sample"
     rng = np.random.default_rng(seed)
     return rng.random((1, *shape)).astype(np.float32), f"uniform noise of shape {shape}"
 

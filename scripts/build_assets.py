@@ -76,8 +76,8 @@ def build_models(names: list[str]) -> None:
     from cnnviz import data, models
 
     ds = data.load_mnist_sample()
-    x_train = ds.x_train.astype("float32") / 255.0  # (8000, 28, 28, 1)
-    x_test = ds.x_test.astype("float32") / 255.0  # (2000, 28, 28, 1)
+    x_train = data.prepare(ds.x_train)  # (8000, 28, 28, 1) float32 in [0, 1]
+    x_test = data.prepare(ds.x_test)  # (2000, 28, 28, 1)
     for name in names:
         zoo_name, epochs, shift = MODELS[name]
         keras.utils.set_random_seed(SEED)

@@ -124,3 +124,8 @@ def test_global_pool_matches_keras():
     np.testing.assert_allclose(pooling.global_pool(x, "avg"), want, rtol=1e-5)
     want = np.asarray(keras.layers.GlobalMaxPooling2D()(x[None]))[0]
     np.testing.assert_allclose(pooling.global_pool(x, "max"), want)
+
+
+def test_page_presets_include_the_textbook_max_pool():
+    x = pooling.PRESETS["Textbook 4×4"]
+    np.testing.assert_array_equal(pooling.pool2d(x, 2, mode="max"), [[6, 8], [3, 4]])
