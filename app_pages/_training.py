@@ -152,10 +152,15 @@ def wait_for_previous(timeout: float = 30.0) -> None:
 
 
 def session_dir() -> Path:
-    """This session's private folder for saved models (under the system temp dir)."""
+    """This session's private folder for saved models (under the system temp dir).
+
+    A ``TemporaryDirectory`` held in the session state: when Streamlit drops an ended
+    session, the object is collected and its folder removed, so a long-running server
+    does not fill its temp dir with old learners' models.
+    """
     if "train_dir" not in st.session_state:
-        st.session_state["train_dir"] = tempfile.mkdtemp(prefix="cnnviz-session-")
-    return Path(st.session_state["train_dir"])
+        st.session_state["train_dir"] = tempfile.TemporaryDirectory(prefix="cnnviz-session-")
+    return Path(st.session_state["train_dir"].name)
 
 
 def run_training(

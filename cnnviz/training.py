@@ -196,6 +196,13 @@ def _validate(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> None:
         raise TrainingError(f"patience must be >= 0, got {config.early_stopping_patience}")
     if len(x) != len(y) or len(x) == 0:
         raise TrainingError(f"need as many labels as images, got {len(x)} and {len(y)}")
+    aug = config.augmentation
+    if aug is not None:
+        for field, value in (("rotation", aug.rotation), ("shift", aug.shift), ("zoom", aug.zoom)):
+            if not 0.0 <= value <= 1.0:
+                raise TrainingError(
+                    f"augmentation {field} is a fraction in [0, 1] (0.1 = 10%), got {value}"
+                )
 
 
 class _Reporter(keras.callbacks.Callback):
@@ -260,6 +267,20 @@ class _Reporter(keras.callbacks.Callback):
                     self.history,
                 )
             )
+
+
+def _build_state(model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
+    """Create the optimizer's slots and the metrics' totals before ``fit`` traces its step.
+
+    Without a distribution strategy, Keras's TensorFlow trainer defers this to the first
+    trace of the train step, and a ``tf.function`` that creates variables is traced twice:
+    about 0.6 s of the first epoch on this CPU for ``book_mnist``. Building them here, on
+    one example, needs one trace. Harmless on other backends (they build up front anyway).
+    """
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.compute_metrics(x, y, model(x, training=False))
+    model.reset_metrics()
 
 
 def train(
@@ -334,6 +355,7 @@ def train(
         jit_compile=on_gpu,
         steps_per_execution=spe,
     )
+    _build_state(fit_model, x_train[:1], y_train[:1])
     reporter = _Reporter(config.epochs, batches, on_progress, should_stop)
     callbacks: list[keras.callbacks.Callback] = [reporter]
     early = None

@@ -158,6 +158,10 @@ def test_same_seed_same_history(tiny):
         (TrainConfig(learning_rate=-1.0), "learning_rate must be > 0, got -1.0"),
         (TrainConfig(optimizer="adagrad"), "'adagrad'"),
         (TrainConfig(validation_split=1.0), "validation_split"),
+        (
+            TrainConfig(augmentation=Augmentation(rotation=10)),
+            r"augmentation rotation is a fraction in \[0, 1\] \(0.1 = 10%\), got 10",
+        ),
     ],
 )
 def test_bad_settings_raise(config, match, tiny):
@@ -191,3 +195,21 @@ def test_gpu_path_xla_and_mixed_precision_restores_policies(tiny, monkeypatch):
     assert result.device == "Pretend GPU" and math.isfinite(result.history["loss"][0])
     assert seen[0]["conv1"] == "bfloat16" and seen[0]["output"] == "float32"  # during
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}  # after
+
+
+def test_optimizer_and_metrics_exist_before_fit_so_the_step_is_traced_once(tiny, monkeypatch):
+    """Keras would otherwise create them inside the first trace and trace the step twice."""
+    x, y, _, _ = tiny
+    model = _book()
+    calls = []
+    original = model.train_step
+
+    def counting_train_step(data):
+        calls.append(1)  # runs once per trace, not per batch
+        return original(data)
+
+    monkeypatch.setattr(model, "train_step", counting_train_step)
+    result = training.train(model, x[:300], y[:300], TrainConfig(epochs=2, batch_size=64))
+    assert len(result.history["loss"]) == 2
+    assert model.optimizer.built and model.optimizer.iterations.numpy() > 0
+    assert len(calls) == 1

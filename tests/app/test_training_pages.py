@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import shutil
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +38,20 @@ def _trace_names(fig) -> list[str]:
 
 @pytest.fixture
 def cleanup():
-    """Remove the per-session model folders the pages create under the temp dir."""
+    """Check that a session's model folder goes away with the session.
+
+    The tests' own references are the last ones to an ended AppTest session: once they
+    are dropped, the ``TemporaryDirectory`` in its state is collected with its folder.
+    """
     apps = []
     yield apps.append
-    for at in apps:
-        if "train_dir" in at.session_state:
-            shutil.rmtree(Path(at.session_state["train_dir"]), ignore_errors=True)
+    folders = [
+        Path(at.session_state["train_dir"].name) for at in apps if "train_dir" in at.session_state
+    ]
+    assert all(f.is_dir() and f.name.startswith("cnnviz-session-") for f in folders)
+    apps.clear()
+    gc.collect()
+    assert not [f for f in folders if f.exists()]
 
 
 def _metrics(at) -> dict[str, str]:
