@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -25,21 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from _timing import median_ms  # noqa: E402
 
 from cnnviz import conv  # noqa: E402
 
 PAGES = ["app_pages/convolution.py", "app_pages/stride_padding.py", "app_pages/pooling.py"]
-
-
-def best_ms(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def naive_conv(x: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -58,14 +46,14 @@ def bench_conv(repeats: int) -> None:
     rng = np.random.default_rng(0)
     x = rng.random((512, 512))
     k = rng.normal(size=(3, 3))
-    ours = best_ms(lambda: conv.conv2d(x, k), repeats)
+    ours = median_ms(lambda: conv.conv2d(x, k), repeats)
     x64, k64 = tf.constant(x[None, :, :, None]), tf.constant(k[:, :, None, None])
     x32, k32 = tf.cast(x64, tf.float32), tf.cast(k64, tf.float32)
-    tf64 = best_ms(lambda: tf.nn.conv2d(x64, k64, 1, "VALID").numpy(), repeats)
-    tf32 = best_ms(lambda: tf.nn.conv2d(x32, k32, 1, "VALID").numpy(), repeats)
+    tf64 = median_ms(lambda: tf.nn.conv2d(x64, k64, 1, "VALID").numpy(), repeats)
+    tf32 = median_ms(lambda: tf.nn.conv2d(x32, k32, 1, "VALID").numpy(), repeats)
     # The naive loop takes seconds: time it on a 128×128 crop and scale by pixel count.
     crop = x[:130, :130]
-    naive = best_ms(lambda: naive_conv(crop, k), 3) * (510 * 510) / (128 * 128)
+    naive = median_ms(lambda: naive_conv(crop, k), 3) * (510 * 510) / (128 * 128)
     np.testing.assert_allclose(conv.conv2d(crop, k), naive_conv(crop, k))
     np.testing.assert_allclose(
         conv.conv2d(x, k), tf.nn.conv2d(x64, k64, 1, "VALID").numpy()[0, :, :, 0]
@@ -97,7 +85,7 @@ def bench_pages(repeats: int, label: str) -> dict[str, float]:
         at.switch_page(page)
         at.run()  # warm-up: imports, caches
         assert not at.exception, [e.value for e in at.exception]
-        times[page] = ms = best_ms(at.run, repeats)
+        times[page] = ms = median_ms(at.run, repeats)
         verdict = "ok" if ms < 300 else "SLOW"
         print(f"  {page:28s} {ms:7.1f} ms   {verdict}  ({ms / 300:.2f}× budget)")
     return times

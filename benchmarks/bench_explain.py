@@ -11,31 +11,19 @@ Score-CAM < 2 s, Activations page rerun < 300 ms.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _timing import median_ms  # noqa: E402
+
 from cnnviz import explain, imaging, models  # noqa: E402
 
 REPEATS = {"forward pass": 30, "activations": 30, "scorecam": 5, "smoothgrad": 5}
 TARGETS_MS = {"gradcam": 50, "scorecam": 2000, "Activations page rerun": 300}
-
-
-def median_ms(fn, repeats: int, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` in milliseconds after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def page_rerun_ms(page: str, repeats: int = 5, post_gc: bool = True) -> float:
@@ -59,13 +47,14 @@ def main() -> None:
     model = models.load(models.bundled("book_mnist"))
     image = imaging.prepare_image(imaging.load_sample(3, 0)).array  # (28, 28, 1)
     batch = image[None]
+    forward = lambda: model(batch, training=False)  # noqa: E731
     rows: list[tuple[str, float]] = [
-        ("forward pass", median_ms(lambda: model(batch, training=False), REPEATS["forward pass"])),
-        ("activations", median_ms(lambda: explain.activations(model, image), 30)),
+        ("forward pass", median_ms(forward, REPEATS["forward pass"], 2)),
+        ("activations", median_ms(lambda: explain.activations(model, image), 30, 2)),
     ]
     for method in explain.METHODS:
         fn = lambda m=method: explain.heatmap(model, image, m)  # noqa: E731
-        rows.append((method, median_ms(fn, REPEATS.get(method, 15))))
+        rows.append((method, median_ms(fn, REPEATS.get(method, 15), 2)))
     rows.append(("Welcome page rerun (floor)", page_rerun_ms("app_pages/home.py")))
     rows.append(("Activations page rerun", page_rerun_ms("app_pages/activations.py")))
     rows.append(

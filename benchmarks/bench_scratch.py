@@ -10,30 +10,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
+from _timing import median_ms
 
 from cnnviz import models, scratch
 
 CLASSES = {"toy_4x4": 1, "dli_asl": 24}
-
-
-def median_seconds(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -48,9 +36,12 @@ def main() -> None:
         model = models.build(name, entry.default_input_shape, CLASSES.get(name, 10))
         for batch in (1, 32):
             x = rng.random((batch, *entry.default_input_shape)).astype("float32")
-            ours = median_seconds(lambda m=model, x=x: scratch.forward(m, x), args.repeats)
-            keras_s = median_seconds(
-                lambda m=model, x=x: m.predict(x, verbose=0, batch_size=len(x)), args.repeats
+            ours = median_ms(lambda m=model, x=x: scratch.forward(m, x), args.repeats) / 1000
+            keras_s = (
+                median_ms(
+                    lambda m=model, x=x: m.predict(x, verbose=0, batch_size=len(x)), args.repeats
+                )
+                / 1000
             )
             ratios.append(ours / keras_s)
             print(f"{name:24s} {batch:5d} {ours:10.4f} {keras_s:11.4f} {ours / keras_s:6.2f}x")

@@ -37,7 +37,7 @@ def _trace_names(fig) -> list[str]:
 
 
 @pytest.fixture
-def cleanup():
+def folder_goes_with_session():
     """Check that a session's model folder goes away with the session.
 
     The tests' own references are the last ones to an ended AppTest session: once they
@@ -89,9 +89,9 @@ def test_data_page_keras_dataset_offline_is_one_error(open_page, tmp_path, monke
     assert not at.metric  # nothing shown for data that is not there
 
 
-def test_train_tiny_run_then_compare_and_evaluate_it(open_page, cleanup):
+def test_train_tiny_run_then_compare_and_evaluate_it(open_page, folder_goes_with_session):
     at = open_page("app_pages/train.py", timeout=180)
-    cleanup(at)
+    folder_goes_with_session(at)
     assert any("Device: CPU" in m.value for m in at.markdown)  # the device badge
     at.number_input(key="train_subset").set_value(300)
     at.number_input(key="train_epochs").set_value(1)
@@ -169,9 +169,9 @@ def test_evaluate_bundled_accuracy_equals_direct_computation(open_page):
     assert "cookbook_mlp" in at.caption[0].value  # the badge at the top now says so
 
 
-def test_evaluate_upload_bad_and_good(open_page, cleanup):
+def test_evaluate_upload_bad_and_good(open_page, folder_goes_with_session):
     at = open_page("app_pages/evaluate.py")
-    cleanup(at)
+    folder_goes_with_session(at)
     at.selectbox(key="eval_model").set_value("upload a .keras file").run()
     at.file_uploader(key="eval_upload").set_value(
         ("broken.keras", b"not a zip", "application/octet-stream")
