@@ -5,6 +5,8 @@ import sys
 
 import streamlit as st
 
+from app_pages._state import restore_settings
+
 # (section, file, title, icon). Tests import this list to visit every page.
 PAGES: list[tuple[str, str, str, str]] = [
     ("", "app_pages/home.py", "Welcome", ":material/school:"),
@@ -31,6 +33,7 @@ def main() -> None:
         sections.setdefault(section, []).append(
             st.Page(path, title=title, icon=icon, default=path == "app_pages/home.py")
         )
+    restore_settings()  # settings on every page survive navigation (see keep_settings)
     st.navigation(sections).run()
     # TensorFlow leaves ~300k long-lived Python objects behind; without this every full
     # garbage collection walks them and each rerun of every page slows down several-fold.

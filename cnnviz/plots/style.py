@@ -1,0 +1,203 @@
+"""The app's one visual language: every colour scale and image-panel rule comes from here.
+
+A learner compares views, so every view speaks the same way (STYLE.md, after CNN Explainer):
+
+- **Signed values** (kernels, weights, feature maps, activations, differences, gradients):
+  :data:`DIVERGING` — negative blue, zero white, positive red — always with symmetric
+  limits (:func:`symmetric_limits`) so that 0 is white, and always with a colour bar.
+- **Magnitudes** (heatmaps, probabilities, counts, anything ≥ 0): :data:`SEQUENTIAL`,
+  white at 0 rising to the same dark red, with a colour bar.
+- **Images** (pixels): :data:`GRAY`, 0 black → 1 white, exactly as stored. Never inverted
+  for display; RGB images are drawn as RGB.
+- Image panels have no tick marks, tick labels, grid or zero lines (:func:`image_axes`).
+- Several maps of one layer can share one scale (``shared=True``: compare strengths, as
+  CNN Explainer does) or each get their own (compare shapes); the figure says which.
+
+Every figure builder in :mod:`cnnviz.plots` takes its scales from this module, and
+``tests/test_plots_style.py`` walks the figures each page builds to check it.
+
+>>> symmetric_limits(np.array([[-2.0, 0.5], [1.0, 0.0]]))
+(-2.0, 2.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import plotly.graph_objects as go
+
+__all__ = [
+    "ACCENT",
+    "DIVERGING",
+    "GRAY",
+    "MUTED",
+    "PAD_BG",
+    "SEQUENTIAL",
+    "colorbar",
+    "image_axes",
+    "image_trace",
+    "magnitude_heatmap",
+    "magnitude_limits",
+    "signed_heatmap",
+    "symmetric_limits",
+]
+
+# ColorBrewer RdBu (11 classes), reversed so negative is blue, with a pure white centre.
+DIVERGING: list[list] = [
+    [0.0, "#053061"],
+    [0.1, "#2166ac"],
+    [0.2, "#4393c3"],
+    [0.3, "#92c5de"],
+    [0.4, "#d1e5f0"],
+    [0.5, "#ffffff"],
+    [0.6, "#fddbc7"],
+    [0.7, "#f4a582"],
+    [0.8, "#d6604d"],
+    [0.9, "#b2182b"],
+    [1.0, "#67001f"],
+]
+# The positive half of DIVERGING: 0 is white and "more" is the same red everywhere.
+SEQUENTIAL: list[list] = [[0.0, "#ffffff"]] + [
+    [round((v - 0.5) * 2, 6), c] for v, c in DIVERGING if v > 0.5
+]
+GRAY: list[list] = [[0.0, "#000000"], [1.0, "#ffffff"]]  # pixel value 0 black, 1 white
+
+ACCENT = "#d6336c"  # the theme's primary colour: what the learner should look at
+MUTED = "#adb5bd"  # everything else in a bar chart or a legend
+PAD_BG = "#e9ecef"  # padding cells (drawn dashed by the figures that show them)
+
+# No plotly template: the default one is validated again each time a cached figure is
+# unpickled (~90 ms for a feature-map grid instead of ~2 ms); Streamlit themes it anyway.
+TEMPLATE = "none"
+
+
+def symmetric_limits(values: np.ndarray | Iterable[float]) -> tuple[float, float]:
+    """``(-m, m)`` with ``m`` the largest finite ``|value|``; ``(-1, 1)`` for all zeros.
+
+    Symmetric limits put 0 at the white centre of :data:`DIVERGING`, so a colour means
+    the same sign and the same fraction of the largest magnitude in every panel.
+
+    Examples
+    --------
+    >>> symmetric_limits([0.0, 0.0])
+    (-1.0, 1.0)
+    >>> symmetric_limits([3.0, -1.0, float("nan")])
+    (-3.0, 3.0)
+    """
+    a = np.abs(np.asarray(values, dtype=np.float64))
+    a = a[np.isfinite(a)]
+    m = float(a.max()) if a.size else 0.0
+    m = m if m > 0 else 1.0
+    return -m, m
+
+
+def magnitude_limits(values: np.ndarray | Iterable[float]) -> tuple[float, float]:
+    """``(0, max)`` for values ≥ 0 drawn on :data:`SEQUENTIAL`; ``(0, 1)`` when all are 0.
+
+    Examples
+    --------
+    >>> magnitude_limits([0.2, 0.5])
+    (0.0, 0.5)
+    """
+    a = np.asarray(values, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    m = float(a.max()) if a.size else 0.0
+    return 0.0, (m if m > 0 else 1.0)
+
+
+def colorbar(title: str = "", **kw) -> dict:
+    """The one colour-bar style: thin, beside the panel, titled with what it measures."""
+    bar = {"thickness": 12, "len": 0.8, "outlinewidth": 0, "title": {"text": title, "side": "right"}}
+    bar.update(kw)
+    return bar
+
+
+def signed_heatmap(
+    z: np.ndarray,
+    limits: tuple[float, float] | None = None,
+    colorbar_title: str = "value",
+    showscale: bool = True,
+    **kw,
+) -> go.Heatmap:
+    """A heatmap of signed values: :data:`DIVERGING`, symmetric limits, a colour bar.
+
+    Parameters
+    ----------
+    z : np.ndarray
+        ``(H, W)`` values (NaN cells are drawn blank).
+    limits : (float, float), optional
+        Shared limits for several panels (from :func:`symmetric_limits` over all of them);
+        by default this panel's own symmetric limits.
+    colorbar_title : str
+        What the numbers are ("weight", "activation", "difference").
+    showscale : bool
+        ``False`` only for a panel whose neighbour already shows the same (shared) scale.
+    **kw
+        Passed to ``go.Heatmap`` (``hovertemplate``, ``text``, ``x``/``y`` …).
+    """
+    lo, hi = limits if limits is not None else symmetric_limits(z)
+    if not np.isclose(lo, -hi):
+        raise ValueError(f"signed values need symmetric limits, got ({lo}, {hi})")
+    return go.Heatmap(
+        z=z,
+        colorscale=DIVERGING,
+        zmin=lo,
+        zmax=hi,
+        showscale=showscale,
+        colorbar=colorbar(colorbar_title),
+        **kw,
+    )
+
+
+def magnitude_heatmap(
+    z: np.ndarray,
+    limits: tuple[float, float] | None = None,
+    colorbar_title: str = "",
+    showscale: bool = True,
+    **kw,
+) -> go.Heatmap:
+    """A heatmap of magnitudes (≥ 0): :data:`SEQUENTIAL` from 0 (white), with a colour bar."""
+    lo, hi = limits if limits is not None else magnitude_limits(z)
+    return go.Heatmap(
+        z=z,
+        colorscale=SEQUENTIAL,
+        zmin=lo,
+        zmax=hi,
+        showscale=showscale,
+        colorbar=colorbar(colorbar_title),
+        **kw,
+    )
+
+
+def image_trace(img: np.ndarray, **kw) -> go.BaseTraceType:
+    """A picture as it is: gray ``(H, W)`` / ``(H, W, 1)`` on :data:`GRAY`, or RGB ``(H, W, 3)``.
+
+    Values are in [0, 1] (uint8 is divided by 255); nothing is inverted or stretched.
+    """
+    img = np.asarray(img)
+    if img.dtype == np.uint8:
+        img = img.astype(np.float64) / 255.0
+    if img.ndim == 3 and img.shape[-1] == 3:
+        return go.Image(z=np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), **kw)
+    if img.ndim == 3:
+        img = img[..., 0]
+    kw.setdefault("hovertemplate", "row %{y}, col %{x}: %{z:.2f}<extra></extra>")
+    return go.Heatmap(z=img, colorscale=GRAY, zmin=0, zmax=1, showscale=False, **kw)
+
+
+def image_axes(fig: go.Figure) -> go.Figure:
+    """Image panels: square pixels, row 0 on top, no ticks, labels, grid or zero lines."""
+    fig.update_xaxes(
+        showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain"
+    )
+    fig.update_yaxes(
+        showticklabels=False,
+        ticks="",
+        showgrid=False,
+        zeroline=False,
+        autorange="reversed",
+        constrain="domain",
+    )
+    fig.for_each_yaxis(lambda ax: ax.update(scaleanchor=ax.anchor or "x"))
+    return fig
