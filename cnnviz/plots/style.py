@@ -108,7 +108,12 @@ def magnitude_limits(values: np.ndarray | Iterable[float]) -> tuple[float, float
 
 def colorbar(title: str = "", **kw) -> dict:
     """The one colour-bar style: thin, beside the panel, titled with what it measures."""
-    bar = {"thickness": 12, "len": 0.8, "outlinewidth": 0, "title": {"text": title, "side": "right"}}
+    bar = {
+        "thickness": 12,
+        "len": 0.8,
+        "outlinewidth": 0,
+        "title": {"text": title, "side": "right"},
+    }
     bar.update(kw)
     return bar
 
