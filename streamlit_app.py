@@ -1,7 +1,9 @@
 """cnnviz: how convolutional neural networks see. Router only: every page lives in app_pages/."""
 
 import gc
+import os
 import sys
+import time
 
 import streamlit as st
 
@@ -34,7 +36,15 @@ def main() -> None:
             st.Page(path, title=title, icon=icon, default=path == "app_pages/home.py")
         )
     restore_settings()  # settings on every page survive navigation (see keep_settings)
-    st.navigation(sections).run()
+    page = st.navigation(sections)
+    started, cpu = time.perf_counter(), time.thread_time()
+    try:
+        page.run()
+    finally:  # st.stop / st.rerun end a run by raising; they are runs too
+        if os.environ.get("CNNVIZ_RUN_LOG"):  # benchmarks/bench_classroom.py counts runs
+            wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
+            with open(os.environ["CNNVIZ_RUN_LOG"], "a") as log:
+                log.write(f"{page.url_path or 'home'}\t{wall:.4f}\t{cpu:.4f}\n")
     # TensorFlow leaves ~300k long-lived Python objects behind; without this every full
     # garbage collection walks them and each rerun of every page slows down several-fold.
     if "tensorflow" in sys.modules and gc.get_freeze_count() == 0:

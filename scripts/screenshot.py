@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -42,8 +44,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(port: int | None = None, timeout: float = 90) -> Iterator[str]:
-    """Run ``streamlit run streamlit_app.py`` for the duration; yields the base URL."""
+def serve(
+    port: int | None = None,
+    timeout: float = 90,
+    env: dict[str, str] | None = None,
+    info: dict | None = None,
+) -> Iterator[str]:
+    """Run ``streamlit run streamlit_app.py`` for the duration; yields the base URL.
+
+    ``env`` adds environment variables for the server (e.g. ``CNNVIZ_RUNS_DIR``);
+    ``info``, if given, receives the server's ``"pid"`` (benchmarks read ``/proc``).
+    """
     port = port or free_port()
     cmd = [
         sys.executable,
@@ -60,13 +71,21 @@ def serve(port: int | None = None, timeout: float = 90) -> Iterator[str]:
         "--browser.gatherUsageStats",
         "false",
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # The server's output goes to a file, not a pipe: nobody reads a pipe while the
+    # server runs, and a full pipe would block the server mid-benchmark.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
+    if info is not None:
+        info["pid"] = proc.pid
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                log.seek(0)
+                out = log.read().decode(errors="replace")
                 raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{out[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
@@ -85,6 +104,7 @@ def serve(port: int | None = None, timeout: float = 90) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 @contextlib.contextmanager
