@@ -1,0 +1,326 @@
+"""A whole class on one server: K learners in headless Chromium, all at once.
+
+    .venv/bin/python benchmarks/bench_classroom.py                  # K = 1, 10, 30
+    .venv/bin/python benchmarks/bench_classroom.py --learners 10 --train
+    .venv/bin/python benchmarks/bench_classroom.py --learners 10 --replicas 2   # via nginx
+
+For each K it starts a fresh ``streamlit run`` (or ``--replicas`` of them behind the
+shipped nginx config), opens K browser contexts (K separate sessions) at the same moment,
+and has every learner walk the same path: open Convolution, press Next three times, open
+Heatmaps, open Predict (and, with ``--train``, train a small run on the Train page and wait
+for it). It prints, per step, the median and 90th-percentile latency the learners saw;
+the servers' CPU seconds per page run (from ``/proc``, page runs counted by the app's
+``CNNVIZ_RUN_LOG``); resident memory before, at the peak and after every learner left;
+and errors (exceptions, error boxes, timeouts). Ratios are against K = 1 in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"cnnviz_{name}", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+shots = _script("screenshot")
+replicas = _script("replicas")
+
+# --- the server side --------------------------------------------------------------------
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (training workers are child processes)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children[ppid].append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes and their descendants."""
+    total = 0.0
+    for pid in {p for root in pids for p in _tree(root)}:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+    return total
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory (MB) of these processes and their descendants."""
+    total = 0
+    for pid in {p for root in pids for p in _tree(root)}:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+class MemorySampler:
+    """Samples the servers' RSS every 0.2 s in a thread; ``peak`` is the largest seen."""
+
+    def __init__(self, pids: list[int]):
+        self.pids, self.peak, self._stop = pids, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, rss_mb(self.pids))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def page_runs(log: Path) -> list[tuple[str, float, float]]:
+    """``(page, wall s, script-thread CPU s)`` for every page run the servers logged."""
+    if not log.exists():
+        return []
+    rows = []
+    for line in log.read_text().splitlines():
+        page, wall, cpu = line.split("\t")
+        rows.append((page, float(wall), float(cpu)))
+    return rows
+
+
+# --- one learner --------------------------------------------------------------------------
+
+IDLE = shots.IDLE
+ERRORS = f'{shots.EXCEPTION}, [data-testid="stAlertContentError"]'
+
+
+async def _idle(page, timeout_ms: int) -> None:
+    """The script has run and the page is quiet (as screenshot.wait_idle, async)."""
+    await page.wait_for_selector(IDLE, timeout=timeout_ms)
+    quiet_since, deadline = time.monotonic(), time.monotonic() + timeout_ms / 1000
+    while time.monotonic() - quiet_since < 0.3 and time.monotonic() < deadline:
+        if await page.locator(IDLE).count() == 0:
+            quiet_since = time.monotonic()
+        await page.wait_for_timeout(50)
+    await page.wait_for_selector("h1", timeout=timeout_ms)
+
+
+async def _open(page, base: str, path: str, timeout_ms: int) -> None:
+    link = page.locator(f'a[data-testid="stSidebarNavLink"][href="{base}{path}"]')
+    if page.url.startswith(base) and await link.count() == 1:
+        await link.click()
+        await page.wait_for_url(base + path, timeout=timeout_ms)
+        await page.wait_for_timeout(50)  # let the front end mark the new run
+    else:
+        await page.goto(base + path, wait_until="domcontentloaded", timeout=timeout_ms)
+    await _idle(page, timeout_ms)
+
+
+async def _next(page, timeout_ms: int) -> None:
+    """Press the stepper's Next and wait until its "step k of N" label changes."""
+    label = page.get_by_text("step ", exact=False).filter(has_text=" of ").first
+    before = await label.inner_text(timeout=timeout_ms)
+    await page.get_by_role("button", name="Next", exact=True).first.click(timeout=timeout_ms)
+    await page.wait_for_function(
+        """([before]) => [...document.querySelectorAll('*')].some(
+              e => e.children.length === 0 && /step \\d+ of \\d+/.test(e.textContent || '')
+                   && (e.textContent || '') !== before)""",
+        arg=[before],
+        timeout=timeout_ms,
+    )
+    await _idle(page, timeout_ms)  # a stepper that asks the server waits for it too
+
+
+async def _train(page, base: str, timeout_ms: int) -> None:
+    """Train the smallest sensible run on the Train page and wait until it has ended."""
+    await _open(page, base, "/train", timeout_ms)
+    await page.get_by_role("button", name="Train", exact=True).first.click(timeout=timeout_ms)
+    await page.wait_for_selector(
+        "text=/Trained|stopped|diverged|failed|finished/i", timeout=max(timeout_ms, 600_000)
+    )
+
+
+async def learner(
+    browser, base: str, index: int, train: bool, timeout_ms: int, times: dict, errors: list
+) -> None:
+    """One learner's walk; adds each step's latency (s) to ``times[step]``."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+
+    async def step(name: str, action) -> None:
+        start = time.perf_counter()
+        try:
+            await action()
+        except Exception as exc:  # a timeout or a missing element is an error, not a crash
+            errors.append(f"learner {index}, {name}: {type(exc).__name__}: {str(exc)[:160]}")
+            return
+        times[name].append(time.perf_counter() - start)
+        if await page.locator(ERRORS).count():
+            text = await page.locator(ERRORS).first.inner_text()
+            errors.append(f"learner {index}, {name}: {text[:160]}")
+
+    try:
+        await step("open Convolution", lambda: _open(page, base, "/convolution", timeout_ms))
+        for _ in range(3):
+            await step("Next", lambda: _next(page, timeout_ms))
+        await step("open Heatmaps", lambda: _open(page, base, "/heatmaps", timeout_ms))
+        await step("open Predict", lambda: _open(page, base, "/predict", timeout_ms))
+        if train:
+            await step("train a run", lambda: _train(page, base, timeout_ms))
+    finally:
+        await context.close()
+
+
+# --- one class ----------------------------------------------------------------------------
+
+
+async def _class(base: str, k: int, train: bool, timeout_ms: int) -> tuple[dict, list]:
+    from playwright.async_api import async_playwright
+
+    times: dict[str, list[float]] = defaultdict(list)
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=shots.CHROMIUM, args=shots.CHROMIUM_ARGS, headless=True
+        )
+        try:
+            await asyncio.gather(
+                *(learner(browser, base, i, train, timeout_ms, times, errors) for i in range(k))
+            )
+        finally:
+            await browser.close()
+    return times, errors
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run_class(k: int, train: bool, n_replicas: int, timeout_ms: int) -> dict:
+    """Serve, run K learners, measure; returns the figures of this class."""
+    with tempfile.TemporaryDirectory(prefix="cnnviz-classroom-") as tmp:
+        log = Path(tmp) / "runs.log"
+        env = {"CNNVIZ_RUN_LOG": str(log), "CNNVIZ_RUNS_DIR": str(Path(tmp) / "runs")}
+        with contextlib.ExitStack() as stack:
+            pids: list[int] = []
+            if n_replicas > 1:
+                infos = [{} for _ in range(n_replicas)]
+                ups = [
+                    stack.enter_context(shots.serve(env=env, info=info)).removeprefix("http://")
+                    for info in infos
+                ]
+                pids = [info["pid"] for info in infos]
+                base = stack.enter_context(replicas.nginx(ups))
+            else:
+                info: dict = {}
+                base = stack.enter_context(shots.serve(env=env, info=info))
+                pids = [info["pid"]]
+            time.sleep(2)
+            before = rss_mb(pids)
+            cpu0, runs0 = cpu_seconds(pids), len(page_runs(log))
+            wall0 = time.perf_counter()
+            with MemorySampler(pids) as mem:
+                times, errors = asyncio.run(_class(base, k, train, timeout_ms))
+            wall = time.perf_counter() - wall0
+            cpu1, runs = cpu_seconds(pids), page_runs(log)[runs0:]
+            time.sleep(5)  # sessions end once their websockets close
+            after = rss_mb(pids)
+    n_runs = len(runs)
+    return {
+        "k": k,
+        "times": dict(times),
+        "errors": errors,
+        "cpu_per_run_ms": 1000 * (cpu1 - cpu0) / max(n_runs, 1),
+        "script_cpu_per_run_ms": 1000 * statistics.fmean([r[2] for r in runs]) if runs else 0.0,
+        "runs": n_runs,
+        "wall_s": wall,
+        "rss_before": before,
+        "rss_peak": max(mem.peak, before),
+        "rss_after": after,
+        "per_page": {
+            page: 1000 * statistics.fmean([r[1] for r in runs if r[0] == page])
+            for page in sorted({r[0] for r in runs})
+        },
+    }
+
+
+def report(result: dict, base: dict | None) -> None:
+    k = result["k"]
+    print(f"\n== {k} learner{'s' if k > 1 else ''} ({result['wall_s']:.0f} s) ==")
+    print(f"{'step':<18}{'median':>9}{'p90':>9}{'n':>5}" + ("   p90 vs K=1" if base else ""))
+    for name, values in result["times"].items():
+        med, p90 = _pct(values, 0.5), _pct(values, 0.9)
+        ratio = ""
+        if base and base["times"].get(name):
+            ratio = f"   {p90 / _pct(base['times'][name], 0.9):6.1f}x"
+        print(f"{name:<18}{med:>8.2f}s{p90:>8.2f}s{len(values):>5}{ratio}")
+    ratio = ""
+    if base:
+        ratio = f"  ({result['cpu_per_run_ms'] / base['cpu_per_run_ms']:.2f}x K=1)"
+    print(
+        f"server CPU per page run: {result['cpu_per_run_ms']:.0f} ms over {result['runs']} runs"
+        f"{ratio}; the script thread's own: {result['script_cpu_per_run_ms']:.0f} ms"
+    )
+    per_page = ", ".join(f"{p} {ms:.0f}" for p, ms in result["per_page"].items())
+    print(f"page run wall time (ms, mean): {per_page}")
+    print(
+        f"server memory: {result['rss_before']:.0f} MB before, {result['rss_peak']:.0f} MB peak, "
+        f"{result['rss_after']:.0f} MB after everyone left"
+    )
+    print(f"errors: {len(result['errors'])}")
+    for line in result["errors"][:10]:
+        print(f"  {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, nargs="+", default=[1, 10, 30])
+    parser.add_argument("--train", action="store_true", help="each learner trains one run")
+    parser.add_argument("--replicas", type=int, default=1, help="servers behind nginx (1)")
+    parser.add_argument("--timeout", type=float, default=180, help="per step, seconds (180)")
+    args = parser.parse_args(argv)
+    if not Path(shots.CHROMIUM).exists():
+        print(f"{shots.CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
+        return 2
+    print(f"cnnviz classroom benchmark on {os.cpu_count()} cores, replicas={args.replicas}")
+    base = None
+    for k in args.learners:
+        result = run_class(k, args.train, args.replicas, int(args.timeout * 1000))
+        report(result, base)
+        base = base or result
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
