@@ -1,0 +1,414 @@
+// The in-browser stepper (Streamlit components v2). It receives a whole trace once (from
+// cnnviz.conv.conv_trace or cnnviz.pooling.pool_trace, wrapped by
+// cnnviz.plots.arithmetic.stepper_data) and draws every step itself: Previous / Next /
+// slider / Play and the arrow keys never wait for the server. It does no arithmetic: every
+// number and every line of the worked sum comes from the trace, and every colour from
+// cnnviz.plots.style.palette(). The step is reported to Python only once the learner
+// pauses (so it survives a change of mode or page), never on each click.
+
+const REPORT_AFTER_MS = 1200; // quiet time before the step is sent to the server
+const SPEEDS = [
+  ["slow", 1500],
+  ["normal", 800],
+  ["fast", 300],
+];
+
+// ------------------------------------------------------------------------------ helpers
+const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
+
+// A number as cnnviz.conv.format_number writes it: 3 not 3.0, at most 3 decimals.
+function fmt(v) {
+  if (v === null || v === undefined) return "";
+  if (Number.isInteger(v)) return String(v);
+  const text = v.toFixed(3).replace(/0+$/, "").replace(/\.$/, "");
+  return text === "-0" ? "0" : text;
+}
+
+const esc = (s) =>
+  String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+
+function hexToRgb(hex) {
+  const n = parseInt(hex.slice(1), 16);
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+}
+
+// Linear interpolation between the stops of a plotly-style colour scale.
+function colourAt(stops, t) {
+  t = clamp(Number.isFinite(t) ? t : 0.5, 0, 1);
+  for (let i = 1; i < stops.length; i++) {
+    if (t <= stops[i][0]) {
+      const [t0, c0] = stops[i - 1];
+      const [t1, c1] = stops[i];
+      const f = t1 > t0 ? (t - t0) / (t1 - t0) : 0;
+      const a = hexToRgb(c0);
+      const b = hexToRgb(c1);
+      return a.map((v, k) => Math.round(v + (b[k] - v) * f));
+    }
+  }
+  return hexToRgb(stops[stops.length - 1][1]);
+}
+
+const rgb = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
+const inkFor = (c) => (0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] > 150 ? "#212529" : "#ffffff");
+
+// ------------------------------------------------------------------------------ drawing
+class Painter {
+  constructor(data) {
+    this.data = data;
+    this.t = data.trace;
+    this.pal = data.palette;
+    this.scales = data.scales;
+  }
+
+  // Fill colour of a value on the named grid's scale (channel name for RGB inputs).
+  fill(grid, v, channel) {
+    const s = this.scales[grid];
+    const [lo, hi] = s.limits;
+    const stops = s.scale === "channels" ? this.pal.channels[channel] : this.pal[s.scale];
+    return colourAt(stops, hi > lo ? (v - lo) / (hi - lo) : 0.5);
+  }
+
+  cell(x, y, cs, value, fillRgb, opts = {}) {
+    const fs = opts.fs || (cs >= 40 ? 14 : cs >= 28 ? 12 : 10);
+    const ink = fillRgb ? inkFor(fillRgb) : "#868e96";
+    const fill = fillRgb ? rgb(fillRgb) : opts.bg || "#ffffff";
+    const dash = opts.dashed ? ' stroke-dasharray="4 3"' : "";
+    const stroke = opts.stroke || "#ced4da";
+    const attrs = opts.attrs || "";
+    let svg = `<g${attrs}><rect x="${x + 1}" y="${y + 1}" width="${cs - 2}" height="${cs - 2}" fill="${fill}" stroke="${stroke}" stroke-width="1"${dash}/>`;
+    if (opts.small !== undefined && cs >= 44) {
+      svg += `<text x="${x + cs / 2}" y="${y + cs * 0.34}" font-size="10" fill="${ink}" text-anchor="middle" dominant-baseline="middle">${esc(opts.small)}</text>`;
+      svg += `<text x="${x + cs / 2}" y="${y + cs * 0.68}" font-size="${fs}" font-weight="700" fill="${ink}" text-anchor="middle" dominant-baseline="middle">${esc(value)}</text>`;
+    } else {
+      const weight = opts.bold ? ' font-weight="700"' : "";
+      svg += `<text x="${x + cs / 2}" y="${y + cs / 2 + 1}" font-size="${fs}"${weight} fill="${opts.ink || ink}" text-anchor="middle" dominant-baseline="middle">${esc(value)}</text>`;
+    }
+    return svg + "</g>";
+  }
+
+  outline(x, y, w, h, colour, width, dash) {
+    const d = dash ? ` stroke-dasharray="${dash}"` : "";
+    return `<rect x="${x + width / 2}" y="${y + width / 2}" width="${w - width}" height="${h - width}" fill="none" stroke="${colour}" stroke-width="${width}"${d}/>`;
+  }
+
+  panel(title, w, h, body, cls = "") {
+    return `<figure class="cz-panel ${cls}"><figcaption>${title}</figcaption><svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(title.replace(/<[^>]+>/g, ""))}">${body}</svg></figure>`;
+  }
+
+  // The input of one channel, with its padding, the window of step k and the products.
+  inputPanel(c, k, cs) {
+    const t = this.t;
+    const step = t.steps[k];
+    const [h, w] = t.input_shape;
+    const [[top, bottom], [left, right]] = t.pads;
+    const hp = h + top + bottom;
+    const wp = w + left + right;
+    const conv = t.kind === "conv";
+    const name = t.channels[c];
+    const inWin = new Map(); // "r,c" -> [a, b] position inside the window
+    step.rows.forEach((r, a) => step.cols.forEach((col, b) => inWin.set(`${r},${col}`, [a, b])));
+    let body = "";
+    const hatch = `url(#cz-hatch)`;
+    for (let r = -top; r < h + bottom; r++) {
+      for (let col = -left; col < w + right; col++) {
+        const x = (col + left) * cs;
+        const y = (r + top) * cs;
+        const pad = r < 0 || r >= h || col < 0 || col >= w;
+        const win = inWin.get(`${r},${col}`);
+        if (pad) {
+          if (win && conv) {
+            const [a, b] = win;
+            const wgt = t.kernel[c][a][b];
+            body += this.cell(x, y, cs, fmt(step.products[c][a][b]), null, {
+              dashed: true,
+              bg: this.pal.pad_bg,
+              stroke: this.pal.ink,
+              small: `0×${fmt(wgt)}`,
+            });
+          } else {
+            body += this.cell(x, y, cs, conv ? "0" : "", null, {
+              dashed: true,
+              bg: this.pal.pad_bg,
+              stroke: this.pal.ink,
+            });
+          }
+          continue;
+        }
+        const v = t.input[c][r][col];
+        if (win && conv) {
+          const [a, b] = win;
+          const p = step.products[c][a][b];
+          body += this.cell(x, y, cs, fmt(p), this.fill("products", p), {
+            small: `${fmt(v)}×${fmt(t.kernel[c][a][b])}`,
+          });
+        } else {
+          body += this.cell(x, y, cs, fmt(v), this.fill("input", v, name));
+        }
+        if (!t.reached.rows[r] || !t.reached.cols[col]) {
+          body += `<rect class="cz-unreached" x="${x + 1}" y="${y + 1}" width="${cs - 2}" height="${cs - 2}" fill="${hatch}"/>`;
+        }
+      }
+    }
+    // Every window's boundary for pooling (they tile the input when stride = size).
+    if (!conv) {
+      const [ph, pw] = t.kernel_shape;
+      const seen = new Set();
+      for (const s of t.steps) {
+        const key = `${s.rows[0]},${s.cols[0]}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        body += this.outline((s.cols[0] + left) * cs, (s.rows[0] + top) * cs, pw * cs, ph * cs, this.pal.ink, 1.5, "5 3");
+      }
+    }
+    // The kernel's span (dotted when dilated), then each window cell in the accent colour.
+    const r0 = step.rows[0];
+    const c0 = step.cols[0];
+    const spanH = (step.rows[step.rows.length - 1] - r0 + 1) * cs;
+    const spanW = (step.cols[step.cols.length - 1] - c0 + 1) * cs;
+    if (t.dilation[0] > 1 || t.dilation[1] > 1) {
+      body += this.outline((c0 + left) * cs, (r0 + top) * cs, spanW, spanH, this.pal.accent, 1.5, "2 3");
+    }
+    if (conv) {
+      for (const r of step.rows) {
+        for (const col of step.cols) {
+          body += this.outline((col + left) * cs, (r + top) * cs, cs, cs, this.pal.accent, 3);
+        }
+      }
+    } else {
+      body += this.outline((c0 + left) * cs, (r0 + top) * cs, spanW, spanH, this.pal.accent, 3.5);
+    }
+    if (step.winner) {
+      const [a, b] = step.winner;
+      body += this.outline((step.cols[b] + left) * cs + 3, (step.rows[a] + top) * cs + 3, cs - 6, cs - 6, "#1b4332", 3.5);
+    }
+    const label = name ? ` · ${name}` : "";
+    const padded = hp !== h || wp !== w ? ` <span class="cz-sub">padded to ${hp}×${wp}</span>` : "";
+    const defs = `<defs><pattern id="cz-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="${this.pal.ink}" stroke-width="1.5" opacity="0.55"/></pattern></defs>`;
+    return this.panel(`Input ${h}×${w}${label}${padded}`, wp * cs, hp * cs, defs + body);
+  }
+
+  kernelPanel(c, cs) {
+    const t = this.t;
+    const [kh, kw] = t.kernel_shape;
+    let body = "";
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        const v = t.kernel[c][a][b];
+        body += this.cell(b * cs, a * cs, cs, fmt(v), this.fill("kernel", v));
+      }
+    }
+    const name = t.channels[c];
+    const label = name ? ` · ${name} slice` : "";
+    return this.panel(`Kernel ${kh}×${kw}${label}`, kw * cs, kh * cs, body, "cz-kernel");
+  }
+
+  // An output-shaped grid filled up to step k (values[i][j]), current cell outlined.
+  mapPanel(title, values, grid, k, cs, cls) {
+    const t = this.t;
+    const [ho, wo] = t.output_shape;
+    let body = "";
+    for (let i = 0; i < ho; i++) {
+      for (let j = 0; j < wo; j++) {
+        const idx = i * wo + j;
+        const attrs = ` data-step="${idx}" data-out="${i},${j}" class="cz-out-cell${idx <= k ? " cz-done" : ""}"`;
+        if (idx <= k) {
+          const v = values[i][j];
+          body += this.cell(j * cs, i * cs, cs, fmt(v), this.fill(grid, v), { attrs, bold: idx === k });
+        } else {
+          body += this.cell(j * cs, i * cs, cs, "?", null, { attrs, ink: "#adb5bd" });
+        }
+      }
+    }
+    const [ci, cj] = t.steps[k].out;
+    body += this.outline(cj * cs, ci * cs, cs, cs, this.pal.accent, 3);
+    return this.panel(title, wo * cs, ho * cs, body, cls);
+  }
+
+  cellSize(width) {
+    const t = this.t;
+    const [h, w] = t.input_shape;
+    const [[top, bottom], [left, right]] = t.pads;
+    const hp = h + top + bottom;
+    const wp = w + left + right;
+    const [kh, kw] = t.kernel_shape;
+    const [ho, wo] = t.output_shape;
+    const channels = t.channels.length;
+    const cols = t.kind === "conv" ? wp + kw + wo * (channels > 1 ? 2 : 1) : wp + wo;
+    const room = Math.max(width - 60 * (channels > 1 ? 4 : 3), 240);
+    const tall = channels > 1 ? 200 : 460;
+    return clamp(Math.floor(Math.min(room / cols, tall / Math.max(hp, ho))), 18, 52);
+  }
+
+  render(k, width) {
+    const t = this.t;
+    const cs = this.cellSize(width);
+    const [ho, wo] = t.output_shape;
+    const op = (s) => `<div class="cz-op">${s}</div>`;
+    if (t.kind === "pool") {
+      const name = { max: "max", avg: "average", sum: "sum" }[t.mode];
+      return `<div class="cz-row">${this.inputPanel(0, k, cs)}${op("→")}${this.mapPanel(`Output ${ho}×${wo} <span class="cz-sub">${name} pooling</span>`, t.output, "output", k, cs)}</div>`;
+    }
+    const relu = t.relu ? " <span class=\"cz-sub\">after ReLU</span>" : "";
+    if (t.channels.length === 1) {
+      return `<div class="cz-row">${this.inputPanel(0, k, cs)}${op("×")}${this.kernelPanel(0, cs)}${op("=")}${this.mapPanel(`Output ${ho}×${wo}${relu}`, t.output, "output", k, cs)}</div>`;
+    }
+    let rows = "";
+    t.channels.forEach((name, c) => {
+      rows += `<div class="cz-row">${this.inputPanel(c, k, cs)}${op("×")}${this.kernelPanel(c, cs)}${op("=")}${this.mapPanel(`${name} map ${ho}×${wo}`, t.partials[c], "partials", k, cs, "cz-partial")}</div>`;
+    });
+    const sum = `sum of the ${t.channels.length} maps${t.bias ? ` + bias ${fmt(t.bias)}` : ""}`;
+    return `<div class="cz-rgb"><div class="cz-rows">${rows}</div>${op("Σ")}${this.mapPanel(`Output ${ho}×${wo}${relu}<br><span class="cz-sub">${sum}</span>`, t.output, "output", k, cs)}</div>`;
+  }
+
+  worked(k) {
+    const t = this.t;
+    const step = t.steps[k];
+    const lines = step.lines
+      .map((line, i) => {
+        const last = i === step.lines.length - 1;
+        return `<code class="${last ? "cz-total" : ""}">${esc(line)}</code>`;
+      })
+      .join("");
+    return `<div class="cz-cell-title">Output cell (${step.out[0]}, ${step.out[1]})</div>${lines}`;
+  }
+
+  bar(grid, label) {
+    const s = this.scales[grid];
+    const stops = s.scale === "channels" ? null : this.pal[s.scale];
+    if (!stops) return "";
+    const css = stops.map(([p, c]) => `${c} ${(p * 100).toFixed(0)}%`).join(", ");
+    const [lo, hi] = s.limits;
+    const mid = s.scale === "diverging" ? "<span>0</span>" : "";
+    return `<span class="cz-bar"><span class="cz-bar-label">${label}</span><span class="cz-bar-scale"><span class="cz-grad" style="background: linear-gradient(to right, ${css})"></span><span class="cz-ticks"><span>${fmt(lo)}</span>${mid}<span>${fmt(hi)}</span></span></span></span>`;
+  }
+
+  legend() {
+    const t = this.t;
+    const conv = t.kind === "conv";
+    const items = [`<span class="cz-key"><span class="cz-swatch cz-sw-window"></span>${conv ? "kernel window (each cell: input × weight = product)" : "current window"}</span>`];
+    if (!conv) items.push(`<span class="cz-key"><span class="cz-swatch cz-sw-bounds"></span>window boundaries</span>`);
+    if (!conv && t.mode === "max") items.push(`<span class="cz-key"><span class="cz-swatch cz-sw-winner"></span>the max (winner)</span>`);
+    const [[top, bottom], [left, right]] = t.pads;
+    if (top + bottom + left + right > 0) {
+      const what = conv ? "padding: zeros added around the input" : "padding: takes no part (never wins a max, not counted in an average)";
+      items.push(`<span class="cz-key"><span class="cz-swatch cz-sw-pad"></span>${what}</span>`);
+    }
+    if (t.reached.rows.includes(false) || t.reached.cols.includes(false)) {
+      items.push(`<span class="cz-key"><span class="cz-swatch cz-sw-unreached"></span>never ${conv ? "reached by the kernel" : "in any window"}: cannot change the output</span>`);
+    }
+    items.push(`<span class="cz-key"><span class="cz-swatch cz-sw-current"></span>the output cell being computed (hover any output cell to jump to its window)</span>`);
+    const bars = [];
+    if (this.scales.input.scale !== "channels") bars.push(this.bar("input", "input"));
+    if (conv) {
+      bars.push(this.bar("kernel", "kernel"));
+      bars.push(this.bar("products", "products"));
+      if (t.channels.length > 1) bars.push(this.bar("partials", "channel maps"));
+    }
+    bars.push(this.bar("output", "output"));
+    return `<div class="cz-keys">${items.join("")}</div><div class="cz-bars">${bars.join("")}</div>`;
+  }
+}
+
+// ------------------------------------------------------------------------------ controller
+export default function (component) {
+  const { parentElement, data, setStateValue } = component;
+  const root = parentElement.querySelector(".cz-stepper");
+  if (!root || !data || !data.trace) return;
+  let st = root.__cz;
+  if (!st) {
+    st = root.__cz = { id: null, step: 0, timer: null, report: null, reported: null };
+    bind(root, st);
+  }
+  st.setStateValue = setStateValue;
+  if (st.id !== data.id) {
+    st.id = data.id;
+    st.painter = new Painter(data);
+    st.n = data.trace.steps.length;
+    st.step = clamp(data.step || 0, 0, st.n - 1);
+    st.reported = st.step;
+    stop(root, st);
+    const slider = root.querySelector(".cz-slider");
+    slider.max = String(st.n);
+    slider.disabled = st.n < 2;
+    root.querySelector(".cz-legend").innerHTML = st.painter.legend();
+  }
+  show(root, st);
+}
+
+function show(root, st) {
+  const k = st.step;
+  const width = root.clientWidth || 900;
+  root.querySelector(".cz-panels").innerHTML = st.painter.render(k, width);
+  root.querySelector(".cz-worked").innerHTML = st.painter.worked(k);
+  root.querySelector(".cz-label").textContent = `step ${k + 1} of ${st.n}`;
+  root.querySelector(".cz-slider").value = String(k + 1);
+  root.querySelector(".cz-prev").disabled = k === 0;
+  root.querySelector(".cz-next").disabled = k === st.n - 1;
+  root.dataset.step = String(k);
+}
+
+function go(root, st, k) {
+  k = clamp(k, 0, st.n - 1);
+  if (k === st.step) return;
+  st.step = k;
+  show(root, st);
+  report(st);
+}
+
+// Tell Python the step once the learner pauses (one fragment rerun, not one per click).
+function report(st) {
+  clearTimeout(st.report);
+  if (st.timer) return; // playing: reported when it stops
+  st.report = setTimeout(() => {
+    if (st.step !== st.reported && st.setStateValue) {
+      st.reported = st.step;
+      st.setStateValue("step", st.step);
+    }
+  }, REPORT_AFTER_MS);
+}
+
+function stop(root, st) {
+  if (st.timer) clearInterval(st.timer);
+  st.timer = null;
+  root.querySelector(".cz-play").textContent = "Play";
+  report(st);
+}
+
+function play(root, st) {
+  if (st.step >= st.n - 1) go(root, st, 0);
+  const ms = Number(root.querySelector(".cz-speed").value) || 800;
+  root.querySelector(".cz-play").textContent = "Pause";
+  st.timer = setInterval(() => {
+    if (st.step >= st.n - 1) stop(root, st);
+    else go(root, st, st.step + 1);
+  }, ms);
+}
+
+function bind(root, st) {
+  const speed = root.querySelector(".cz-speed");
+  speed.innerHTML = SPEEDS.map(([name, ms]) => `<option value="${ms}"${name === "normal" ? " selected" : ""}>${name}</option>`).join("");
+  root.querySelector(".cz-prev").addEventListener("click", () => go(root, st, st.step - 1));
+  root.querySelector(".cz-next").addEventListener("click", () => go(root, st, st.step + 1));
+  root.querySelector(".cz-play").addEventListener("click", () => (st.timer ? stop(root, st) : play(root, st)));
+  speed.addEventListener("change", () => {
+    if (st.timer) {
+      stop(root, st);
+      play(root, st);
+    }
+  });
+  root.querySelector(".cz-slider").addEventListener("input", (e) => go(root, st, Number(e.target.value) - 1));
+  root.addEventListener("keydown", (e) => {
+    if (e.target.classList && (e.target.classList.contains("cz-slider") || e.target.tagName === "SELECT")) return;
+    const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+    if (e.key in moves) go(root, st, st.step + moves[e.key]);
+    else if (e.key === "Home") go(root, st, 0);
+    else if (e.key === "End") go(root, st, st.n - 1);
+    else return;
+    e.preventDefault();
+  });
+  // Hovering an output (or channel-map) cell jumps to the window that produced it.
+  root.querySelector(".cz-panels").addEventListener("mouseover", (e) => {
+    const cell = e.target.closest && e.target.closest("[data-step]");
+    if (cell) go(root, st, Number(cell.dataset.step));
+  });
+}
