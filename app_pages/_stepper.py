@@ -46,13 +46,8 @@ def saved_key(key: str) -> str:
     return f"{key}_saved"
 
 
-def _remember(key: str) -> None:
-    """The browser reported a step: keep it in a plain key (widget state is dropped when
-    the stepper is not drawn, e.g. in another mode or on another page)."""
-    value = st.session_state.get(key) or {}
-    step = value.get("step") if hasattr(value, "get") else None
-    if isinstance(step, int):
-        st.session_state[saved_key(key)] = step
+def _no_op() -> None:
+    """Declares the ``step`` state (components v2 needs an ``on_step_change``)."""
 
 
 def stepper(view: dict, key: str) -> None:
@@ -72,6 +67,11 @@ def stepper(view: dict, key: str) -> None:
     @st.fragment
     def mount() -> None:
         # In a fragment: the step report reruns only this, not the whole page.
-        _component(key=key, data={**view, "step": step}, on_step_change=lambda: _remember(key))
+        result = _component(key=key, data={**view, "step": step}, on_step_change=_no_op)
+        reported = getattr(result, "step", None)
+        if isinstance(reported, int):
+            # Widget state is dropped when the stepper is not drawn (another mode or
+            # page); a plain key keeps the step until the learner comes back.
+            st.session_state[saved_key(key)] = reported
 
     mount()

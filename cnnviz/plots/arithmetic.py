@@ -84,8 +84,9 @@ def stepper_data(trace: dict, step: int = 0) -> dict:
         scales["partials"] = _scale(style.DIVERGING, style.map_limits(partials, shared=True)[0])
         both = np.concatenate([sums.ravel(), out.ravel()])
         scales["output"] = _scale(style.DIVERGING, style.symmetric_limits(both))
-    else:  # pooling keeps the input's unit: the output shares its scale
-        scales["output"] = _scale(*style.value_scale(np.concatenate([x.ravel(), out.ravel()])))
+    else:  # pooling keeps the input's unit: input and output share one scale
+        both = _scale(*style.value_scale(np.concatenate([x.ravel(), out.ravel()])))
+        scales = {"input": both, "output": both}
     digest = hashlib.sha1(json.dumps(trace, sort_keys=True).encode()).hexdigest()[:16]
     n = len(trace["steps"])
     return {
