@@ -110,7 +110,14 @@ def matrix_input(
     if not disabled:
         st.session_state[cells] = edited.to_numpy(dtype=object).tolist()
         if st.session_state[cells] != _cells_text(start):
-            st.button("Reset", key=f"{key}_reset", on_click=_reset, args=(key,), type="tertiary")
+            st.button(
+                "Reset to the preset",
+                key=f"{key}_reset",
+                on_click=_reset,
+                args=(key,),
+                icon=":material/restart_alt:",
+                type="tertiary",
+            )
     try:
         values = conv.as_matrix(edited, name)
     except conv.ConvError as exc:

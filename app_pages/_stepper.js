@@ -235,7 +235,7 @@ class Painter {
     const channels = t.channels.length;
     const cols = t.kind === "conv" ? wp + kw + wo * (channels > 1 ? 2 : 1) : wp + wo;
     const room = Math.max(width - 60 * (channels > 1 ? 4 : 3), 240);
-    const tall = channels > 1 ? 200 : 460;
+    const tall = channels > 1 ? 240 : 620;
     return clamp(Math.floor(Math.min(room / cols, tall / Math.max(hp, ho))), 18, 52);
   }
 
@@ -272,9 +272,9 @@ class Painter {
     return `<div class="cz-cell-title">Output cell (${step.out[0]}, ${step.out[1]})</div>${lines}`;
   }
 
-  bar(grid, label) {
+  bar(grid, label, channel) {
     const s = this.scales[grid];
-    const stops = s.scale === "channels" ? null : this.pal[s.scale];
+    const stops = s.scale === "channels" ? this.pal.channels[channel] : this.pal[s.scale];
     if (!stops) return "";
     const css = stops.map(([p, c]) => `${c} ${(p * 100).toFixed(0)}%`).join(", ");
     const [lo, hi] = s.limits;
@@ -298,7 +298,11 @@ class Painter {
     }
     items.push(`<span class="cz-key"><span class="cz-swatch cz-sw-current"></span>the output cell being computed (hover any output cell to jump to its window)</span>`);
     const bars = [];
-    if (this.scales.input.scale !== "channels") bars.push(this.bar("input", "input"));
+    if (this.scales.input.scale === "channels") {
+      for (const name of t.channels) bars.push(this.bar("input", `${name} input`, name));
+    } else {
+      bars.push(this.bar("input", "input"));
+    }
     if (conv) {
       bars.push(this.bar("kernel", "kernel"));
       bars.push(this.bar("products", "products"));

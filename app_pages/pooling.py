@@ -33,9 +33,9 @@ def pooled_fig(image: np.ndarray, size: int, stride: int, padding: str, mode: st
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def shift_demo(size: int, stride: int, mode: str, padding: str):
-    """The shift demo for the page's settings: its sentence and figure."""
-    demo = pooling.shift_demo(size, stride, mode, padding)
+def shift_demo(size: int, stride: int, mode: str):
+    """The shift demo for the page's size, stride and operation: its sentence and figure."""
+    demo = pooling.shift_demo(size, stride, mode)
     return demo.summary(), plots.shift_demo_figure(demo)
 
 
@@ -82,9 +82,9 @@ with tab_image:
         )
 
 with tab_shift:
-    summary, figure = shift_demo(size, stride, mode, padding)
+    summary, figure = shift_demo(size, stride, mode)
     st.markdown(
-        f"One bright pixel in a strip of {size}×{size} windows (stride {stride}), moved right. "
-        + summary
+        f"One bright pixel in a strip of {size}×{size} windows (stride {stride}, no padding), "
+        f"moved right. {summary}"
     )
     st.plotly_chart(figure, key="pool_shift_fig")

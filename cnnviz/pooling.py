@@ -431,12 +431,12 @@ class ShiftDemo:
 def _where(before: tuple[int, ...], after: tuple[int, ...]) -> str:
     """Where the pixel went, relative to the windows that held it before."""
     if not after:
-        return "in no window: the stride skips this column"
+        return "in no window (the stride skips it)"
     if after == before:
         return "still in the same window" if len(after) == 1 else "still in the same windows"
     if not set(after) & set(before):
         return "now in another window"
-    return "now also in another window (the windows overlap)"
+    return "also in another window (overlap)"
 
 
 def shift_demo(

@@ -232,7 +232,9 @@ def test_conv_trace_equals_conv_steps(stride, padding, dilation):
     np.testing.assert_array_equal(trace["kernel"], k[None])
     first = trace["steps"][0]
     assert first["lines"][-1] == conv.relu_expression(first["value"])
-    assert first["lines"][0] == conv.conv_steps(x, k, 1.5, stride, padding, dilation)[0].expression()
+    assert (
+        first["lines"][0] == conv.conv_steps(x, k, 1.5, stride, padding, dilation)[0].expression()
+    )
 
 
 def test_conv_trace_rgb_has_one_map_per_channel_and_subtotals():

@@ -131,12 +131,8 @@ def test_shift_demo_labels_say_where_the_pixel_is():
         "moved 1 px: still in the same window",
         "moved 2 px: now in another window",
     )
-    assert pooling.shift_demo(2, 1).labels[1] == (
-        "moved 1 px: now also in another window (the windows overlap)"
-    )
-    assert pooling.shift_demo(2, 4).labels[2] == (
-        "moved 2 px: in no window: the stride skips this column"
-    )
+    assert pooling.shift_demo(2, 1).labels[1] == "moved 1 px: also in another window (overlap)"
+    assert pooling.shift_demo(2, 4).labels[2] == "moved 2 px: in no window (the stride skips it)"
     assert pooling.shift_demo(2, 4).windows[2] == ()
     with pytest.raises(ValueError, match="mode"):
         pooling.shift_demo(2, mode="median")

@@ -519,14 +519,17 @@ def shift_demo_figure(demo) -> go.Figure:
             i + 1,
             2,
         )
+        inset = 0.1 if demo.stride < demo.size else 0.0
         for k, (r0, c0) in enumerate(_window_corners(demo, h, w)):
             hot = k in held
             fig.add_shape(
                 type="rect",
-                x0=c0 - 0.5 + 0.06 * (k % 2),
-                x1=c0 + demo.size - 0.5 - 0.06 * (k % 2),
-                y0=r0 - 0.5 + 0.06 * (k % 2),
-                y1=r0 + demo.size - 0.5 - 0.06 * (k % 2),
+                # Overlapping windows (stride < size) are inset a little each, so every
+                # boundary stays visible.
+                x0=c0 - 0.5 + inset * (k % 3),
+                x1=c0 + demo.size - 0.5 - inset * (k % 3),
+                y0=r0 - 0.5 + inset * (k % 3),
+                y1=r0 + demo.size - 0.5 - inset * (k % 3),
                 line={
                     "color": style.ACCENT if hot else style.INK,
                     "width": 3 if hot else 1.5,
@@ -541,6 +544,14 @@ def shift_demo_figure(demo) -> go.Figure:
     for i in range(n):  # the pooled maps span the strip's rows: true size, top-aligned
         fig.layout[f"yaxis{2 * i + 2}"].update(autorange=False, range=[h - 0.5, -0.5])
         fig.layout[f"xaxis{2 * i + 2}"].update(range=[-0.5, max(wo, 2) - 0.5])
+        blank = {"fillcolor": "white", "line_width": 0, "layer": "below", "row": i + 1, "col": 2}
+        if h > ho:  # no grid-line colour where the pooled map has no cells
+            fig.add_shape(
+                type="rect", x0=-0.5, x1=max(wo, 2) - 0.5, y0=ho - 0.5, y1=h - 0.5, **blank
+            )
+        if wo < 2:
+            fig.add_shape(type="rect", x0=wo - 0.5, x1=1.5, y0=-0.5, y1=h - 0.5, **blank)
+    fig.update_annotations(font_size=13)
     fig.update_layout(
         height=60 + n * max(_CELL_PX * h + 70, 110),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},

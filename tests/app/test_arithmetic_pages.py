@@ -330,6 +330,7 @@ def test_pooling_shift_demo_follows_the_controls(open_page, size, stride, mode):
     at.slider(key="pool_size").set_value(size).run()
     at.slider(key="pool_stride").set_value(stride).run()
     at.radio(key="pool_mode").set_value(mode).run()
+    at.radio(key="pool_padding").set_value("same").run()  # the demo stays unpadded
     demo = pooling.shift_demo(size, stride, mode)
     fig = _figure(at, "pool_shift_fig")
     for i, x in enumerate(demo.inputs):
