@@ -383,5 +383,16 @@ def test_stepping_a_padded_strided_convolution_in_chromium(tmp_path):
         assert label.inner_text() == "step 9 of 9"
         cells.first.hover()  # hovering an output cell jumps to its window
         assert label.inner_text() == "step 1 of 9"
+        page.mouse.move(0, 0)
+        for _ in range(3):
+            nxt.click()
         shots.shoot(page, tmp_path / "stepper.png")
+        # After a pause the step reaches the server: it survives Image mode and back.
+        page.wait_for_timeout(2500)
+        shots.wait_idle(page)
+        page.get_by_text("Image", exact=True).first.click()
+        shots.wait_idle(page)
+        page.get_by_text("Matrix", exact=True).first.click()
+        shots.wait_idle(page)
+        assert page.locator(".cz-label").inner_text() == "step 4 of 9"
         assert page.locator(shots.EXCEPTION).count() == 0
