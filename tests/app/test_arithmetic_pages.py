@@ -12,7 +12,6 @@ import base64
 import gc
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -341,18 +340,9 @@ def test_pooling_shift_demo_follows_the_controls(open_page, size, stride, mode):
 
 # ----------------------------------------------------------------------------- real browser
 @pytest.mark.browser
-def test_stepping_a_padded_strided_convolution_in_chromium(tmp_path):
+def test_stepping_a_padded_strided_convolution_in_chromium(tmp_path, shots):
     """`streamlit run` + headless Chromium: set stride 2 and 'same' padding on the binary
     preset, press Next through every step of the component, and read the output cells."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("shots", ROOT / "scripts" / "screenshot.py")
-    shots = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(shots)
-    if not Path(shots.CHROMIUM).exists():
-        if os.environ.get("CNNVIZ_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{shots.CHROMIUM} is missing and CNNVIZ_REQUIRE_BROWSER=1")
-        pytest.skip("install chromium (apt-get install -y chromium) to run the browser test")
     name = "Textbook: 5×5 binary image, 3×3 binary filter"
     x, k = conv.PRESETS[name]
     want = conv.conv2d(x, k, stride=2, padding="same")  # 3×3, padded by 1 on every side
