@@ -52,12 +52,16 @@ const rgb = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
 const inkFor = (c) => (0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] > 150 ? "#212529" : "#ffffff");
 
 // ------------------------------------------------------------------------------ drawing
+// The panels are drawn once per trace; a step then redraws only the cells that change
+// (the old and new kernel windows, the output cells between the old and new step) and a
+// few outlines, so a step costs the same on a 20×20 grid as on a 4×4 one.
 class Painter {
-  constructor(data) {
-    this.data = data;
+  constructor(data, width) {
     this.t = data.trace;
     this.pal = data.palette;
     this.scales = data.scales;
+    this.cs = this.cellSize(width);
+    this.k = null; // the step drawn now
   }
 
   // Fill colour of a value on the named grid's scale (channel name for RGB inputs).
@@ -68,22 +72,27 @@ class Painter {
     return colourAt(stops, hi > lo ? (v - lo) / (hi - lo) : 0.5);
   }
 
-  cell(x, y, cs, value, fillRgb, opts = {}) {
-    const fs = opts.fs || (cs >= 40 ? 14 : cs >= 28 ? 12 : 10);
-    const ink = fillRgb ? inkFor(fillRgb) : "#868e96";
+  // One cell's content, drawn at the origin of its <g> (which holds its position).
+  cell(value, fillRgb, opts = {}) {
+    const cs = this.cs;
+    const fs = cs >= 40 ? 14 : cs >= 28 ? 12 : 10;
+    const ink = opts.ink || (fillRgb ? inkFor(fillRgb) : "#868e96");
     const fill = fillRgb ? rgb(fillRgb) : opts.bg || "#ffffff";
     const dash = opts.dashed ? ' stroke-dasharray="4 3"' : "";
     const stroke = opts.stroke || "#ced4da";
-    const attrs = opts.attrs || "";
-    let svg = `<g${attrs}><rect x="${x + 1}" y="${y + 1}" width="${cs - 2}" height="${cs - 2}" fill="${fill}" stroke="${stroke}" stroke-width="1"${dash}/>`;
+    const mid = 'text-anchor="middle" dominant-baseline="middle"';
+    let svg = `<rect x="1" y="1" width="${cs - 2}" height="${cs - 2}" fill="${fill}" stroke="${stroke}" stroke-width="1"${dash}/>`;
     if (opts.small !== undefined && cs >= 44) {
-      svg += `<text x="${x + cs / 2}" y="${y + cs * 0.34}" font-size="10" fill="${ink}" text-anchor="middle" dominant-baseline="middle">${esc(opts.small)}</text>`;
-      svg += `<text x="${x + cs / 2}" y="${y + cs * 0.68}" font-size="${fs}" font-weight="700" fill="${ink}" text-anchor="middle" dominant-baseline="middle">${esc(value)}</text>`;
+      svg += `<text x="${cs / 2}" y="${cs * 0.34}" font-size="10" fill="${ink}" ${mid}>${esc(opts.small)}</text>`;
+      svg += `<text x="${cs / 2}" y="${cs * 0.68}" font-size="${fs}" font-weight="700" fill="${ink}" ${mid}>${esc(value)}</text>`;
     } else {
       const weight = opts.bold ? ' font-weight="700"' : "";
-      svg += `<text x="${x + cs / 2}" y="${y + cs / 2 + 1}" font-size="${fs}"${weight} fill="${opts.ink || ink}" text-anchor="middle" dominant-baseline="middle">${esc(value)}</text>`;
+      svg += `<text x="${cs / 2}" y="${cs / 2 + 1}" font-size="${fs}"${weight} fill="${ink}" ${mid}>${esc(value)}</text>`;
     }
-    return svg + "</g>";
+    if (opts.hatch) {
+      svg += `<rect x="1" y="1" width="${cs - 2}" height="${cs - 2}" fill="url(#cz-hatch)"/>`;
+    }
+    return svg;
   }
 
   outline(x, y, w, h, colour, width, dash) {
@@ -92,65 +101,63 @@ class Painter {
   }
 
   panel(title, w, h, body, cls = "") {
-    return `<figure class="cz-panel ${cls}"><figcaption>${title}</figcaption><svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(title.replace(/<[^>]+>/g, ""))}">${body}</svg></figure>`;
+    const label = esc(title.replace(/<[^>]+>/g, ""));
+    return `<figure class="cz-panel ${cls}"><figcaption>${title}</figcaption><svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${label}">${body}</svg></figure>`;
   }
 
-  // The input of one channel, with its padding, the window of step k and the products.
-  inputPanel(c, k, cs) {
+  geometry() {
     const t = this.t;
-    const step = t.steps[k];
     const [h, w] = t.input_shape;
     const [[top, bottom], [left, right]] = t.pads;
-    const hp = h + top + bottom;
-    const wp = w + left + right;
+    return { h, w, top, left, hp: h + top + bottom, wp: w + left + right };
+  }
+
+  // --- input panels: every cell is a <g data-cell="c:r,col">, plus an overlay group.
+  windowOf(k) {
+    const step = this.t.steps[k];
+    const cells = new Map(); // "r,col" -> [a, b] position inside the window
+    step.rows.forEach((r, a) => step.cols.forEach((col, b) => cells.set(`${r},${col}`, [a, b])));
+    return cells;
+  }
+
+  inputCell(c, r, col, k, win) {
+    const t = this.t;
+    const { h, w } = this.geometry();
     const conv = t.kind === "conv";
-    const name = t.channels[c];
-    const inWin = new Map(); // "r,c" -> [a, b] position inside the window
-    step.rows.forEach((r, a) => step.cols.forEach((col, b) => inWin.set(`${r},${col}`, [a, b])));
-    let body = "";
-    const hatch = `url(#cz-hatch)`;
-    for (let r = -top; r < h + bottom; r++) {
-      for (let col = -left; col < w + right; col++) {
+    const pos = win && win.get(`${r},${col}`);
+    if (r < 0 || r >= h || col < 0 || col >= w) {
+      const pad = { dashed: true, bg: this.pal.pad_bg, stroke: this.pal.ink };
+      if (pos && conv) {
+        const [a, b] = pos;
+        const p = t.steps[k].products[c][a][b];
+        return this.cell(fmt(p), null, { ...pad, small: `0×${fmt(t.kernel[c][a][b])}` });
+      }
+      return this.cell(conv ? "0" : "", null, pad);
+    }
+    const v = t.input[c][r][col];
+    if (pos && conv) {
+      const [a, b] = pos;
+      const p = t.steps[k].products[c][a][b];
+      return this.cell(fmt(p), this.fill("products", p), { small: `${fmt(v)}×${fmt(t.kernel[c][a][b])}` });
+    }
+    const hatch = !t.reached.rows[r] || !t.reached.cols[col];
+    return this.cell(fmt(v), this.fill("input", v, t.channels[c]), { hatch });
+  }
+
+  inputPanel(c) {
+    const t = this.t;
+    const cs = this.cs;
+    const { h, w, top, left, hp, wp } = this.geometry();
+    let body = `<defs><pattern id="cz-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="${this.pal.ink}" stroke-width="1.5" opacity="0.55"/></pattern></defs>`;
+    for (let r = -top; r < hp - top; r++) {
+      for (let col = -left; col < wp - left; col++) {
         const x = (col + left) * cs;
         const y = (r + top) * cs;
-        const pad = r < 0 || r >= h || col < 0 || col >= w;
-        const win = inWin.get(`${r},${col}`);
-        if (pad) {
-          if (win && conv) {
-            const [a, b] = win;
-            const wgt = t.kernel[c][a][b];
-            body += this.cell(x, y, cs, fmt(step.products[c][a][b]), null, {
-              dashed: true,
-              bg: this.pal.pad_bg,
-              stroke: this.pal.ink,
-              small: `0×${fmt(wgt)}`,
-            });
-          } else {
-            body += this.cell(x, y, cs, conv ? "0" : "", null, {
-              dashed: true,
-              bg: this.pal.pad_bg,
-              stroke: this.pal.ink,
-            });
-          }
-          continue;
-        }
-        const v = t.input[c][r][col];
-        if (win && conv) {
-          const [a, b] = win;
-          const p = step.products[c][a][b];
-          body += this.cell(x, y, cs, fmt(p), this.fill("products", p), {
-            small: `${fmt(v)}×${fmt(t.kernel[c][a][b])}`,
-          });
-        } else {
-          body += this.cell(x, y, cs, fmt(v), this.fill("input", v, name));
-        }
-        if (!t.reached.rows[r] || !t.reached.cols[col]) {
-          body += `<rect class="cz-unreached" x="${x + 1}" y="${y + 1}" width="${cs - 2}" height="${cs - 2}" fill="${hatch}"/>`;
-        }
+        body += `<g transform="translate(${x},${y})" data-cell="${c}:${r},${col}">${this.inputCell(c, r, col, 0, null)}</g>`;
       }
     }
-    // Every window's boundary for pooling (they tile the input when stride = size).
-    if (!conv) {
+    if (t.kind === "pool") {
+      // Every window's boundary (they tile the input when stride = size).
       const [ph, pw] = t.kernel_shape;
       const seen = new Set();
       for (const s of t.steps) {
@@ -160,41 +167,51 @@ class Painter {
         body += this.outline((s.cols[0] + left) * cs, (s.rows[0] + top) * cs, pw * cs, ph * cs, this.pal.ink, 1.5, "5 3");
       }
     }
-    // The kernel's span (dotted when dilated), then each window cell in the accent colour.
+    body += `<g class="cz-overlay" data-overlay="in:${c}"></g>`;
+    const name = t.channels[c];
+    const label = name ? ` · ${name}` : "";
+    const padded = hp !== h || wp !== w ? ` <span class="cz-sub">padded to ${hp}×${wp}</span>` : "";
+    return this.panel(`Input ${h}×${w}${label}${padded}`, wp * cs, hp * cs, body);
+  }
+
+  inputOverlay(k) {
+    const t = this.t;
+    const cs = this.cs;
+    const { top, left } = this.geometry();
+    const step = t.steps[k];
     const r0 = step.rows[0];
     const c0 = step.cols[0];
     const spanH = (step.rows[step.rows.length - 1] - r0 + 1) * cs;
     const spanW = (step.cols[step.cols.length - 1] - c0 + 1) * cs;
-    if (t.dilation[0] > 1 || t.dilation[1] > 1) {
-      body += this.outline((c0 + left) * cs, (r0 + top) * cs, spanW, spanH, this.pal.accent, 1.5, "2 3");
-    }
-    if (conv) {
+    let svg = "";
+    if (t.kind === "conv") {
+      if (t.dilation[0] > 1 || t.dilation[1] > 1) {
+        svg += this.outline((c0 + left) * cs, (r0 + top) * cs, spanW, spanH, this.pal.accent, 1.5, "2 3");
+      }
       for (const r of step.rows) {
         for (const col of step.cols) {
-          body += this.outline((col + left) * cs, (r + top) * cs, cs, cs, this.pal.accent, 3);
+          svg += this.outline((col + left) * cs, (r + top) * cs, cs, cs, this.pal.accent, 3);
         }
       }
     } else {
-      body += this.outline((c0 + left) * cs, (r0 + top) * cs, spanW, spanH, this.pal.accent, 3.5);
+      svg += this.outline((c0 + left) * cs, (r0 + top) * cs, spanW, spanH, this.pal.accent, 3.5);
     }
     if (step.winner) {
       const [a, b] = step.winner;
-      body += this.outline((step.cols[b] + left) * cs + 3, (step.rows[a] + top) * cs + 3, cs - 6, cs - 6, "#1b4332", 3.5);
+      svg += this.outline((step.cols[b] + left) * cs + 3, (step.rows[a] + top) * cs + 3, cs - 6, cs - 6, "#1b4332", 3.5);
     }
-    const label = name ? ` · ${name}` : "";
-    const padded = hp !== h || wp !== w ? ` <span class="cz-sub">padded to ${hp}×${wp}</span>` : "";
-    const defs = `<defs><pattern id="cz-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="${this.pal.ink}" stroke-width="1.5" opacity="0.55"/></pattern></defs>`;
-    return this.panel(`Input ${h}×${w}${label}${padded}`, wp * cs, hp * cs, defs + body);
+    return svg;
   }
 
-  kernelPanel(c, cs) {
+  kernelPanel(c) {
     const t = this.t;
+    const cs = this.cs;
     const [kh, kw] = t.kernel_shape;
     let body = "";
     for (let a = 0; a < kh; a++) {
       for (let b = 0; b < kw; b++) {
         const v = t.kernel[c][a][b];
-        body += this.cell(b * cs, a * cs, cs, fmt(v), this.fill("kernel", v));
+        body += `<g transform="translate(${b * cs},${a * cs})">${this.cell(fmt(v), this.fill("kernel", v))}</g>`;
       }
     }
     const name = t.channels[c];
@@ -202,35 +219,39 @@ class Painter {
     return this.panel(`Kernel ${kh}×${kw}${label}`, kw * cs, kh * cs, body, "cz-kernel");
   }
 
-  // An output-shaped grid filled up to step k (values[i][j]), current cell outlined.
-  mapPanel(title, values, grid, k, cs, cls) {
-    const t = this.t;
-    const [ho, wo] = t.output_shape;
+  // --- output-shaped maps, filled up to step k: <g data-step=idx> per cell + an overlay.
+  mapCell(values, grid, idx, k) {
+    const [, wo] = this.t.output_shape;
+    if (idx > k) return this.cell("?", null, { ink: "#adb5bd" });
+    const v = values[Math.floor(idx / wo)][idx % wo];
+    return this.cell(fmt(v), this.fill(grid, v), { bold: idx === k });
+  }
+
+  mapPanel(m, title, cls = "") {
+    const cs = this.cs;
+    const [ho, wo] = this.t.output_shape;
     let body = "";
     for (let i = 0; i < ho; i++) {
       for (let j = 0; j < wo; j++) {
         const idx = i * wo + j;
-        const attrs = ` data-step="${idx}" data-out="${i},${j}" class="cz-out-cell${idx <= k ? " cz-done" : ""}"`;
-        if (idx <= k) {
-          const v = values[i][j];
-          body += this.cell(j * cs, i * cs, cs, fmt(v), this.fill(grid, v), { attrs, bold: idx === k });
-        } else {
-          body += this.cell(j * cs, i * cs, cs, "?", null, { attrs, ink: "#adb5bd" });
-        }
+        body += `<g transform="translate(${j * cs},${i * cs})" data-step="${idx}" data-out="${i},${j}" data-map="${m}" class="cz-out-cell">${this.cell("?", null, { ink: "#adb5bd" })}</g>`;
       }
     }
-    const [ci, cj] = t.steps[k].out;
-    body += this.outline(cj * cs, ci * cs, cs, cs, this.pal.accent, 3);
+    body += `<g class="cz-overlay" data-overlay="map:${m}"></g>`;
     return this.panel(title, wo * cs, ho * cs, body, cls);
+  }
+
+  maps() {
+    // [values, grid] of each output-shaped map, in panel order (channel maps, then output).
+    const t = this.t;
+    const list = t.kind === "conv" && t.channels.length > 1 ? t.partials.map((p) => [p, "partials"]) : [];
+    return [...list, [t.output, "output"]];
   }
 
   cellSize(width) {
     const t = this.t;
-    const [h, w] = t.input_shape;
-    const [[top, bottom], [left, right]] = t.pads;
-    const hp = h + top + bottom;
-    const wp = w + left + right;
-    const [kh, kw] = t.kernel_shape;
+    const { hp, wp } = this.geometry();
+    const [, kw] = t.kernel_shape;
     const [ho, wo] = t.output_shape;
     const channels = t.channels.length;
     const cols = t.kind === "conv" ? wp + kw + wo * (channels > 1 ? 2 : 1) : wp + wo;
@@ -239,25 +260,66 @@ class Painter {
     return clamp(Math.floor(Math.min(room / cols, tall / Math.max(hp, ho))), 18, 52);
   }
 
-  render(k, width) {
+  // The static panels (HTML), drawn once per trace.
+  build() {
     const t = this.t;
-    const cs = this.cellSize(width);
     const [ho, wo] = t.output_shape;
     const op = (s) => `<div class="cz-op">${s}</div>`;
+    const last = this.maps().length - 1;
     if (t.kind === "pool") {
       const name = { max: "max", avg: "average", sum: "sum" }[t.mode];
-      return `<div class="cz-row">${this.inputPanel(0, k, cs)}${op("→")}${this.mapPanel(`Output ${ho}×${wo} <span class="cz-sub">${name} pooling</span>`, t.output, "output", k, cs)}</div>`;
+      return `<div class="cz-row">${this.inputPanel(0)}${op("→")}${this.mapPanel(last, `Output ${ho}×${wo} <span class="cz-sub">${name} pooling</span>`)}</div>`;
     }
-    const relu = t.relu ? " <span class=\"cz-sub\">after ReLU</span>" : "";
+    const relu = t.relu ? ' <span class="cz-sub">after ReLU</span>' : "";
     if (t.channels.length === 1) {
-      return `<div class="cz-row">${this.inputPanel(0, k, cs)}${op("×")}${this.kernelPanel(0, cs)}${op("=")}${this.mapPanel(`Output ${ho}×${wo}${relu}`, t.output, "output", k, cs)}</div>`;
+      return `<div class="cz-row">${this.inputPanel(0)}${op("×")}${this.kernelPanel(0)}${op("=")}${this.mapPanel(last, `Output ${ho}×${wo}${relu}`)}</div>`;
     }
     let rows = "";
     t.channels.forEach((name, c) => {
-      rows += `<div class="cz-row">${this.inputPanel(c, k, cs)}${op("×")}${this.kernelPanel(c, cs)}${op("=")}${this.mapPanel(`${name} map ${ho}×${wo}`, t.partials[c], "partials", k, cs, "cz-partial")}</div>`;
+      rows += `<div class="cz-row">${this.inputPanel(c)}${op("×")}${this.kernelPanel(c)}${op("=")}${this.mapPanel(c, `${name} map ${ho}×${wo}`, "cz-partial")}</div>`;
     });
     const sum = `sum of the ${t.channels.length} maps${t.bias ? ` + bias ${fmt(t.bias)}` : ""}`;
-    return `<div class="cz-rgb"><div class="cz-rows">${rows}</div>${op("Σ")}${this.mapPanel(`Output ${ho}×${wo}${relu}<br><span class="cz-sub">${sum}</span>`, t.output, "output", k, cs)}</div>`;
+    return `<div class="cz-rgb"><div class="cz-rows">${rows}</div>${op("Σ")}${this.mapPanel(last, `Output ${ho}×${wo}${relu}<br><span class="cz-sub">${sum}</span>`)}</div>`;
+  }
+
+  // Index the drawn cells, so a step can redraw just the ones that change.
+  attach(container) {
+    this.inCells = new Map();
+    for (const g of container.querySelectorAll("[data-cell]")) this.inCells.set(g.dataset.cell, g);
+    this.mapCells = this.maps().map(() => []);
+    for (const g of container.querySelectorAll("[data-map]")) {
+      this.mapCells[Number(g.dataset.map)][Number(g.dataset.step)] = g;
+    }
+    this.overlays = new Map();
+    for (const g of container.querySelectorAll("[data-overlay]")) this.overlays.set(g.dataset.overlay, g);
+  }
+
+  show(k) {
+    const t = this.t;
+    const cs = this.cs;
+    const before = this.k;
+    const oldWin = before === null ? new Map() : this.windowOf(before);
+    const newWin = this.windowOf(k);
+    t.channels.forEach((_, c) => {
+      for (const key of new Set([...oldWin.keys(), ...newWin.keys()])) {
+        const g = this.inCells.get(`${c}:${key}`);
+        if (!g) continue;
+        const [r, col] = key.split(",").map(Number);
+        g.innerHTML = this.inputCell(c, r, col, k, newWin);
+      }
+      this.overlays.get(`in:${c}`).innerHTML = this.inputOverlay(k);
+    });
+    // Output-shaped maps: only the cells whose state differs between the two steps.
+    const lo = before === null ? 0 : Math.min(before, k);
+    const hi = before === null ? t.steps.length - 1 : Math.max(before, k);
+    const [i, j] = t.steps[k].out;
+    this.maps().forEach(([values, grid], m) => {
+      for (let idx = lo; idx <= hi; idx++) {
+        this.mapCells[m][idx].innerHTML = this.mapCell(values, grid, idx, k);
+      }
+      this.overlays.get(`map:${m}`).innerHTML = this.outline(j * cs, i * cs, cs, cs, this.pal.accent, 3);
+    });
+    this.k = k;
   }
 
   worked(k) {
@@ -326,7 +388,10 @@ export default function (component) {
   st.setStateValue = setStateValue;
   if (st.id !== data.id) {
     st.id = data.id;
-    st.painter = new Painter(data);
+    st.painter = new Painter(data, root.clientWidth || 900);
+    const panels = root.querySelector(".cz-panels");
+    panels.innerHTML = st.painter.build();
+    st.painter.attach(panels);
     st.n = data.trace.steps.length;
     st.step = clamp(data.step || 0, 0, st.n - 1);
     st.reported = st.step;
@@ -341,8 +406,7 @@ export default function (component) {
 
 function show(root, st) {
   const k = st.step;
-  const width = root.clientWidth || 900;
-  root.querySelector(".cz-panels").innerHTML = st.painter.render(k, width);
+  if (st.painter.k !== k) st.painter.show(k);
   root.querySelector(".cz-worked").innerHTML = st.painter.worked(k);
   root.querySelector(".cz-label").textContent = `step ${k + 1} of ${st.n}`;
   root.querySelector(".cz-slider").value = String(k + 1);
