@@ -392,8 +392,11 @@ export default function (component) {
     const panels = root.querySelector(".cz-panels");
     panels.innerHTML = st.painter.build();
     st.painter.attach(panels);
+    // A new trace (the learner changed an input) keeps the step they were on; a fresh
+    // mount (back from another mode or page) opens on the step the server remembers.
+    const fresh = st.n === undefined;
     st.n = data.trace.steps.length;
-    st.step = clamp(data.step || 0, 0, st.n - 1);
+    st.step = clamp(fresh ? data.step || 0 : st.step, 0, st.n - 1);
     st.reported = st.step;
     stop(root, st);
     const slider = root.querySelector(".cz-slider");
@@ -423,16 +426,19 @@ function go(root, st, k) {
   report(st);
 }
 
-// Tell Python the step once the learner pauses (one fragment rerun, not one per click).
-function report(st) {
+// Tell Python the step once the learner pauses (one fragment rerun, not one per click),
+// or at once when the pointer leaves the stepper (maybe to switch mode or page).
+function report(st, now = false) {
   clearTimeout(st.report);
   if (st.timer) return; // playing: reported when it stops
-  st.report = setTimeout(() => {
+  const send = () => {
     if (st.step !== st.reported && st.setStateValue) {
       st.reported = st.step;
       st.setStateValue("step", st.step);
     }
-  }, REPORT_AFTER_MS);
+  };
+  if (now) send();
+  else st.report = setTimeout(send, REPORT_AFTER_MS);
 }
 
 function stop(root, st) {
@@ -474,6 +480,7 @@ function bind(root, st) {
     else return;
     e.preventDefault();
   });
+  root.addEventListener("pointerleave", () => report(st, true));
   // Hovering an output (or channel-map) cell jumps to the window that produced it.
   root.querySelector(".cz-panels").addEventListener("mouseover", (e) => {
     const cell = e.target.closest && e.target.closest("[data-step]");

@@ -46,8 +46,13 @@ def saved_key(key: str) -> str:
     return f"{key}_saved"
 
 
-def _no_op() -> None:
-    """Declares the ``step`` state (components v2 needs an ``on_step_change``)."""
+def _remember(key: str) -> None:
+    """The browser reported a step. Runs at the start of the next run of any kind, even
+    one that does not draw the stepper (the learner switched mode right after stepping)."""
+    value = st.session_state.get(key)
+    step = value.get("step") if hasattr(value, "get") else None
+    if isinstance(step, int):
+        st.session_state[saved_key(key)] = step
 
 
 def stepper(view: dict, key: str) -> None:
@@ -67,7 +72,9 @@ def stepper(view: dict, key: str) -> None:
     @st.fragment
     def mount() -> None:
         # In a fragment: the step report reruns only this, not the whole page.
-        result = _component(key=key, data={**view, "step": step}, on_step_change=_no_op)
+        result = _component(
+            key=key, data={**view, "step": step}, on_step_change=lambda: _remember(key)
+        )
         reported = getattr(result, "step", None)
         if isinstance(reported, int):
             # Widget state is dropped when the stepper is not drawn (another mode or
