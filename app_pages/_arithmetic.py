@@ -14,7 +14,6 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._state import keep_settings
-from app_pages._stepper import stepper
 from cnnviz import conv, pooling
 from cnnviz.plots import arithmetic as plots
 
@@ -26,8 +25,6 @@ IMAGES = {
 }
 UPLOAD = "Upload your own"
 PADDINGS = ["valid", "same", "explicit"]
-
-__all__ = ["stepper"]  # re-exported: pages import the stepper from here
 
 
 # ----------------------------------------------------------------------------- caches
@@ -79,8 +76,11 @@ def _cells_text(values: np.ndarray) -> list[list[str]]:
 
 
 def _reset(key: str) -> None:
-    for k in (key, f"{key}_cells", f"{key}_good"):
+    """Back to the preset: forget the edits, and give the editor a new key (the browser's
+    grid keeps its own edits for a key it has seen)."""
+    for k in (f"{key}_cells", f"{key}_good"):
         st.session_state.pop(k, None)
+    st.session_state[f"{key}_version"] = st.session_state.get(f"{key}_version", 0) + 1
 
 
 def matrix_input(
@@ -98,9 +98,10 @@ def matrix_input(
     st.caption(label)
     text = st.session_state.get(cells) or _cells_text(start)
     frame = pd.DataFrame(text, columns=[str(c) for c in range(len(text[0]))], dtype=object)
+    version = st.session_state.get(f"{key}_version", 0)
     edited = st.data_editor(
         frame,
-        key=key,
+        key=key if not version else f"{key}_v{version}",
         hide_index=True,
         num_rows="fixed",
         width="content",

@@ -4,8 +4,9 @@ It receives a whole convolution or pooling trace once (``cnnviz.plots.arithmetic
 stepper_data``) and animates it client-side (``_stepper.js`` / ``_stepper.css``, shipped
 beside this file and inlined): Previous / Next / slider / Play and speed / arrow keys /
 hovering an output cell, with no server round trip. The server reruns only when the
-inputs change, plus one small fragment rerun after the learner pauses, to remember the
-step in session state (so it survives a change of mode or page).
+inputs change, plus one small fragment rerun when the learner pauses (or moves the
+pointer away) to remember the step in session state, so it survives a change of mode
+or page.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import streamlit as st
 
 from app_pages import _arithmetic as A
 from app_pages._state import keep_settings
+from app_pages._stepper import stepper
 from cnnviz import conv
 
 keep_settings("conv_mode", "conv_preset", "conv_bias", "conv_relu", "conv_kernel", "conv_img_relu")
@@ -54,7 +55,7 @@ if mode == "Matrix":
             st.error(str(exc), icon=":material/error:")
         else:
             st.caption(conv.settings_sentence(view["trace"]))
-            A.stepper(view, "conv_stepper")
+            stepper(view, "conv_stepper")
 
 elif mode == "Image":
     st.markdown(
@@ -97,7 +98,7 @@ else:
     x, k = conv.RGB_EXAMPLE
     view = A.conv_view(x, k, 0.0, False)
     st.caption(conv.settings_sentence(view["trace"]))
-    A.stepper(view, "rgb_stepper")
+    stepper(view, "rgb_stepper")
     with st.expander("The same 3×3×3 filter on a colour photo"):
         image = A.image_source("rgb_img", rgb=True)
         if image is not None:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from app_pages import _arithmetic as A
 from app_pages._state import keep_settings
+from app_pages._stepper import stepper
 from cnnviz import conv, pooling
 from cnnviz.plots import arithmetic as plots
 
@@ -67,7 +68,7 @@ with tab_matrix:
         else:
             trace = view["trace"]
             st.caption(pooling.size_sentence(x.shape, trace["output_shape"], len(trace["steps"])))
-            A.stepper(view, "pool_stepper")
+            stepper(view, "pool_stepper")
 
 with tab_image:
     image = A.image_source("pool_img")

@@ -12,6 +12,7 @@ import streamlit as st
 
 from app_pages import _arithmetic as A
 from app_pages._state import keep_settings
+from app_pages._stepper import stepper
 from cnnviz import conv
 from cnnviz.plots import arithmetic as plots
 
@@ -89,4 +90,4 @@ else:
         x, kernel = conv.stride_example(n, k)
         view = A.conv_view(x, kernel, 0.0, False, s, p, d)
         st.caption(conv.settings_sentence(view["trace"]))
-        A.stepper(view, "sp_stepper")
+        stepper(view, "sp_stepper")

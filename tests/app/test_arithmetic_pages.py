@@ -184,6 +184,17 @@ def test_edits_step_and_mode_survive_a_mode_switch_and_a_page_change(open_page):
     assert at.segmented_control(key="conv_mode").value == "RGB"
 
 
+def test_reset_goes_back_to_the_preset(open_page):
+    at = open_page(CONV)
+    assert not at.button  # nothing edited: no Reset
+    _edit(at, "conv_input_0", 0, 1, "7")
+    at.button(key="conv_input_0_reset").click().run()
+    assert _stepper(at)["trace"]["steps"][0]["lines"] == ["1×1 + 2×2 + 5×3 + 6×4 = 44"]
+    assert not at.button
+    at.toggle(key="conv_relu").set_value(True).run()  # the edit does not come back
+    assert _stepper(at)["trace"]["steps"][0]["lines"][0] == "1×1 + 2×2 + 5×3 + 6×4 = 44"
+
+
 def test_convolution_image_mode_shows_pictures_as_they_are(open_page):
     from PIL import Image
 
