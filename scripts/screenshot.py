@@ -42,15 +42,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(port: int | None = None, timeout: float = 90) -> Iterator[str]:
-    """Run ``streamlit run streamlit_app.py`` for the duration; yields the base URL."""
+def serve(
+    port: int | None = None, timeout: float = 90, script: str = "streamlit_app.py"
+) -> Iterator[str]:
+    """Run ``streamlit run <script>`` (the app by default) for the duration; yields the base URL."""
     port = port or free_port()
     cmd = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        "streamlit_app.py",
+        script,
         "--server.port",
         str(port),
         "--server.address",
@@ -164,14 +166,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument(
-        "--next", type=int, default=4, help="click the page's first 'Next ▶' button N times"
+        "--next", type=int, default=4, help="click the page's first 'Next' button N times"
     )
     args = parser.parse_args()
     with serve() as base, browser(width=args.width) as page:
         visit(page, base, args.page)
         for _ in range(args.next):  # part-filled output reads better than step 1
-            page.get_by_role("button", name="Next ▶").first.click()
-            wait_idle(page)
+            page.get_by_role("button", name="Next", exact=True).first.click()  # in the browser
         shoot(page, args.out)
     print(f"wrote {args.out}")
 
