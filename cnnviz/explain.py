@@ -90,6 +90,12 @@ def feature_map_layers(model: keras.Model) -> list[str]:
     ]
 
 
+def is_probability_output(model: keras.Model) -> bool:
+    """Whether the model's last layer outputs probabilities (a softmax, or one sigmoid)."""
+    act = getattr(model.layers[-1], "activation", None)
+    return act in (keras.activations.softmax, keras.activations.sigmoid)
+
+
 def _batch(model: keras.Model, image: np.ndarray) -> np.ndarray:
     """Validate one ``(H, W, C)`` image against the model and add the batch axis."""
     expected = image_shape(model)

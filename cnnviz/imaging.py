@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import itertools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -382,11 +383,11 @@ def prepare_image(
             warning = "The image has no content (it is all one colour)."
     channels = target_shape[2]
     if out.shape[-1] != channels:
-        out = (
-            np.repeat(out, 3, axis=-1)
-            if channels == 3
-            else (out @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
-        )
+        if channels == 3:
+            out = np.repeat(out, 3, axis=-1)
+        else:  # the model reads one channel: show the learner that gray image last
+            out = (out @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+            steps.append((f"Grayscale, as the model gets it ({size[1]}×{size[0]})", out[..., 0]))
     return PreparedImage(np.ascontiguousarray(out, dtype=np.float32), steps, warning)
 
 
@@ -438,7 +439,7 @@ def load_handwriting(path: str | Path = HANDWRITING) -> tuple[list[bytes], np.nd
     """
     with np.load(path) as z:
         raw, offsets, labels = z["jpeg"].tobytes(), z["offsets"], z["labels"]
-    photos = [raw[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    photos = [raw[a:b] for a, b in itertools.pairwise(offsets)]
     return photos, labels.copy()
 
 

@@ -168,8 +168,9 @@ def verdict(f: Familiarity, label: str) -> str:
     Examples
     --------
     >>> f = Familiarity(0.93, 0.5, 3.32, 0.21, 0.12, unsure=False, unfamiliar=True)
-    >>> verdict(f, "4")
-    'Do not trust this "4": the image looks nothing like the training digits (reconstruction error 0.21, above the 0.12 that 99 % of them stay under), even though the model is 93% sure.'
+    >>> print(verdict(f, "4"))  # doctest: +NORMALIZE_WHITESPACE
+    Do not trust this "4": the image looks nothing like the training digits (reconstruction
+    error 0.21, above the 0.12 that 99 % of them stay under), even though the model is 93% sure.
     """
     if f.blank:
         return (

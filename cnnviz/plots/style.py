@@ -39,6 +39,7 @@ __all__ = [
     "image_trace",
     "magnitude_heatmap",
     "magnitude_limits",
+    "magnitude_overlay",
     "signed_heatmap",
     "symmetric_limits",
 ]
@@ -167,6 +168,36 @@ def magnitude_heatmap(
     return go.Heatmap(
         z=z,
         colorscale=SEQUENTIAL,
+        zmin=lo,
+        zmax=hi,
+        showscale=showscale,
+        colorbar=colorbar(colorbar_title),
+        **kw,
+    )
+
+
+def magnitude_overlay(
+    z: np.ndarray,
+    limits: tuple[float, float] | None = None,
+    opacity: float = 0.6,
+    colorbar_title: str = "",
+    showscale: bool = True,
+    **kw,
+) -> go.Heatmap:
+    """Magnitudes laid over an image: :data:`SEQUENTIAL`, but 0 is transparent, not white.
+
+    The colour's opacity rises with the value (up to ``opacity`` at the top of the
+    scale), so the picture shows through where there is nothing and the colour bar still
+    reads as the sequential scale.
+    """
+    lo, hi = limits if limits is not None else magnitude_limits(z)
+    scale = []
+    for v, colour in SEQUENTIAL:
+        r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        scale.append([v, f"rgba({r},{g},{b},{opacity * v:.3f})"])
+    return go.Heatmap(
+        z=z,
+        colorscale=scale,
         zmin=lo,
         zmax=hi,
         showscale=showscale,
