@@ -48,6 +48,8 @@ NO_STROKES = (
     "Nothing in the image stands out from its background as strokes (only noise or specks), "
     "so the model sees a blank image."
 )
+_PEN = 2.9  # MNIST's median stroke width at the 20-px scale (stroke_width on the sample)
+_PEN_MAX = 3.6  # strokes wider than this at 20 px are thinned towards _PEN
 _RING_FRACTION = 0.03  # the border ring that shows the page: 3 % of the shorter side
 _OUTLIER_FLOOR = 0.02  # border pixels further than this from the page's plane are ink
 _SPECK_FRACTION = 0.05  # blobs smaller than this share of the largest one are noise
@@ -282,6 +284,49 @@ def _strokes(ink: np.ndarray) -> np.ndarray:
     return big[labels - 1] & mask
 
 
+def stroke_width(ink: np.ndarray) -> float:
+    """The typical width of the strokes in an ink map, in pixels: 2 × area / outline.
+
+    A stroke of width ``w`` and length ``L`` has area ``w·L`` and an outline of about
+    ``2·L`` pixels, so ``2 × area / outline`` is ``w`` (ink is where ``ink > 0.5``).
+
+    Examples
+    --------
+    >>> bar = np.zeros((40, 40)); bar[5:35, 10:14] = 1   # a 4-pixel-wide bar
+    >>> round(stroke_width(bar), 1)   # the bar's ends count as outline too
+    3.8
+    """
+    from scipy import ndimage
+
+    mask = ink > 0.5
+    outline = int((mask & ~ndimage.binary_erosion(mask)).sum())
+    return 2 * float(mask.sum()) / outline if outline else 0.0
+
+
+def _thin(crop: np.ndarray, scale: float, steps: list) -> np.ndarray:
+    """Erode strokes drawn with a much thicker pen than MNIST's, at the crop's resolution.
+
+    ``scale`` maps the crop to the 20-px box. Strokes wider than :data:`_PEN_MAX` px
+    there are eroded towards :data:`_PEN` px (a marker photo shrunk to 20 px would
+    otherwise be a blob); never by so much that most of the ink disappears.
+    """
+    from scipy import ndimage
+
+    width = stroke_width(crop)
+    radius = (width - _PEN / scale) / 2  # in crop pixels
+    if width * scale <= _PEN_MAX or radius < 0.5:
+        return crop
+    r = int(np.ceil(radius))
+    rows, cols = np.mgrid[-r : r + 1, -r : r + 1]
+    disk = rows**2 + cols**2 <= radius**2 + 0.25
+    thin = ndimage.grey_erosion(crop, footprint=disk, mode="constant", cval=0.0)  # 0 outside
+    after = stroke_width(thin) * scale
+    if (thin > 0.5).sum() < 0.3 * (crop > 0.5).sum() or after >= width * scale:
+        return crop  # the strokes would vanish, or nothing got thinner
+    steps.append((f"Thinner pen ({width * scale:.1f} → {after:.1f} px at 20 px)", thin))
+    return thin
+
+
 def _mnist_style(rgb: np.ndarray, size: tuple[int, int], steps: list) -> tuple[np.ndarray, str]:
     """The MNIST recipe on an ``(h, w, 3)`` float image; returns ``(H, W)`` and a warning."""
     grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma
@@ -310,6 +355,7 @@ def _mnist_style(rgb: np.ndarray, size: tuple[int, int], steps: list) -> tuple[n
     steps.append((f"Cropped ({crop.shape[1]}×{crop.shape[0]})", crop))
     box = max(1, round(_BOX_FRACTION * min(size)))
     scale = box / max(crop.shape)
+    crop = _thin(crop, scale * 20 / box, steps)  # pen widths are measured at a 20-px box
     inner = (max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale)))
     small = _resize(crop, inner)
     steps.append((f"Scaled to {box} px ({inner[1]}×{inner[0]})", small))

@@ -45,7 +45,7 @@ OUT = ROOT / "assets" / "handwriting" / "optdigits_photos.npz"
 def ink_from_counts(counts: np.ndarray) -> np.ndarray:
     """``(8, 8)`` block counts (0–16) -> a ``(32, 32)`` ink map in [0, 1] with the same area."""
     density = ndimage.zoom(counts.astype(np.float64) / 16, 4, order=3, mode="nearest")
-    n_ink = int(round(counts.sum()))  # ink pixels the 32×32 scan had
+    n_ink = int(counts.sum())  # ink pixels the 32×32 scan had (counts are whole numbers)
     level = np.sort(density.ravel())[::-1][min(n_ink, density.size - 1)]
     return 1 / (1 + np.exp(-(density - level) / 0.03))  # a soft one-pixel edge
 
@@ -63,7 +63,9 @@ def photograph(ink: np.ndarray, rng: np.random.Generator) -> bytes:
     mask[top : top + a.shape[0], left : left + a.shape[1]] = a
     rows, cols = np.indices((height, width))
     tilt = rng.normal(0, 0.08, 2)  # brightness change across the page
-    light = rng.uniform(0.7, 0.95) + tilt[0] * (rows / height - 0.5) + tilt[1] * (cols / width - 0.5)
+    light = (
+        rng.uniform(0.7, 0.95) + tilt[0] * (rows / height - 0.5) + tilt[1] * (cols / width - 0.5)
+    )
     paper = light[..., None] * np.array([1.0, rng.uniform(0.97, 1.0), rng.uniform(0.9, 1.0)])
     ink_rgb = np.ones(3) if rng.random() < 0.6 else np.array([0.4, 0.5, 1.6])  # black or blue
     ink_rgb = ink_rgb * rng.uniform(0.05, 0.35)
@@ -82,7 +84,10 @@ def main() -> None:
     rng = np.random.default_rng(SEED)
     rows = np.sort(
         np.concatenate(
-            [rng.choice(np.flatnonzero(digits.target == c), PER_CLASS, replace=False) for c in range(10)]
+            [
+                rng.choice(np.flatnonzero(digits.target == c), PER_CLASS, replace=False)
+                for c in range(10)
+            ]
         )
     )
     photos = [photograph(ink_from_counts(digits.images[i]), rng) for i in rows]

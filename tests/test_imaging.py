@@ -23,21 +23,21 @@ def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-def _page_with_bar() -> np.ndarray:
-    """White 80×100 page, a black bar 20 wide × 40 tall in the top-left corner."""
+def _page_with_bar(width: int = 6) -> np.ndarray:
+    """White 80×100 page, a black bar ``width`` wide × 40 tall in the top-left corner."""
     page = np.full((80, 100), 255, np.uint8)
-    page[5:45, 8:28] = 0
+    page[5:45, 8 : 8 + width] = 0
     return page
 
 
 def test_off_centre_black_bar_becomes_white_centred_20px():
     out = prepare_image(_page_with_bar()).array[..., 0]
-    # Hand-worked: 40×20 bar -> longer side 20 -> 20 rows × 10 cols, centre of mass at
-    # (9.5, 4.5) placed on (13.5, 13.5): rows 4..23, cols 9..18.
+    # Hand-worked: 40×6 bar -> longer side 20 -> 20 rows × 3 cols, centre of mass at
+    # (9.5, 1) placed on (13.5, 13.5): rows 4..23, cols 12..14 (13.5 - 1 rounds to 12).
     assert out.shape == (28, 28)
-    np.testing.assert_allclose(out[4:24, 9:19], 1.0, atol=0.05)
+    np.testing.assert_allclose(out[4:24, 12:15], 1.0, atol=0.05)
     outside = np.ones_like(out, bool)
-    outside[4:24, 9:19] = False
+    outside[4:24, 12:15] = False
     assert out[outside].max() < 0.05  # black background: the stroke is now white
     com = imaging.centre_of_mass(out)
     np.testing.assert_allclose(com, (13.5, 13.5), atol=0.6)
@@ -48,7 +48,8 @@ def test_steps_are_named_and_end_with_the_model_input():
     titles = [t for t, _ in prep.steps]
     assert titles[0].startswith("Original (100×80)")
     assert "Inverted (white on black)" in titles
-    assert any(t.startswith("Cropped (20×40)") for t in titles)
+    assert any(t.startswith("Cropped (6×40)") for t in titles)
+    assert not any(t.startswith("Thinner pen") for t in titles)  # a 3-px stroke at 20 px
     np.testing.assert_array_equal(prep.steps[-1][1], prep.array[..., 0])
     assert prep.array.dtype == np.float32 and prep.warning is None
 
@@ -94,7 +95,7 @@ def test_sixteen_bit_png_matches_eight_bit():
 
 def test_transparent_background_is_composited_over_white():
     rgba = np.zeros((80, 100, 4), np.uint8)  # transparent black everywhere…
-    rgba[5:45, 8:28, 3] = 255  # …except an opaque black bar
+    rgba[5:45, 8:14, 3] = 255  # …except an opaque black bar
     out = prepare_image(_encode(Image.fromarray(rgba, "RGBA"), "PNG")).array
     np.testing.assert_allclose(out, prepare_image(_page_with_bar()).array, atol=1e-6)
 
