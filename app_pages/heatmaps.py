@@ -98,10 +98,14 @@ if prepared is not None and methods:
             key="heat_maps",
         )
         if scale == "shared":
+            summary = explain.evidence_summary(
+                {explain.METHODS[m]: evidence[m] for m in shown}, names, best
+            )
             st.caption(
-                f"Each method's colour bar runs to the strongest evidence it finds for any of "
-                f"the {len(names)} classes in this image, so a weak class looks pale. The "
-                "methods measure in different units, so compare classes, not methods."
+                f"Each method's colour bar runs to the largest value it gives any of the "
+                f"{len(names)} classes for this image, so a class with less of that "
+                f"method's evidence looks paler. {summary} The methods measure in different "
+                "units: compare classes within a method, not methods."
             )
         else:
             st.caption(

@@ -382,6 +382,34 @@ def display_limits(maps: np.ndarray, index: int, shared: bool) -> tuple[float, f
     return 0.0, (top if top > 0 else 1.0)
 
 
+def evidence_summary(
+    maps: dict[str, np.ndarray], names: tuple[str, ...] | list[str], predicted: int
+) -> str:
+    """Which class each method's strongest map belongs to, in one sentence.
+
+    ``maps`` holds, per method name, :func:`evidence` ``(K, H, W)``. A method agrees
+    with the model when its largest value over all classes lies in the predicted class's
+    map; a method that finds no evidence for any class says so.
+
+    Examples
+    --------
+    >>> ev = np.zeros((3, 2, 2)); ev[1, 0, 0] = 2.0; ev[2, 1, 1] = 1.0
+    >>> print(evidence_summary({"Score-CAM": ev, "Grad-CAM": ev[::-1]}, "abc", 2))
+    Score-CAM gives its strongest map to class b, not c; Grad-CAM to class b, not c.
+    """
+    parts = []
+    for i, (method, ev) in enumerate(maps.items()):
+        peaks = np.asarray(ev).reshape(len(ev), -1).max(axis=1)  # (K,)
+        if not np.isfinite(peaks).all() or peaks.max() <= 0:
+            parts.append(f"{method} finds no evidence for any class")
+            continue
+        top = int(np.argmax(peaks))
+        verb = "gives its strongest map to" if i == 0 else "to"
+        tail = "the predicted class" if top == predicted else f"not {names[predicted]}"
+        parts.append(f"{method} {verb} class {names[top]}, {tail}")
+    return "; ".join(parts) + "." if parts else "No method was run."
+
+
 # ---------------------------------------------------------------------- sanity check
 
 

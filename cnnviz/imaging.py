@@ -342,7 +342,7 @@ def _mnist_style(rgb: np.ndarray, size: tuple[int, int], steps: list) -> tuple[n
     span = float(lifted.max())
     if span < _FLAT:
         blank = np.zeros(size, np.float32)
-        return blank, NO_CONTENT
+        return blank, NO_CONTENT if float(np.ptp(grey)) < _FLAT else NO_STROKES
     strokes = _strokes(lifted / span)
     if not strokes.any():  # only isolated specks stand out: noise, not strokes
         blank = np.zeros(size, np.float32)
