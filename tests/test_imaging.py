@@ -224,3 +224,70 @@ def test_bundled_samples_are_confident_mnist_digits():
         assert int(np.argmax(explain.predict_proba(model, x))) == digit
     with pytest.raises(ImageError, match="digit 11"):
         imaging.load_sample(11)
+
+
+# ------------------------------------------------------------- photos and real handwriting
+
+
+def _photo_of(page: np.ndarray, tilt: float, noise: float, seed: int = 0) -> bytes:
+    """``page`` (uint8, dark ink on white) lit unevenly from the left, with sensor noise."""
+    rng = np.random.default_rng(seed)
+    light = 0.6 + tilt * np.linspace(0, 1, page.shape[1])[None, :]  # brighter to the right
+    grey = page / 255 * light + rng.normal(0, noise, page.shape)
+    return _encode(Image.fromarray((np.clip(grey, 0, 1) * 255).astype(np.uint8)), "PNG")
+
+
+def test_uneven_paper_and_noise_do_not_move_the_crop():
+    clean = prepare_image(_page_with_bar())
+    photo = prepare_image(_photo_of(_page_with_bar(), tilt=0.35, noise=0.03))
+    crop = [t for t, _ in photo.steps if t.startswith("Cropped")]
+    assert crop == ["Cropped (6×40)"]  # the lit half of the page is not mistaken for ink
+    np.testing.assert_allclose(photo.array, clean.array, atol=0.15)
+    plane, level = imaging.paper_background(np.tile(np.linspace(0.2, 0.5, 30), (20, 1)))
+    np.testing.assert_allclose(plane, np.tile(np.linspace(0.2, 0.5, 30), (20, 1)), atol=1e-6)
+    assert level == pytest.approx(0, abs=1e-9)
+
+
+def test_pure_noise_has_no_strokes_and_says_so():
+    rng = np.random.default_rng(0)
+    prep = prepare_image((rng.random((90, 120)) * 255).astype(np.uint8))
+    assert prep.warning == imaging.NO_STROKES and not prep.array.any()
+    flat = prepare_image(np.full((30, 30), 90, np.uint8))
+    assert flat.warning == imaging.NO_CONTENT
+
+
+def test_a_thick_pen_is_thinned_towards_mnists_width():
+    bar = np.pad(np.ones((30, 4)), 5)  # area 120, outline 2·30 + 2·4 - 4 = 64 pixels
+    assert imaging.stroke_width(bar) == pytest.approx(240 / 64)
+    fat = prepare_image(_page_with_bar(width=20))  # a 20-px stroke: 10 px at the 20-px scale
+    titles = [t for t, _ in fat.steps]
+    thinned = next(t for t in titles if t.startswith("Thinner pen"))
+    assert thinned == "Thinner pen (6.9 → 4.6 px at 20 px)"
+    assert titles.index(thinned) == titles.index("Cropped (20×40)") + 1
+
+
+def test_handwriting_test_set_is_what_the_readme_says():
+    from sklearn.datasets import load_digits
+
+    photos, labels = imaging.load_handwriting()
+    assert len(photos) == 1000 and np.bincount(labels).tolist() == [100] * 10
+    assert all(p[:2] == b"\xff\xd8" for p in photos)  # JPEG files
+    with np.load(imaging.HANDWRITING) as z:
+        rows = z["source_rows"]
+    np.testing.assert_array_equal(load_digits().target[rows], labels)  # provenance
+    sizes = {Image.open(io.BytesIO(p)).size for p in photos[:50]}
+    assert len(sizes) > 30 and all(56 <= w <= 128 and 56 <= h <= 128 for w, h in sizes)
+
+
+def test_upload_path_reads_real_handwriting_far_better_than_a_naive_resize():
+    from cnnviz import models
+
+    model = models.load(models.bundled("book_mnist"))
+    photos, labels = imaging.load_handwriting()
+    pick = np.concatenate([np.flatnonzero(labels == c)[:6] for c in range(10)])  # 60 photos
+    upload = np.stack([prepare_image(photos[i]).array for i in pick])
+    naive = np.stack([imaging.naive_input(photos[i]) for i in pick])
+    assert naive.shape == upload.shape == (60, 28, 28, 1)
+    acc_upload = np.mean(model.predict(upload, verbose=0).argmax(1) == labels[pick])
+    acc_naive = np.mean(model.predict(naive, verbose=0).argmax(1) == labels[pick])
+    assert acc_upload >= 0.75 and acc_naive <= 0.25, (acc_upload, acc_naive)
