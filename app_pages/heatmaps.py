@@ -71,7 +71,7 @@ big = (
     if layout == "big" and methods
     else None
 )
-opacity = c3.slider("Heatmap opacity", 0.0, 1.0, 0.6, 0.05, key="heat_opacity")
+opacity = c3.slider("Heatmap opacity", 0.0, 1.0, 0.8, 0.05, key="heat_opacity")
 sanity = st.toggle("Sanity check: also explain a copy with random weights", key="heat_sanity")
 
 # ------------------------------------------------------------------------------ result

@@ -342,10 +342,12 @@ def _mnist_style(rgb: np.ndarray, size: tuple[int, int], steps: list) -> tuple[n
     span = float(lifted.max())
     if span < _FLAT:
         blank = np.zeros(size, np.float32)
+        steps.append((f"Blank: nothing to read ({size[1]}×{size[0]})", blank))
         return blank, NO_CONTENT if float(np.ptp(grey)) < _FLAT else NO_STROKES
     strokes = _strokes(lifted / span)
     if not strokes.any():  # only isolated specks stand out: noise, not strokes
         blank = np.zeros(size, np.float32)
+        steps.append((f"Blank: nothing to read ({size[1]}×{size[0]})", blank))
         return blank, NO_STROKES
     span = float(np.percentile(lifted[strokes], 90))  # the strokes' own brightness, not a speck's
     ink = np.clip(lifted / span, 0, 1)

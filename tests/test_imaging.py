@@ -252,6 +252,7 @@ def test_pure_noise_has_no_strokes_and_says_so():
     rng = np.random.default_rng(0)
     prep = prepare_image((rng.random((90, 120)) * 255).astype(np.uint8))
     assert prep.warning == imaging.NO_STROKES and not prep.array.any()
+    assert prep.steps[-1][0] == "Blank: nothing to read (28×28)"  # what the model gets, last
     flat = prepare_image(np.full((30, 30), 90, np.uint8))
     assert flat.warning == imaging.NO_CONTENT
 

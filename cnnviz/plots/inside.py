@@ -219,7 +219,7 @@ def kernel_grid(kernels: np.ndarray, cols: int = 8) -> go.Figure:
 def heatmap_overlays(
     image: np.ndarray,
     cams: dict[str, np.ndarray],
-    opacity: float = 0.6,
+    opacity: float = 0.8,
     limits: dict[str, tuple[float, float]] | None = None,
     cols: int = 3,
     panel: int = 380,

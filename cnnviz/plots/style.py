@@ -186,15 +186,16 @@ def magnitude_overlay(
 ) -> go.Heatmap:
     """Magnitudes laid over an image: :data:`SEQUENTIAL`, but 0 is transparent, not white.
 
-    The colour's opacity rises with the value (up to ``opacity`` at the top of the
-    scale), so the picture shows through where there is nothing and the colour bar still
-    reads as the sequential scale.
+    The colour's opacity rises with the value (from 30 % of ``opacity`` for the faintest
+    evidence to ``opacity`` at the top of the scale), so the picture shows through where
+    there is nothing and the colour bar still reads as the sequential scale.
     """
     lo, hi = limits if limits is not None else magnitude_limits(z)
     scale = []
     for v, colour in SEQUENTIAL:
         r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
-        scale.append([v, f"rgba({r},{g},{b},{opacity * v:.3f})"])
+        alpha = opacity * (0.3 + 0.7 * v) if v > 0 else 0.0  # faint evidence still shows
+        scale.append([v, f"rgba({r},{g},{b},{alpha:.3f})"])
     return go.Heatmap(
         z=z,
         colorscale=scale,
