@@ -137,8 +137,18 @@ def feature_maps(
             hovertemplate="map %{customdata[1]}: %{customdata[0]:.3f}<extra></extra>",
         )
     )  # fmt: skip
+    # One invisible marker at the centre of each map: plotly reports clicks (selections)
+    # on points, not on heatmap cells, so this is what a click on a map selects.
+    rows, cols_ = np.divmod(np.arange(n), cols)
+    fig.add_trace(
+        go.Scatter(
+            x=cols_ * (w + 1) + (w - 1) / 2, y=rows * (h + 1) + (h - 1) / 2, mode="markers",
+            marker={"size": 28, "symbol": "square", "opacity": 0}, customdata=np.arange(n),
+            hoverinfo="none", showlegend=False,
+        )
+    )  # fmt: skip
     scale = "one scale for the layer" if shared else "each map on its own scale"
-    fig.update_layout(title=f"{title} · {scale}")
+    fig.update_layout(title=f"{title} · {scale}", clickmode="event+select")
     style.image_axes(fig)
     return _layout(fig, _grid_height(tiled.shape))
 
