@@ -661,9 +661,11 @@ def maximize(
     targets are optimised together as one batch, so ten classes cost about as much as one.
 
     A class is scored before softmax. A filter is scored at the centre of its map, before
-    its activation (a silent ReLU gives no gradient), from a mid-grey start so it can ask
-    for darker and brighter pixels; its dream lives in that unit's receptive field
-    (:attr:`Dream.box`), so filters move by at most one pixel and do not turn.
+    its activation (a silent ReLU gives no gradient), divided by its steepest slope at the
+    start (weak filters get the same contrast as strong ones), from a mid-grey start so
+    it can ask for darker and brighter pixels; its dream lives in that unit's receptive
+    field (:attr:`Dream.box`), so filters move by at most one pixel and do not turn. The
+    recorded scores are the raw responses.
 
     Parameters
     ----------
@@ -735,6 +737,15 @@ def maximize(
     def draw(v):
         return tf.nn.depthwise_conv2d(v, kernel, [1, 1, 1, 1], "SAME")  # (n, H, W, C)
 
+    gain = tf.ones(n)
+    if layer is not None:
+        # A filter's response is divided by its steepest slope at the start, so weak and
+        # strong filters meet the same penalties and are drawn with the same contrast.
+        with tf.GradientTape() as tape:
+            first = score(draw(x))
+        slope = tf.reduce_max(tf.abs(tape.gradient(first, x)), axis=(1, 2, 3))  # (n,)
+        gain = 1.0 / tf.maximum(slope, 1e-8)
+
     @tf.function(reduce_retracing=True)
     def step(transforms):
         with tf.GradientTape() as tape:
@@ -747,7 +758,8 @@ def maximize(
             tv += tf.reduce_mean(tf.abs(drawn[:, :, 1:] - drawn[:, :, :-1]), axis=(1, 2, 3))
             norm = tf.sqrt(tf.reduce_mean(tf.square(drawn - start), axis=(1, 2, 3)) + 1e-12)
             # Penalties are per-pixel means; x10 puts them on the scale of a class score.
-            loss = -tf.reduce_sum(score(moved) - 10 * (tv_weight * tv + norm_weight * norm))
+            penalty = 10 * (tv_weight * tv + norm_weight * norm)
+            loss = -tf.reduce_sum(gain * score(moved) - penalty)
         optimizer.apply_gradients([(tape.gradient(loss, x), x)])
         x.assign(tf.clip_by_value(x, 0.0, 1.0))  # projected: stay a valid image
         return score(draw(x))

@@ -16,6 +16,11 @@ digit gets "7". Two simple, documented measures say when not to believe it:
 A third, trivial cue: a blank input (the preprocessing found no strokes, e.g. in a photo
 of pure noise) is never a digit, whatever the model says about it.
 
+Limits, measured: the digit-space cue catches scattered or patterned ink (noise that
+survives preprocessing, fine textures) but not every non-digit: a smooth blob, a ring or
+a few bars, once cropped to 20 px and centred, are rebuilt about as well as an odd digit
+and pass. It says "nothing like the training digits", not "certainly a digit".
+
 >>> import numpy as np
 >>> space = digit_space()
 >>> square = np.zeros((28, 28, 1)); square[4:24, 4:24] = 1   # a filled square, not a digit

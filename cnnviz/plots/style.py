@@ -190,21 +190,14 @@ def magnitude_overlay(
     evidence to ``opacity`` at the top of the scale), so the picture shows through where
     there is nothing and the colour bar still reads as the sequential scale.
     """
-    lo, hi = limits if limits is not None else magnitude_limits(z)
     scale = []
     for v, colour in SEQUENTIAL:
         r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
         alpha = opacity * (0.3 + 0.7 * v) if v > 0 else 0.0  # faint evidence still shows
         scale.append([v, f"rgba({r},{g},{b},{alpha:.3f})"])
-    return go.Heatmap(
-        z=z,
-        colorscale=scale,
-        zmin=lo,
-        zmax=hi,
-        showscale=showscale,
-        colorbar=colorbar(colorbar_title),
-        **kw,
-    )
+    trace = magnitude_heatmap(z, limits, colorbar_title, showscale, **kw)
+    trace.colorscale = scale
+    return trace
 
 
 def image_trace(img: np.ndarray, **kw) -> go.BaseTraceType:
