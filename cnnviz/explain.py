@@ -512,7 +512,7 @@ def mass_fraction(cam: np.ndarray, mask: np.ndarray) -> float:
 
 # Defaults of :func:`maximize`, chosen on the bundled MNIST models (see the test that the
 # ten class dreams of book_mnist are read as their class by another model too).
-DREAM_STEPS = 150
+DREAM_STEPS = 100
 
 
 @dataclass

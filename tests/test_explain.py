@@ -262,7 +262,7 @@ def test_maximize_raises_each_target_and_keeps_range(book):
 def test_class_dreams_are_read_as_their_class_by_this_and_another_model(book):
     """With maximize's defaults, the ten dreams of book_mnist are digits, not adversarial
     noise: book_mnist reads them as their class, and so does cookbook_cnn, trained apart
-    (another architecture, no augmentation). Measured: 10/10 and 9/10."""
+    (another architecture, no augmentation). Measured: 10/10 and 10/10."""
     other = models.load(models.bundled("cookbook_cnn"))
     dreams = explain.maximize(book, list(range(10)))
     images = np.stack([d.image for d in dreams])  # (10, 28, 28, 1)
