@@ -48,6 +48,7 @@ __all__ = [
     "image_trace",
     "magnitude_heatmap",
     "magnitude_limits",
+    "magnitude_overlay",
     "map_limits",
     "palette",
     "scale_note",
@@ -276,6 +277,30 @@ def magnitude_heatmap(
         colorbar=colorbar(colorbar_title),
         **kw,
     )
+
+
+def magnitude_overlay(
+    z: np.ndarray,
+    limits: tuple[float, float] | None = None,
+    opacity: float = 0.6,
+    colorbar_title: str = "",
+    showscale: bool = True,
+    **kw,
+) -> go.Heatmap:
+    """Magnitudes laid over an image: :data:`SEQUENTIAL`, but 0 is transparent, not white.
+
+    The colour's opacity rises with the value (from 30 % of ``opacity`` for the faintest
+    evidence to ``opacity`` at the top of the scale), so the picture shows through where
+    there is nothing and the colour bar still reads as the sequential scale.
+    """
+    scale = []
+    for v, colour in SEQUENTIAL:
+        r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        alpha = opacity * (0.3 + 0.7 * v) if v > 0 else 0.0  # faint evidence still shows
+        scale.append([v, f"rgba({r},{g},{b},{alpha:.3f})"])
+    trace = magnitude_heatmap(z, limits, colorbar_title, showscale, **kw)
+    trace.colorscale = scale
+    return trace
 
 
 def image_trace(img: np.ndarray, **kw) -> go.BaseTraceType:
