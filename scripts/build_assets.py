@@ -2,6 +2,7 @@
 
     python scripts/build_assets.py            # sample data, sample images and models
     python scripts/build_assets.py --only data
+    python scripts/build_assets.py --only global_pool_cnn   # retrain one model only
 
 Reproducible: the split and every model use fixed seeds; retraining on the same
 machine and library versions gives the same weights (within float round-off across
@@ -29,6 +30,8 @@ MODELS = {
     "cookbook_mlp": ("cookbook_mlp", 8, 0),
     "cookbook_cnn": ("cookbook_cnn", 8, 0),
     "cookbook_cnn_shift": ("cookbook_cnn", 8, 3),
+    # The Translation lab's invariant network: same recipe, no augmentation.
+    "global_pool_cnn": ("global_pool_cnn", 8, 0),
 }
 
 
@@ -115,13 +118,20 @@ def build_models(names: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["data", "models"], help="rebuild one part")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["data", "models", *MODELS],
+        help="rebuild only these parts: data, models (all of them) or named models",
+    )
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
-    if args.only in (None, "data"):
+    only = set(args.only or ["data", "models"])
+    if "data" in only:
         build_data()
-    if args.only in (None, "models"):
-        build_models(args.models)
+    named = [n for n in MODELS if n in only]  # --only NAME …: these models, nothing else
+    if named or "models" in only:
+        build_models(named or args.models)
 
 
 if __name__ == "__main__":

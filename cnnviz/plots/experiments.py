@@ -1,6 +1,9 @@
 """Figures for the Experiments pages: translation lab, CNN from scratch, overfitting lab.
 
-Every builder takes plain arrays/dicts and returns a ``go.Figure``; pages only display.
+Every builder takes plain arrays/dicts (or the dataclasses of :mod:`cnnviz.translation`)
+and returns a ``go.Figure``; pages only display. Colours come from :mod:`.style`: images
+in gray, signed maps and differences on the diverging scale, accuracies on the
+sequential one, one categorical colour per model (the same position in every chart).
 """
 
 from __future__ import annotations
@@ -11,25 +14,48 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-# One colour per model so the same model looks the same on every chart.
-COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+from cnnviz.plots import style
+
+_MARGIN = dict(l=40, r=10, t=40, b=40)
+
+
+def _colour(i: int) -> str:
+    return style.CATEGORICAL[i % len(style.CATEGORICAL)]
+
+
+def _size(a: np.ndarray) -> str:
+    return "×".join(str(s) for s in np.shape(a)[:2])
 
 
 def image(img: np.ndarray, title: str = "", height: int = 260) -> go.Figure:
-    """A grey image (ink bright on dark, as the model sees it).
+    """One gray image as stored (ink bright on black, as the model sees it).
 
     Parameters
     ----------
     img : np.ndarray
         ``(H, W)`` or ``(H, W, 1)`` floats in [0, 1].
     """
-    a = np.asarray(img, dtype=np.float64)
-    a = a[..., 0] if a.ndim == 3 else a  # (H, W)
-    fig = go.Figure(go.Heatmap(z=a, colorscale="gray", zmin=0, zmax=1, showscale=False))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_layout(title=title, height=height, margin=dict(l=5, r=5, t=35, b=5))
-    return fig
+    fig = go.Figure(style.image_trace(img))
+    fig.update_layout(
+        title=title, height=height, margin=dict(l=5, r=5, t=35, b=5), template=style.TEMPLATE
+    )
+    return style.image_axes(fig)
+
+
+def image_row(images: Mapping[str, np.ndarray], height: int = 210) -> go.Figure:
+    """Several gray images side by side, each titled with its name and size."""
+    names = list(images)
+    fig = make_subplots(
+        rows=1,
+        cols=len(names),
+        subplot_titles=[f"{n} · {_size(np.squeeze(images[n]))}" for n in names],
+        horizontal_spacing=0.02,
+    )
+    for j, n in enumerate(names, start=1):
+        fig.add_trace(style.image_trace(images[n]), row=1, col=j)
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=30, b=5), template=style.TEMPLATE)
+    fig.update_annotations(font_size=12)
+    return style.image_axes(fig)
 
 
 def proba_bars(
@@ -48,7 +74,7 @@ def proba_bars(
             x=list(class_names),
             y=p.tolist(),  # plain lists: the figure's JSON stays readable
             name=name,
-            marker_color=COLOURS[i % len(COLOURS)],
+            marker_color=_colour(i),
             text=[f"{v:.2f}" if v >= 0.05 else "" for v in p],
             textposition="outside",
         )
@@ -59,6 +85,7 @@ def proba_bars(
         height=320,
         margin=dict(l=40, r=10, t=30, b=40),
         legend=dict(orientation="h", y=1.12),
+        template=style.TEMPLATE,
     )
     return fig
 
@@ -78,50 +105,253 @@ def curves(
     x : sequence of float
         The parameter values.
     ys : mapping of str to sequence of float
-        Model name -> values, each ``len(x)`` long.
+        Model name -> values, each ``len(x)`` long, in [0, 1].
     marker_x : float, optional
         Draw a dashed vertical line here (the slider's current value).
     """
     fig = go.Figure()
     for i, (name, y) in enumerate(ys.items()):
         fig.add_scatter(
-            x=list(x),
-            y=list(y),
-            mode="lines+markers",
-            name=name,
-            line=dict(color=COLOURS[i % len(COLOURS)]),
+            x=list(x), y=list(y), mode="lines+markers", name=name, line=dict(color=_colour(i))
         )
     if marker_x is not None:
-        fig.add_vline(x=marker_x, line_dash="dash", line_color="grey")
+        fig.add_vline(x=marker_x, line_dash="dash", line_color=style.MUTED)
     fig.update_layout(
         title=title,
         xaxis_title=xlabel,
         yaxis=dict(title=ylabel, range=[0, 1.02]),
         height=330,
-        margin=dict(l=40, r=10, t=40, b=40),
+        margin=_MARGIN,
         legend=dict(orientation="h", y=-0.25),
+        template=style.TEMPLATE,
     )
     return fig
+
+
+# --- the Translation lab's story ------------------------------------------------------------
+
+
+def equivariance_maps(e) -> go.Figure:
+    """The digit's map, the moved digit's map and the digit's map moved: one shared scale.
+
+    Parameters
+    ----------
+    e : cnnviz.translation.Equivariance
+    """
+    panels = {
+        f"map of the digit · {_size(e.fmap)}": e.fmap,
+        f"map of the moved digit · {_size(e.fmap_of_moved)}": e.fmap_of_moved,
+        f"map of the digit, moved · {_size(e.moved_fmap)}": e.moved_fmap,
+    }
+    limits = style.symmetric_limits(np.concatenate([np.ravel(v) for v in panels.values()]))
+    fig = make_subplots(rows=1, cols=3, subplot_titles=list(panels), horizontal_spacing=0.03)
+    for j, z in enumerate(panels.values(), start=1):
+        fig.add_trace(
+            style.signed_heatmap(
+                z,
+                limits,
+                "activation",
+                showscale=j == 3,
+                hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>",
+            ),
+            row=1,
+            col=j,
+        )
+    fig.update_layout(height=270, margin=dict(l=5, r=5, t=30, b=5), template=style.TEMPLATE)
+    fig.update_annotations(font_size=12)
+    return style.image_axes(fig)
+
+
+def equivariance_difference(e) -> go.Figure:
+    """(map of the moved digit) − (map of the digit, moved), with the "inside" region dashed.
+
+    Inside the dashed box the two must agree exactly; outside it the filter window saw
+    the zero fill or pixels that left the frame.
+    """
+    d = e.difference
+    fig = go.Figure(
+        style.signed_heatmap(
+            d,
+            colorbar_title="difference",
+            hovertemplate="row %{y}, col %{x}: %{z:.2e}<extra></extra>",
+        )
+    )
+    rows, cols = np.nonzero(e.inside)
+    if rows.size:
+        fig.add_shape(
+            type="rect",
+            x0=cols.min() - 0.5,
+            x1=cols.max() + 0.5,
+            y0=rows.min() - 0.5,
+            y1=rows.max() + 0.5,
+            line=dict(color=style.ACCENT, dash="dash", width=2),
+        )
+    fig.update_layout(
+        title=dict(text=f"difference · {_size(d)}", font_size=12),
+        height=270,
+        margin=dict(l=5, r=5, t=30, b=5),
+        template=style.TEMPLATE,
+    )
+    return style.image_axes(fig)
+
+
+def layer_changes(
+    changes: Mapping[str, Sequence], tol: float | None = None, height: int = 300
+) -> go.Figure:
+    """For each model, how much each layer's output changes when the input moves.
+
+    Bars (accent) are what the next layer can notice: for maps, the change after moving
+    the unshifted map by the same shift; for flat vectors, the plain change. Gray
+    diamonds show the maps' plain change (position by position): the map did move.
+
+    Parameters
+    ----------
+    changes : mapping
+        Model name -> list of :class:`cnnviz.translation.LayerChange`.
+    tol : float, optional
+        Draw the threshold the generated sentence uses, as a dashed line.
+    """
+    names = list(changes)
+    fig = make_subplots(
+        rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.03
+    )
+    top = 1.0
+    for j, name in enumerate(names, start=1):
+        rows = list(changes[name])
+        labels = [c.layer for c in rows]
+        fig.add_bar(
+            x=labels,
+            y=[100 * c.change for c in rows],
+            marker_color=[
+                style.ACCENT if c.aligned is None else style.CATEGORICAL[0] for c in rows
+            ],
+            name="change the next layer sees",
+            showlegend=j == 1,
+            hovertemplate="%{x}: %{y:.1f} %<extra></extra>",
+            row=1,
+            col=j,
+        )
+        maps = [c for c in rows if c.aligned is not None]
+        fig.add_scatter(
+            x=[c.layer for c in maps],
+            y=[100 * c.plain for c in maps],
+            mode="markers",
+            marker=dict(symbol="diamond", size=9, color=style.MUTED),
+            name="map compared position by position",
+            showlegend=j == 1,
+            hovertemplate="%{x} without moving back: %{y:.1f} %<extra></extra>",
+            row=1,
+            col=j,
+        )
+        top = max(top, *(c.plain for c in rows if np.isfinite(c.plain)))
+        if tol is not None:
+            fig.add_hline(y=100 * tol, line_dash="dot", line_color=style.MUTED, row=1, col=j)
+    fig.update_yaxes(range=[0, 105 * top], title_text="change (%)", row=1, col=1)
+    fig.update_xaxes(tickangle=-40, type="category")
+    fig.update_layout(
+        height=height,
+        margin=dict(l=50, r=10, t=40, b=70),
+        legend=dict(orientation="h", y=1.2),
+        template=style.TEMPLATE,
+    )
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def shift_curves(summaries: Sequence, chance: float | None = None) -> go.Figure:
+    """Accuracy against horizontal (left) and vertical (right) shift, one line per model.
+
+    Parameters
+    ----------
+    summaries : sequence of cnnviz.translation.ShiftSummary
+    chance : float, optional
+        Draw the accuracy of guessing as a dotted line.
+    """
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        subplot_titles=("moved left (−) or right (+)", "moved up (−) or down (+)"),
+        horizontal_spacing=0.04,
+    )
+    for i, s in enumerate(summaries):
+        for col, ys in ((1, s.horizontal), (2, s.vertical)):
+            fig.add_scatter(
+                x=list(s.shifts),
+                y=[float(v) for v in ys],
+                mode="lines+markers",
+                name=s.name,
+                legendgroup=s.name,
+                showlegend=col == 1,
+                line=dict(color=_colour(i)),
+                hovertemplate=f"{s.name}: %{{y:.1%}} at %{{x}} px<extra></extra>",
+                row=1,
+                col=col,
+            )
+    if chance is not None:
+        fig.add_hline(y=chance, line_dash="dot", line_color=style.MUTED, annotation_text="guessing")
+    fig.update_xaxes(title_text="shift (pixels)", dtick=1)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="test accuracy", row=1, col=1)
+    fig.update_layout(
+        height=360, margin=_MARGIN, legend=dict(orientation="h", y=-0.25), template=style.TEMPLATE
+    )
+    return fig
+
+
+def shift_heatmaps(summaries: Sequence) -> go.Figure:
+    """One dx × dy accuracy map per model (sequential scale 0…100 %, one colour bar)."""
+    fig = make_subplots(
+        rows=1,
+        cols=len(summaries),
+        subplot_titles=[s.name for s in summaries],
+        horizontal_spacing=0.03,
+    )
+    for j, s in enumerate(summaries, start=1):
+        g = np.asarray(s.grid)
+        fig.add_trace(
+            style.magnitude_heatmap(
+                100 * g,
+                (0.0, 100.0),
+                "accuracy (%)",
+                showscale=j == len(summaries),
+                x=list(s.shifts),
+                y=list(s.shifts),
+                text=np.round(100 * g).astype(int),
+                texttemplate="%{text}",
+                textfont=dict(size=9),
+                hovertemplate="dx %{x}, dy %{y}: %{z:.1f} %<extra></extra>",
+            ),
+            row=1,
+            col=j,
+        )
+    fig.update_xaxes(title_text="dx (right →)", dtick=2, showgrid=False, zeroline=False)
+    fig.update_yaxes(autorange="reversed", dtick=2, showgrid=False, zeroline=False)
+    fig.update_yaxes(title_text="dy (down ↓)", row=1, col=1)
+    fig.for_each_yaxis(lambda ax: ax.update(scaleanchor=ax.anchor or "x"))
+    fig.update_layout(height=300, margin=dict(l=50, r=10, t=40, b=40), template=style.TEMPLATE)
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+# --- CNN from scratch and the overfitting lab --------------------------------------------------
 
 
 def matrix(values: np.ndarray, title: str = "", fmt: str = ".3f", height: int = 220) -> go.Figure:
-    """A small matrix with every number written in its cell (the toy walk-through)."""
+    """A small signed matrix with every number written in its cell (the toy walk-through)."""
     a = np.atleast_2d(np.asarray(values, dtype=np.float64))
     text = [[format(v, fmt) for v in row] for row in a]
     fig = go.Figure(
-        go.Heatmap(
-            z=a,
-            text=text,
-            texttemplate="%{text}",
-            colorscale="RdBu",
-            zmid=0,
-            showscale=False,
+        style.signed_heatmap(
+            a, text=text, texttemplate="%{text}", hovertemplate="%{text}<extra></extra>"
         )
     )
-    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x")
-    fig.update_xaxes(showticklabels=False)
-    fig.update_layout(title=title, height=height, margin=dict(l=5, r=5, t=35, b=5))
-    return fig
+    fig.update_layout(
+        title=f"{title} · {_size(a)}" if title else "",
+        height=height,
+        margin=dict(l=5, r=5, t=35, b=5),
+        template=style.TEMPLATE,
+    )
+    return style.image_axes(fig)
 
 
 def train_val(runs: Mapping[str, Mapping[str, Sequence[float]]], metric: str = "loss") -> go.Figure:
@@ -138,8 +368,8 @@ def train_val(runs: Mapping[str, Mapping[str, Sequence[float]]], metric: str = "
     for i, name in enumerate(names, start=1):
         hist = runs[name]
         for key, colour, dash in (
-            (metric, COLOURS[1], "solid"),
-            (f"val_{metric}", COLOURS[0], "dash"),
+            (metric, style.CATEGORICAL[0], "solid"),
+            (f"val_{metric}", style.ACCENT, "dash"),
         ):
             y = list(hist.get(key, []))
             fig.add_scatter(
@@ -156,19 +386,30 @@ def train_val(runs: Mapping[str, Mapping[str, Sequence[float]]], metric: str = "
         fig.update_xaxes(title_text="epoch", row=1, col=i)
     fig.update_yaxes(title_text=metric, row=1, col=1)
     fig.update_layout(
-        height=340, margin=dict(l=40, r=10, t=40, b=40), legend=dict(y=-0.3, orientation="h")
+        height=340,
+        margin=_MARGIN,
+        legend=dict(y=-0.3, orientation="h"),
+        template=style.TEMPLATE,
     )
     return fig
 
 
 def loss_curve(loss: Sequence[float], title: str = "training loss") -> go.Figure:
     """One loss value per epoch (the toy problem's training)."""
-    fig = go.Figure(go.Scatter(x=list(range(1, len(loss) + 1)), y=list(loss), mode="lines"))
+    fig = go.Figure(
+        go.Scatter(
+            x=list(range(1, len(loss) + 1)),
+            y=list(loss),
+            mode="lines",
+            line=dict(color=style.CATEGORICAL[0]),
+        )
+    )
     fig.update_layout(
         title=title,
         xaxis_title="epoch",
         yaxis_title="binary cross-entropy",
         height=260,
-        margin=dict(l=40, r=10, t=40, b=40),
+        margin=_MARGIN,
+        template=style.TEMPLATE,
     )
     return fig
