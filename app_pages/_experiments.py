@@ -8,6 +8,7 @@ computed once per process — or ``"active:<label>:<id>"`` for the learner's own
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,16 @@ def learners_subject() -> Subject | None:
     )
 
 
+@st.cache_data(show_spinner=False, max_entries=200)
+def figure(name: str, key: Hashable, _build: Callable):
+    """``_build()``'s figure, built once per ``(name, key)``: ``key`` must name every input.
+
+    Building a plotly figure with subplots costs tens of milliseconds; a cached one is
+    unpickled in about a millisecond, which keeps the page's reruns quick.
+    """
+    return _build()
+
+
 # --- 1. the book's experiment ---------------------------------------------------------------
 
 
@@ -103,7 +114,7 @@ def equivariance_demo(label: str, index: int, dx: int, dy: int, channel: int):
 
 def filters_of(label: str) -> int:
     """How many filters the first convolution of a lab model has."""
-    _, out = translation.first_conv(bundled_model(LAB[label]))
+    _, out, _ = translation.first_conv(bundled_model(LAB[label]))
     return int(out.shape[-1])
 
 

@@ -57,7 +57,7 @@ st.markdown(
     "predicted class · its probability), and a true 2-px shift for comparison."
 )
 images, rows, caption = ex.book_experiment()
-st.plotly_chart(plots.image_row(images), key="tr_book_images")
+st.plotly_chart(ex.figure("book", 0, lambda: plots.image_row(images)), key="tr_book_images")
 st.dataframe(pd.DataFrame(rows), key="tr_book_table", hide_index=True)
 st.caption(caption)
 with st.expander("Move a digit yourself", icon=":material/open_with:"):
@@ -82,11 +82,15 @@ eq_filter = int(e2.number_input("Filter", 0, ex.filters_of(eq_model) - 1, 0, key
 eq_index = int(e3.number_input("Test image #", 0, 1999, 0, key="tr_eq_index"))
 eq_dx = int(e4.slider("Right (px)", -4, 4, 3, key="tr_eq_dx"))
 eq_dy = int(e5.slider("Down (px)", -4, 4, 2, key="tr_eq_dy"))
-eq = ex.equivariance_demo(eq_model, eq_index, eq_dx, eq_dy, eq_filter)
+eq_key = (eq_model, eq_index, eq_dx, eq_dy, eq_filter)
+eq = ex.equivariance_demo(*eq_key)
 p1, p2, p3 = st.columns([1.1, 3, 1.1])
-p1.plotly_chart(plots.image_row({"digit": eq.image, "moved": eq.moved}), key="tr_eq_images")
-p2.plotly_chart(plots.equivariance_maps(eq), key="tr_eq_maps")
-p3.plotly_chart(plots.equivariance_difference(eq), key="tr_eq_diff")
+pair = {"digit": eq.image, "moved": eq.moved}
+p1.plotly_chart(ex.figure("eq", eq_key, lambda: plots.image_row(pair)), key="tr_eq_images")
+p2.plotly_chart(ex.figure("maps", eq_key, lambda: plots.equivariance_maps(eq)), key="tr_eq_maps")
+p3.plotly_chart(
+    ex.figure("diff", eq_key, lambda: plots.equivariance_difference(eq)), key="tr_eq_diff"
+)
 st.caption(translation.describe_equivariance(eq))
 
 # --- 3 ---------------------------------------------------------------------------------
@@ -107,7 +111,9 @@ try:
 except (translation.TransformError, ValueError) as exc:
     show_error(exc)
 else:
-    st.plotly_chart(plots.layer_changes(changes, tol=0.2), key="tr_layers")
+    layer_key = (tuple(s.token for s in picked), ldx, ldy)
+    fig = ex.figure("layers", layer_key, lambda: plots.layer_changes(changes, tol=0.2))
+    st.plotly_chart(fig, key="tr_layers")
     st.markdown(
         "\n".join(f"- {translation.where_position_returns(k, v)}" for k, v in changes.items())
     )
@@ -118,8 +124,12 @@ summaries = [ex.summary(s) for s in subjects]
 for col, s in zip(st.columns(len(summaries)), summaries, strict=True):
     worst = s.worst[0]
     col.metric(f"{s.name}: worst, ±4 px", f"{worst:.1%}", f"{100 * (worst - s.base):+.1f} pts")
-st.plotly_chart(plots.shift_curves(summaries, chance=0.1), key="tr_curves")
-st.plotly_chart(plots.shift_heatmaps(summaries), key="tr_heatmaps")
+tokens = tuple(s.token for s in subjects)
+curves = ex.figure("curves", tokens, lambda: plots.shift_curves(summaries, chance=0.1))
+st.plotly_chart(curves, key="tr_curves")
+st.plotly_chart(
+    ex.figure("heat", tokens, lambda: plots.shift_heatmaps(summaries)), key="tr_heatmaps"
+)
 st.caption(
     "Every image moved by the same (dx, dy), zero fill; one forward pass per cell. The "
     "bundled models' numbers were computed by `scripts/build_translation_sweeps.py` from "

@@ -212,10 +212,14 @@ def layer_forward(layer, x: np.ndarray) -> np.ndarray:
         return _softmax(x, axis=layer.get_config().get("axis", -1))
     if kind == "Rescaling":
         return x * layer.scale + layer.offset
+    if kind == "ZeroPadding2D" and layer.get_config().get("data_format") != "channels_first":
+        (top, bottom), (left, right) = layer.padding
+        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))  # zeros around
     raise UnsupportedLayerError(
         f"layer {layer.name!r} of type {kind} has no numpy version in forward(); supported: "
         "Conv2D, MaxPooling2D, AveragePooling2D, global pooling, Dense, Flatten, Reshape, "
-        "Dropout, BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Rescaling"
+        "Dropout, BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Rescaling, "
+        "ZeroPadding2D"
     )
 
 
@@ -253,7 +257,7 @@ def forward(model, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
         padding, dilation), Max/AveragePooling2D, GlobalMax/AveragePooling2D, Dense,
         Flatten, Reshape, Dropout-like layers (identity at inference),
         BatchNormalization (moving statistics), Activation, ReLU, LeakyReLU, Softmax,
-        Rescaling; activations in :data:`ACTIVATIONS`.
+        Rescaling, ZeroPadding2D; activations in :data:`ACTIVATIONS`.
     x : np.ndarray
         One input ``(H, W, C)`` or a batch ``(N, H, W, C)``, floats as the model eats them.
 
@@ -561,7 +565,8 @@ def relu_warning(traces: Sequence[ToyTrace], loss: Sequence[float] | None = None
         which = ", ".join(f"#{i}" for i in dead)
         return (
             f"For input {which} the ReLU outputs 0 in all four cells: the model answers "
-            f"sigmoid(bias) = {traces[dead[0]].p:.4f} for it and learns nothing from it."
+            f"sigmoid(bias) = {traces[dead[0]].p:.4f} for it, and the filter gets no gradient "
+            "from it."
         )
     if loss is not None and len(loss) and loss[-1] > 0.6:
         passed = ", ".join(f"{t.pooled:.4f}" for t in traces)

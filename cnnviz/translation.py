@@ -498,31 +498,43 @@ class Equivariance:
     keras_vs_numpy: float  # max |Keras map - conv2d map| over both maps
 
 
-def first_conv(model):
-    """The model's first ``Conv2D``, which must read the input image directly.
+def first_conv(model) -> tuple[object, object, list]:
+    """The model's first ``Conv2D``, which must see the image itself (zero padding aside).
+
+    Returns
+    -------
+    layer : keras.layers.Conv2D
+    output : KerasTensor
+        Its output tensor in ``model``'s graph.
+    before : list of keras.layers.ZeroPadding2D
+        The padding layers between the input and the convolution, in order.
 
     Raises
     ------
     TransformError
-        No convolution (an MLP), or one behind other layers, or a stride other than 1.
+        No convolution (an MLP), other layers before it, or a stride other than 1.
     """
     from cnnviz import scratch  # keras only when a model is involved
 
-    chain = scratch.steps(model)
-    for layer, in_tensor, out_tensor in chain:
-        if type(layer).__name__ != "Conv2D":
+    before = []
+    for layer, _, out_tensor in scratch.steps(model):
+        kind = type(layer).__name__
+        if kind == "ZeroPadding2D":
+            before.append(layer)
             continue
-        if in_tensor is not model.inputs[0]:
-            raise TransformError(
-                f"the first convolution of {model.name} ({layer.name}) does not read the "
-                "image directly"
-            )
+        if kind != "Conv2D":
+            if any(type(x).__name__ == "Conv2D" for x in model.layers):
+                raise TransformError(
+                    f"the first convolution of {model.name} comes after {layer.name} "
+                    f"({kind}), so it does not see the image itself"
+                )
+            break
         if tuple(layer.get_config()["strides"]) != (1, 1):
             raise TransformError(
                 f"{layer.name} moves {layer.get_config()['strides']} pixels per step; the "
                 "equivariance demo needs a stride of 1"
             )
-        return layer, out_tensor
+        return layer, out_tensor, before
     raise TransformError(f"{model.name} has no convolution layer (it sees pixels, not maps)")
 
 
@@ -531,14 +543,16 @@ def equivariance(model, img: np.ndarray, dx: int, dy: int, channel: int = 0) -> 
 
     Convolution slides the same filter everywhere, so moving the input moves the output
     by the same amount: ``conv(shift(x)) == shift(conv(x))`` wherever the filter window
-    sees neither the zero fill nor pixels that left the frame. Both sides are computed
-    with the model's real first ``Conv2D`` (Keras) and again with
-    :func:`cnnviz.conv.conv2d` (numpy, through :func:`cnnviz.scratch.layer_forward`).
+    sees no pixel that the shift pushed out of the frame, and the moved map comes from a
+    real output rather than the zero fill. Both sides are computed with the model's real
+    first ``Conv2D`` (Keras) and again with :func:`cnnviz.conv.conv2d` (numpy, through
+    :func:`cnnviz.scratch.layer_forward`).
 
     Parameters
     ----------
     model : keras.Model
-        Its first layer after the input is a stride-1 ``Conv2D`` (any padding/dilation).
+        Its first layer after the input (and any ``ZeroPadding2D``) is a stride-1
+        ``Conv2D`` with any padding and dilation.
     img : np.ndarray
         One image ``(H, W)`` or ``(H, W, C)`` of the model's input size (uint8 or [0, 1]).
     dx, dy : int
@@ -555,7 +569,7 @@ def equivariance(model, img: np.ndarray, dx: int, dy: int, channel: int = 0) -> 
 
     from cnnviz import conv, scratch
 
-    layer, out_tensor = first_conv(model)
+    layer, out_tensor, before = first_conv(model)
     x = _as_batch(img)  # (1, H, W, C)
     if x.shape[1:] != tuple(model.input_shape[1:]):
         raise TransformError(f"{model.name} takes {model.input_shape[1:]}, got {x.shape[1:]}")
@@ -564,14 +578,21 @@ def equivariance(model, img: np.ndarray, dx: int, dy: int, channel: int = 0) -> 
         raise TransformError(f"{layer.name} has filters 0…{n_filters - 1}, got {channel}")
     both = np.concatenate([x, shift(x, dx, dy)])  # (2, H, W, C): the digit, the moved digit
     keras_maps = np.asarray(keras.Model(model.inputs, out_tensor).predict_on_batch(both))
-    numpy_maps = scratch.layer_forward(layer, both.astype(np.float64))  # via conv.conv2d
+    # The pixels the shift pushes out of the frame, on the canvas the filter slides over.
+    lost = 1.0 - shift(shift(np.ones((1, *x.shape[1:3], 1)), dx, dy), -dx, -dy)  # (1, H, W, 1)
+    canvas = both.astype(np.float64)
+    for pad in before:
+        canvas, lost = scratch.layer_forward(pad, canvas), scratch.layer_forward(pad, lost)
+    numpy_maps = scratch.layer_forward(layer, canvas)  # (2, Ho, Wo, F) via conv.conv2d
     cfg = layer.get_config()
-    # The window of output (i, j) must not read a pixel that the shift pushed out.
-    lost = 1.0 - shift(shift(np.ones(x.shape[1:3]), dx, dy), -dx, -dy)  # (H, W)
     reach = conv.conv2d(
-        lost, np.ones(cfg["kernel_size"]), padding=cfg["padding"], dilation=cfg["dilation_rate"]
+        lost[0, ..., 0],
+        np.ones(cfg["kernel_size"]),
+        padding=cfg["padding"],
+        dilation=cfg["dilation_rate"],
     )  # (Ho, Wo): > 0 where the window touches a lost pixel
-    # ...and the shifted map must come from a real output, not from the zero fill.
+    # Where the identity must hold: the source window lost nothing and the moved map
+    # comes from a real output, not from the shift's zero fill.
     inside = shift((reach == 0).astype(np.float64), dx, dy) > 0.5
 
     def identity_error(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -609,15 +630,15 @@ def describe_equivariance(e: Equivariance, tol: float = 1e-5) -> str:
         return "This shift leaves no cell whose filter window stays clear of the borders."
     agree = max(e.max_error, e.numpy_max_error) <= tol
     lead = (
-        f"Inside the dashed box ({inside} of {e.inside.size} cells) the map of the moved "
+        f"Inside the dashed outline ({inside} of {e.inside.size} cells) the map of the moved "
         f"digit {'equals' if agree else 'differs from'} the moved map: largest |difference| "
         f"{e.max_error:.1e} with Keras's `{e.layer}`, {e.numpy_max_error:.1e} with "
         f"`cnnviz.conv.conv2d` (which matches Keras to {e.keras_vs_numpy:.1e})."
     )
     if out_err > tol:
         return (
-            f"{lead} Outside it the window saw the zero fill or pixels that left the frame: "
-            f"differences up to {out_err:.2g}."
+            f"{lead} Outside it the filter read pixels that left the frame, or the moved "
+            f"map is only the shift's zero fill: differences up to {out_err:.2g}."
         )
     return f"{lead} Outside it they happen to agree too (up to {out_err:.1e})."
 

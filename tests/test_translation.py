@@ -3,6 +3,7 @@ the layer-by-layer measure on real bundled weights, accuracy grids and their sen
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -249,8 +250,9 @@ def test_conv_of_shifted_digit_is_shifted_conv_inside_the_borders(bundled, name)
         assert e.fmap.shape == (26, 26) and int(e.inside.sum()) == 23 * 24
         assert e.inside[0:24, 3:26].all()
     else:
-        # "same" padding with a bias: outside the box the zero fill gives relu(bias) != 0.
-        assert e.fmap.shape == (28, 28)
+        # A 4-px zero margin, then "same" padding: 36×36 maps. Outside the outline the
+        # moved map is zero fill where the real map holds relu(bias), or lost ink.
+        assert e.fmap.shape == (36, 36) and 0 < e.inside.sum() < 36 * 36
         assert np.abs(e.difference[~e.inside]).max() > 1e-3
     text = translation.describe_equivariance(e)
     assert "equals the moved map" in text and "conv1" in text
@@ -264,6 +266,14 @@ def test_equivariance_refuses_what_it_cannot_show(bundled):
         translation.equivariance(bundled["cookbook_cnn"], img, 1, 0, channel=10)
     with pytest.raises(TransformError, match="takes"):
         translation.equivariance(bundled["cookbook_cnn"], np.zeros((20, 20)), 1, 0)
+    inputs = keras.Input((8, 8, 1))
+    scaled = keras.layers.Rescaling(2.0, name="scale")(inputs)
+    behind = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="c")(scaled))
+    with pytest.raises(TransformError, match="comes after scale"):
+        translation.equivariance(behind, np.zeros((8, 8)), 1, 0)
+    strided = keras.Model(inputs, keras.layers.Conv2D(2, 3, strides=2, name="c")(inputs))
+    with pytest.raises(TransformError, match="needs a stride of 1"):
+        translation.equivariance(strided, np.zeros((8, 8)), 1, 0)
 
 
 # --- 2. where the position comes back ------------------------------------------------

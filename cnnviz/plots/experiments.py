@@ -163,10 +163,10 @@ def equivariance_maps(e) -> go.Figure:
 
 
 def equivariance_difference(e) -> go.Figure:
-    """(map of the moved digit) − (map of the digit, moved), with the "inside" region dashed.
+    """(map of the moved digit) − (map of the digit, moved), the "inside" region outlined.
 
-    Inside the dashed box the two must agree exactly; outside it the filter window saw
-    the zero fill or pixels that left the frame.
+    Inside the dashed outline the two must agree exactly; outside it the filter window
+    read pixels that left the frame, or the moved map is the shift's zero fill.
     """
     d = e.difference
     fig = go.Figure(
@@ -176,15 +176,16 @@ def equivariance_difference(e) -> go.Figure:
             hovertemplate="row %{y}, col %{x}: %{z:.2e}<extra></extra>",
         )
     )
-    rows, cols = np.nonzero(e.inside)
-    if rows.size:
-        fig.add_shape(
-            type="rect",
-            x0=cols.min() - 0.5,
-            x1=cols.max() + 0.5,
-            y0=rows.min() - 0.5,
-            y1=rows.max() + 0.5,
-            line=dict(color=style.ACCENT, dash="dash", width=2),
+    if e.inside.any() and not e.inside.all():
+        # The boundary of the cells where the identity must hold, as a dashed outline.
+        fig.add_trace(
+            go.Contour(
+                z=e.inside.astype(float),
+                contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
+                line=dict(color=style.ACCENT, dash="dash", width=2),
+                showscale=False,
+                hoverinfo="skip",
+            )
         )
     fig.update_layout(
         title=dict(text=f"difference · {_size(d)}", font_size=12),
