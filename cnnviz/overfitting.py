@@ -330,13 +330,18 @@ def verdict(
     if not gaps:
         raise OverfittingError("no runs to compare")
     chance = 1 / num_classes
-    tol = max(MIN_POINTS, 2 / n_val) if n_val else MIN_POINTS  # differences that count
+    # Accuracy differences up to tol are noise (1e-9: rounding of the differences themselves).
+    tol = (max(MIN_POINTS, 2 / n_val) if n_val else MIN_POINTS) + 1e-9
     parts = []
     if (n_val and 2 / n_val > MIN_POINTS) or (n_train and n_train < 100):
-        few = f"{n_train} training and {n_val} validation images" if n_train else f"{n_val} "
+        few = (
+            f"{n_train} training and {n_val} validation images"
+            if n_train
+            else f"{n_val} validation images"
+        )
         parts.append(
             f"A small run ({few}): one validation image is worth {100 / n_val:.1f} points, "
-            f"so accuracy differences under {_points(tol)} are noise."
+            f"so accuracy differences of up to {_points(tol)} are noise."
             if n_val
             else f"A small run ({n_train} training images): expect noisy curves."
         )
