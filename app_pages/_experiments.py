@@ -55,10 +55,9 @@ def learners_subject() -> Subject | None:
     if name in LAB.values():
         return None
     if name is not None:
-        return Subject(f"{name} (active)", f"bundled:{name}", bundled_model(name), name)
-    return Subject(
-        f"{active.label} (yours)", f"active:{active.label}:{id(active.model)}", active.model
-    )
+        return Subject(name, f"bundled:{name}", bundled_model(name), name)
+    token = f"active:{active.label}:{id(active.model)}"
+    return Subject(f"{active.label} (yours)", token, active.model)
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
@@ -112,10 +111,14 @@ def equivariance_demo(label: str, index: int, dx: int, dy: int, channel: int):
     return translation.equivariance(bundled_model(LAB[label]), img, dx, dy, channel)
 
 
-def filters_of(label: str) -> int:
-    """How many filters the first convolution of a lab model has."""
-    _, out, _ = translation.first_conv(bundled_model(LAB[label]))
-    return int(out.shape[-1])
+def filters_of(label: str) -> tuple[int, int]:
+    """(number of filters of a lab model's first convolution, the one with the largest bias).
+
+    That filter is the default: its map is relu(bias) > 0 on the blank background, so the
+    strip the shift's zero fill leaves shows in the difference.
+    """
+    layer, out, _ = translation.first_conv(bundled_model(LAB[label]))
+    return int(out.shape[-1]), int(np.argmax(np.asarray(layer.bias)))
 
 
 # --- 3. layer by layer --------------------------------------------------------------------------

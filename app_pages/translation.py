@@ -20,7 +20,8 @@ from cnnviz import data, translation
 from cnnviz.plots import experiments as plots
 
 keep_settings(
-    *("tr_mine", "tr_source", "tr_index", "tr_dx", "tr_dy", "tr_eq_model", "tr_eq_filter"),
+    *("tr_mine", "tr_source", "tr_index", "tr_dx", "tr_dy", "tr_eq_model"),
+    *(f"tr_eq_filter_{label}" for label in ex.CONV_LAB),
     *("tr_eq_index", "tr_eq_dx", "tr_eq_dy", "tr_layer_px", "tr_layer_dir", "tr_beyond"),
     *("tr_kind", "tr_n"),
 )
@@ -37,7 +38,7 @@ invariant — and Flatten then reads each feature at a fixed place (section 3).
 subjects = ex.lab_subjects()
 mine = ex.learners_subject()
 if mine is not None and st.toggle(
-    f"Add the active model, **{mine.label}**, to sections 3–5",
+    f"Add your active model, **{mine.label}**, to sections 3–5",
     key="tr_mine",
     help="Pick it on *Evaluate* with “Use this model everywhere”.",
 ):
@@ -76,20 +77,24 @@ with st.expander("Move a digit yourself", icon=":material/open_with:"):
 
 # --- 2 ---------------------------------------------------------------------------------
 st.subheader("2 · Convolution is equivariant: the map moves with the digit")
+st.markdown(
+    "One filter of a first convolution layer, on a test digit **A** and on **B**, the same "
+    "digit moved. Its map of B (**D**) is its map of A moved the same way (**E**): the "
+    "difference **D − E** is zero wherever the filter saw the whole digit."
+)
 e1, e2, e3, e4, e5 = st.columns([2, 1, 1, 1, 1])
 eq_model = e1.radio("First conv layer of", ex.CONV_LAB, key="tr_eq_model", horizontal=True)
-eq_filter = int(e2.number_input("Filter", 0, ex.filters_of(eq_model) - 1, 0, key="tr_eq_filter"))
+n_filters, busiest = ex.filters_of(eq_model)
+eq_filter = int(  # one widget per model: they have different numbers of filters
+    e2.number_input("Filter", 0, n_filters - 1, busiest, key=f"tr_eq_filter_{eq_model}")
+)
 eq_index = int(e3.number_input("Test image #", 0, 1999, 0, key="tr_eq_index"))
 eq_dx = int(e4.slider("Right (px)", -4, 4, 3, key="tr_eq_dx"))
 eq_dy = int(e5.slider("Down (px)", -4, 4, 2, key="tr_eq_dy"))
 eq_key = (eq_model, eq_index, eq_dx, eq_dy, eq_filter)
 eq = ex.equivariance_demo(*eq_key)
-p1, p2, p3 = st.columns([1.1, 3, 1.1])
-pair = {"digit": eq.image, "moved": eq.moved}
-p1.plotly_chart(ex.figure("eq", eq_key, lambda: plots.image_row(pair)), key="tr_eq_images")
-p2.plotly_chart(ex.figure("maps", eq_key, lambda: plots.equivariance_maps(eq)), key="tr_eq_maps")
-p3.plotly_chart(
-    ex.figure("diff", eq_key, lambda: plots.equivariance_difference(eq)), key="tr_eq_diff"
+st.plotly_chart(
+    ex.figure("equivariance", eq_key, lambda: plots.equivariance_figure(eq)), key="tr_eq"
 )
 st.caption(translation.describe_equivariance(eq))
 
@@ -140,9 +145,9 @@ st.caption(
 st.subheader("5 · Conclusion, from these numbers")
 st.markdown("\n\n".join(translation.conclusion(summaries)))
 st.info(
-    "Convolution only moves the features; pooling tolerates a pixel or two; Flatten + "
-    "Dense read every feature at a fixed place. End in global pooling, or train on shifted "
-    "digits, and a moved digit is still the same digit.",
+    "Convolution only moves the features; max-pooling follows whole cells only; Flatten + "
+    "Dense read every feature at a fixed place. End in global pooling — or train on shifted "
+    "digits — and a moved digit is still recognised: section 4 has the numbers.",
     icon=":material/lightbulb:",
 )
 

@@ -131,78 +131,74 @@ def curves(
 # --- the Translation lab's story ------------------------------------------------------------
 
 
-def equivariance_maps(e) -> go.Figure:
-    """The digit's map, the moved digit's map and the digit's map moved: one shared scale.
+def equivariance_figure(e) -> go.Figure:
+    """The equivariance demo in six lettered panels, so each difference can be read off.
+
+    Top: A the digit, B the digit moved, and D − E. Bottom: C the map of A, D the map of
+    B, E the map of A moved. Images are gray; maps share one diverging scale; the
+    difference has its own, with the cells where D must equal E outlined (dashed): there
+    the filter read no pixel that left the frame and E is not the shift's zero fill.
 
     Parameters
     ----------
     e : cnnviz.translation.Equivariance
     """
-    panels = {
-        f"map of the digit · {_size(e.fmap)}": e.fmap,
-        f"map of the moved digit · {_size(e.fmap_of_moved)}": e.fmap_of_moved,
-        f"map of the digit, moved · {_size(e.moved_fmap)}": e.moved_fmap,
-    }
-    limits = style.symmetric_limits(np.concatenate([np.ravel(v) for v in panels.values()]))
-    fig = make_subplots(rows=1, cols=3, subplot_titles=list(panels), horizontal_spacing=0.03)
-    for j, z in enumerate(panels.values(), start=1):
-        fig.add_trace(
-            style.signed_heatmap(
-                z,
-                limits,
-                "activation",
-                showscale=j == 3,
-                hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>",
-            ),
-            row=1,
-            col=j,
-        )
-    fig.update_layout(height=270, margin=dict(l=5, r=5, t=30, b=5), template=style.TEMPLATE)
-    fig.update_annotations(font_size=12)
-    return style.image_axes(fig)
-
-
-def equivariance_difference(e) -> go.Figure:
-    """(map of the moved digit) − (map of the digit, moved), the "inside" region outlined.
-
-    Inside the dashed outline the two must agree exactly; outside it the filter window
-    read pixels that left the frame, or the moved map is the shift's zero fill.
-    """
-    d = e.difference
-    fig = go.Figure(
-        style.signed_heatmap(
-            d,
-            colorbar_title="difference",
-            hovertemplate="row %{y}, col %{x}: %{z:.2e}<extra></extra>",
-        )
+    move = f"{e.dx:+d} px right, {e.dy:+d} px down"
+    titles = [
+        f"A · the digit · {_size(e.image)}",
+        f"B · A moved {move}",
+        f"D − E · {_size(e.difference)}",
+        f"C · map of A ({e.layer}, filter {e.channel})",
+        "D · map of B",
+        "E · map of A, moved",
+    ]
+    fig = make_subplots(
+        rows=2, cols=3, subplot_titles=titles, horizontal_spacing=0.06, vertical_spacing=0.1
     )
+    fig.add_trace(style.image_trace(e.image), row=1, col=1)
+    fig.add_trace(style.image_trace(e.moved), row=1, col=2)
+    limits = style.symmetric_limits(np.concatenate([e.fmap.ravel(), e.fmap_of_moved.ravel()]))
+    hover = "row %{y}, col %{x}: %{z:.4f}<extra></extra>"
+    for j, z in enumerate((e.fmap, e.fmap_of_moved, e.moved_fmap), start=1):
+        bar = dict(y=0.22, len=0.42, x=1.02)
+        trace = style.signed_heatmap(z, limits, "activation", showscale=j == 3, hovertemplate=hover)
+        trace.colorbar.update(bar)
+        fig.add_trace(trace, row=2, col=j)
+    diff = style.signed_heatmap(
+        e.difference,
+        colorbar_title="difference",
+        hovertemplate="row %{y}, col %{x}: %{z:.2e}<extra></extra>",
+    )
+    diff.colorbar.update(y=0.78, len=0.42, x=1.02)
+    fig.add_trace(diff, row=1, col=3)
     if e.inside.any() and not e.inside.all():
-        # The boundary of the cells where the identity must hold, as a dashed outline.
+        # A zero border lets the outline close along the map's own edges.
+        ring = np.pad(e.inside.astype(float), 1)
         fig.add_trace(
             go.Contour(
-                z=e.inside.astype(float),
+                z=ring,
+                x=np.arange(-1, ring.shape[1] - 1),
+                y=np.arange(-1, ring.shape[0] - 1),
                 contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
                 line=dict(color=style.ACCENT, dash="dash", width=2),
                 showscale=False,
                 hoverinfo="skip",
-            )
+            ),
+            row=1,
+            col=3,
         )
-    fig.update_layout(
-        title=dict(text=f"difference · {_size(d)}", font_size=12),
-        height=270,
-        margin=dict(l=5, r=5, t=30, b=5),
-        template=style.TEMPLATE,
-    )
+    fig.update_layout(height=560, margin=dict(l=5, r=60, t=30, b=5), template=style.TEMPLATE)
+    fig.update_annotations(font_size=12)
     return style.image_axes(fig)
 
 
 def layer_changes(
-    changes: Mapping[str, Sequence], tol: float | None = None, height: int = 300
+    changes: Mapping[str, Sequence], tol: float | None = None, height: int = 380
 ) -> go.Figure:
     """For each model, how much each layer's output changes when the input moves.
 
-    Bars (accent) are what the next layer can notice: for maps, the change after moving
-    the unshifted map by the same shift; for flat vectors, the plain change. Gray
+    Bars are what the next layer can notice: for maps (blue), the change after moving the
+    unshifted map by the same shift; for flat vectors (accent), the plain change. Gray
     diamonds show the maps' plain change (position by position): the map did move.
 
     Parameters
@@ -219,31 +215,36 @@ def layer_changes(
     top = 1.0
     for j, name in enumerate(names, start=1):
         rows = list(changes[name])
-        labels = [c.layer for c in rows]
-        fig.add_bar(
-            x=labels,
-            y=[100 * c.change for c in rows],
-            marker_color=[
-                style.ACCENT if c.aligned is None else style.CATEGORICAL[0] for c in rows
-            ],
-            name="change the next layer sees",
-            showlegend=j == 1,
-            hovertemplate="%{x}: %{y:.1f} %<extra></extra>",
-            row=1,
-            col=j,
-        )
+        for is_map, colour, what in (
+            (True, style.CATEGORICAL[0], "map, after moving it back by the shift"),
+            (False, style.ACCENT, "vector, entry by entry (no places to move)"),
+        ):
+            picked = [c for c in rows if (c.aligned is not None) == is_map]
+            fig.add_bar(
+                x=[c.layer for c in picked],
+                y=[100 * c.change for c in picked],
+                marker_color=colour,
+                name=what,
+                legendgroup=what,
+                showlegend=j == 1,
+                hovertemplate="%{x}: %{y:.1f} %<extra></extra>",
+                row=1,
+                col=j,
+            )
         maps = [c for c in rows if c.aligned is not None]
         fig.add_scatter(
             x=[c.layer for c in maps],
             y=[100 * c.plain for c in maps],
             mode="markers",
             marker=dict(symbol="diamond", size=9, color=style.MUTED),
-            name="map compared position by position",
+            name="map, position by position (it did move)",
+            legendgroup="plain",
             showlegend=j == 1,
             hovertemplate="%{x} without moving back: %{y:.1f} %<extra></extra>",
             row=1,
             col=j,
         )
+        fig.update_xaxes(categoryorder="array", categoryarray=[c.layer for c in rows], row=1, col=j)
         top = max(top, *(c.plain for c in rows if np.isfinite(c.plain)))
         if tol is not None:
             fig.add_hline(y=100 * tol, line_dash="dot", line_color=style.MUTED, row=1, col=j)
@@ -251,8 +252,9 @@ def layer_changes(
     fig.update_xaxes(tickangle=-40, type="category")
     fig.update_layout(
         height=height,
-        margin=dict(l=50, r=10, t=40, b=70),
-        legend=dict(orientation="h", y=1.2),
+        barmode="overlay",
+        margin=dict(l=50, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=-0.35),
         template=style.TEMPLATE,
     )
     fig.update_annotations(font_size=12)
@@ -290,7 +292,13 @@ def shift_curves(summaries: Sequence, chance: float | None = None) -> go.Figure:
                 col=col,
             )
     if chance is not None:
-        fig.add_hline(y=chance, line_dash="dot", line_color=style.MUTED, annotation_text="guessing")
+        fig.add_hline(
+            y=chance,
+            line_dash="dot",
+            line_color=style.MUTED,
+            annotation_text="guessing",
+            annotation_position="top left",
+        )
     fig.update_xaxes(title_text="shift (pixels)", dtick=1)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="test accuracy", row=1, col=1)
     fig.update_layout(
@@ -305,7 +313,8 @@ def shift_heatmaps(summaries: Sequence) -> go.Figure:
         rows=1,
         cols=len(summaries),
         subplot_titles=[s.name for s in summaries],
-        horizontal_spacing=0.03,
+        horizontal_spacing=0.02,
+        shared_yaxes=True,
     )
     for j, s in enumerate(summaries, start=1):
         g = np.asarray(s.grid)

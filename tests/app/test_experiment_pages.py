@@ -45,8 +45,9 @@ def test_translation_every_section_renders_with_real_numbers(open_page):
     assert any(re.search(r"“2 px right” code by \+(0\.9\d|1\.0\d) px", c.value) for c in at.caption)
     # 2. Equivariance: the identity holds inside the outline, said with the numbers.
     assert any("equals the moved map" in c.value for c in at.caption)
-    maps = _chart(at, "tr_eq_maps")
-    assert [t["colorscale"][0][1] for t in maps["data"]] == ["#053061"] * 3  # diverging
+    eq = _chart(at, "tr_eq")["data"]
+    heat = [t["colorscale"][0][1] for t in eq if t["type"] == "heatmap"]
+    assert heat == ["#000000"] * 2 + ["#053061"] * 4  # two gray images, four signed maps
     # 3. Where the position comes back: three models, the book CNN's Flatten named.
     layers = _chart(at, "tr_layers")
     titles = [a["text"] for a in layers["layout"]["annotations"]]
