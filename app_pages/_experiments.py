@@ -60,12 +60,14 @@ def learners_subject() -> Subject | None:
     return Subject(f"{active.label} (yours)", token, active.model)
 
 
-@st.cache_data(show_spinner=False, max_entries=200)
+@st.cache_resource(show_spinner=False, max_entries=200)
 def figure(name: str, key: Hashable, _build: Callable):
     """``_build()``'s figure, built once per ``(name, key)``: ``key`` must name every input.
 
-    Building a plotly figure with subplots costs tens of milliseconds; a cached one is
-    unpickled in about a millisecond, which keeps the page's reruns quick.
+    A shared, read-only object (``st.plotly_chart`` only reads it): building a figure
+    with subplots, or unpickling one from ``st.cache_data``, costs 5–20 ms each because
+    plotly validates every property again; with nine charts that alone was over half of
+    the page's rerun budget.
     """
     return _build()
 
@@ -111,6 +113,7 @@ def equivariance_demo(label: str, index: int, dx: int, dy: int, channel: int):
     return translation.equivariance(bundled_model(LAB[label]), img, dx, dy, channel)
 
 
+@st.cache_data(show_spinner=False)
 def filters_of(label: str) -> tuple[int, int]:
     """(number of filters of a lab model's first convolution, the one with the largest bias).
 

@@ -71,8 +71,12 @@ with st.expander("Move a digit yourself", icon=":material/open_with:"):
     label = ex.chosen_image(source, index)[1]
     left, right = st.columns([1, 2])
     title = f"{translation.describe_shift(dx, dy)} · true class {label}"
-    left.plotly_chart(plots.image(moved, title), key="tr_image_fig")
-    right.plotly_chart(plots.proba_bars(probs, list(ex.LAB), data.DIGITS), key="tr_bars")
+    key = (source, index, dx, dy)
+    left.plotly_chart(
+        ex.figure("moved", key, lambda: plots.image(moved, title)), key="tr_image_fig"
+    )
+    bars = ex.figure("bars", key, lambda: plots.proba_bars(probs, list(ex.LAB), data.DIGITS))
+    right.plotly_chart(bars, key="tr_bars")
     st.markdown("\n".join(f"- {translation.sentence(v, data.DIGITS, label)}." for v in verdicts))
 
 # --- 2 ---------------------------------------------------------------------------------

@@ -320,13 +320,13 @@ def shift_heatmaps(summaries: Sequence) -> go.Figure:
         g = np.asarray(s.grid)
         fig.add_trace(
             style.magnitude_heatmap(
-                (100 * g).tolist(),  # plain lists: 81 numbers stay readable in the JSON
+                100 * g,
                 (0.0, 100.0),
                 "accuracy (%)",
                 showscale=j == len(summaries),
                 x=list(s.shifts),
                 y=list(s.shifts),
-                text=np.round(100 * g).astype(int).tolist(),
+                text=np.round(100 * g).astype(int),
                 texttemplate="%{text}",
                 textfont=dict(size=9),
                 hovertemplate="dx %{x}, dy %{y}: %{z:.1f} %<extra></extra>",

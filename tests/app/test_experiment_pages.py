@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -21,6 +22,14 @@ def _chart(at, key: str) -> dict:
 def _bars(at) -> dict[str, list[float]]:
     """Model name -> the ten probabilities drawn on the translation page's bar chart."""
     return {t["name"]: [float(v) for v in t["y"]] for t in _chart(at, "tr_bars")["data"]}
+
+
+def _array(v) -> np.ndarray:
+    """A plotly JSON array: a plain list, or numpy's base64 form ``{"dtype", "bdata", "shape"}``."""
+    if isinstance(v, dict):
+        flat = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        return flat.reshape([int(n) for n in str(v.get("shape", len(flat))).split(",")])
+    return np.asarray(v)
 
 
 def _text(at) -> str:
@@ -134,8 +143,8 @@ def test_translation_recomputes_for_the_learners_model(open_page, tiny_model):
     metric = next(m for m in at.metric if m.label.startswith(mine))
     worst = float(metric.value.rstrip("%")) / 100
     assert worst <= own + 1e-9
-    heat = _chart(at, "tr_heatmaps")["data"][-1]
-    assert heat["z"][4][4] == pytest.approx(100 * own, abs=1e-6)
+    heat = _array(_chart(at, "tr_heatmaps")["data"][-1]["z"])
+    assert heat[4, 4] == pytest.approx(100 * own, abs=1e-6)
 
     at.toggle(key="tr_mine").set_value(False).run()
     assert len(at.metric) == 4
