@@ -145,15 +145,15 @@ def _asset() -> dict:
 
 @st.cache_data(show_spinner=False)
 def _digest(name: str) -> str:
-    return translation.file_digest(models.bundled(name))
+    return translation.weights_digest(bundled_model(name))
 
 
 def precomputed(subject: Subject) -> dict | None:
-    """The asset's entry for a bundled model, if it was built from this very file."""
+    """The asset's entry for a bundled model, if it was computed with these very weights."""
     if subject.bundled is None:
         return None
     entry = _asset().get(subject.bundled)
-    return entry if entry and entry.get("sha256") == _digest(subject.bundled) else None
+    return entry if entry and entry.get("weights_sha256") == _digest(subject.bundled) else None
 
 
 def summary(subject: Subject) -> translation.ShiftSummary:

@@ -1080,15 +1080,21 @@ def conclusion(summaries: Sequence[ShiftSummary]) -> list[str]:
 SWEEPS_FILE = Path(__file__).resolve().parent.parent / "assets" / "translation_sweeps.json"
 
 
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file: ties precomputed numbers to the exact model file they came from."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def weights_digest(model) -> str:
+    """SHA-256 of a model's weights: ties precomputed numbers to the exact weights they came
+    from (a rebuild that reproduces the same weights keeps it; any retraining changes it)."""
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        a = np.ascontiguousarray(w)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def save_sweeps(
     entries: Mapping[str, Mapping], settings: Mapping, path: str | Path = SWEEPS_FILE
 ) -> Path:
-    """Write ``{"settings": …, "models": {name: {"grid", "shifts", "n_images", "sha256"}}}``."""
+    """Write ``{"settings": …, "models": {name: entry}}`` (entries from :func:`sweep_entry`)."""
     path = Path(path)
     blob = {"settings": dict(settings), "models": {k: dict(v) for k, v in entries.items()}}
     path.write_text(json.dumps(blob, indent=1) + "\n")
@@ -1114,7 +1120,7 @@ def sweep_entry(grid: np.ndarray, shifts: Sequence[int], n_images: int, digest: 
         "horizontal": np.round(s.horizontal, 6).tolist(),
         "vertical": np.round(s.vertical, 6).tolist(),
         "n_images": int(n_images),
-        "sha256": digest,
+        "weights_sha256": digest,
     }
 
 

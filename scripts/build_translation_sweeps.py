@@ -4,7 +4,7 @@ For each model in ``assets/models`` that reads 28×28×1 digits into 10 classes,
 whole MNIST-sample test split (2,000 images) is moved by every ``(dx, dy)`` in
 −4…4 × −4…4 px (zero fill) and classified: one batched forward pass per cell. The
 Translation lab shows these numbers at once (and a learner's own model live). Each
-entry records the SHA-256 of the model file it came from: when a bundled model is
+entry records the SHA-256 of the weights it came from: when a bundled model is
 retrained, the lab recomputes that model live until this script is run again::
 
     .venv/bin/python scripts/build_translation_sweeps.py              # every bundled model
@@ -49,7 +49,7 @@ def main() -> None:
         start = time.perf_counter()
         grid = translation.accuracy_grid(model, x, y, translation.SHIFTS)
         entries[name] = translation.sweep_entry(
-            grid, translation.SHIFTS, len(y), translation.file_digest(path)
+            grid, translation.SHIFTS, len(y), translation.weights_digest(model)
         )
         summary = translation.summarize(name, grid, translation.SHIFTS, len(y))
         print(f"{time.perf_counter() - start:6.1f} s  {translation.describe_shifts(summary)}")

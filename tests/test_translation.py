@@ -525,7 +525,7 @@ def test_precomputed_sweeps_match_the_bundled_files_and_a_live_run(bundled):
         except TransformError:
             continue
         # Stale numbers are caught here: rerun the script after retraining a bundled model.
-        assert entries[name]["sha256"] == translation.file_digest(models.bundled(name)), name
+        assert entries[name]["weights_sha256"] == translation.weights_digest(model), name
     ds = data.load_mnist_sample()
     for name in ("cookbook_mlp", "global_pool_cnn"):
         e = entries[name]
@@ -545,9 +545,26 @@ def test_sweeps_round_trip(tmp_path):
     entry = translation.sweep_entry(grid, SHIFTS, 7, "abc")
     path = translation.save_sweeps({"m": entry}, {"n_images": 7}, tmp_path / "s.json")
     settings, entries = translation.load_sweeps(path)
-    assert settings == {"n_images": 7} and entries["m"]["sha256"] == "abc"
+    assert settings == {"n_images": 7} and entries["m"]["weights_sha256"] == "abc"
     np.testing.assert_allclose(entries["m"]["grid"], grid)
     np.testing.assert_allclose(entries["m"]["vertical"], grid[:, 4])
     assert translation.load_sweeps(tmp_path / "missing.json") is None
     (tmp_path / "bad.json").write_text("{not json")
     assert translation.load_sweeps(tmp_path / "bad.json") is None
+
+
+def test_the_claims_of_the_welcome_page_readme_and_zoo_hold():
+    # README / Welcome / zoo lessons: at ±4 px the MLP and the book's CNN fall below 25 %
+    # (they "collapse", "lose it"), the global-pooling CNN stays above 95 %.
+    _, entries = translation.load_sweeps()
+    worst = {
+        name: translation.summarize(name, e["grid"], e["shifts"], e["n_images"]).worst[0]
+        for name, e in entries.items()
+    }
+    assert worst["cookbook_mlp"] < 0.25 and worst["cookbook_cnn"] < 0.25
+    assert worst["global_pool_cnn"] >= 0.95
+    for name in ("cookbook_mlp", "cookbook_cnn"):
+        s = translation.summarize(name, entries[name]["grid"], SHIFTS, 2000)
+        assert "collapses" in translation.describe_shifts(s)
+    assert "4 px" in models.ZOO["cookbook_cnn"].lesson
+    assert "4 px" in models.ZOO["global_pool_cnn"].lesson
