@@ -57,6 +57,10 @@ st.markdown(
     "says 3. Here is the same code on our average 1, with our models (✓ right, ✗ wrong; "
     "predicted class · its probability), and a true 2-px shift for comparison."
 )
+with st.expander("The book's code", icon=":material/code:"):
+    left, right = st.columns(2)
+    left.code(translation.BOOK_CODE["left"], language="python")
+    right.code(translation.BOOK_CODE["right"], language="python")
 images, rows, caption = ex.book_experiment()
 st.plotly_chart(ex.figure("book", 0, lambda: plots.image_row(images)), key="tr_book_images")
 st.dataframe(pd.DataFrame(rows), key="tr_book_table", hide_index=True)

@@ -754,6 +754,7 @@ def layer_changes(model, x: np.ndarray, dx: int, dy: int) -> list[LayerChange]:
 
 
 def _change(name, kind, before, after, stride, dx, dy) -> LayerChange:
+    """One row of :func:`layer_changes`: ``before``/``after`` are the layer's outputs."""
     plain = relative_change(before, after)
     if before.ndim != 4:  # (N, features): no positions to align
         return LayerChange(name, kind, None, plain, None, False)
