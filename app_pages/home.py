@@ -36,8 +36,9 @@ SECTIONS = [
     ),
     (
         "Experiments",
-        "See an MLP fail and a CNN cope when a digit moves two pixels, run a CNN by hand, "
-        "and make overfitting happen — then cure it.",
+        "Move a digit 4 pixels and watch the MLP and the book's CNN lose it while a "
+        "global-pooling CNN holds on — and find the layer where the position comes back; "
+        "run a CNN by hand; make overfitting happen, then cure it.",
         [
             ("app_pages/translation.py", "Translation lab"),
             ("app_pages/scratch.py", "CNN from scratch"),

@@ -110,6 +110,21 @@ def _cookbook_cnn(input_shape, num_classes):
     return keras.Model(inputs, _head(x, num_classes), name="cookbook_cnn")
 
 
+def _global_pool_cnn(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 28, 28, 1)
+    # A 4-px zero margin: a digit moved up to 4 px towards an edge still lies wholly
+    # inside every map, instead of having its deep features cut off by the frame.
+    x = layers.ZeroPadding2D(4, name="margin")(inputs)  # (batch, 36, 36, 1)
+    for i, filters in enumerate((32, 64, 128), start=1):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        if i < 3:
+            x = layers.MaxPooling2D(2, name=f"pool{i}")(x)  # 36 -> 18 -> 9
+    # (batch, 9, 9, 128) -> (batch, 128): the strongest response of each filter, wherever
+    # it is. No Flatten, so nothing downstream knows the position.
+    x = layers.GlobalMaxPooling2D(name="global_pool")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="global_pool_cnn")
+
+
 def _cifar_augment(input_shape, num_classes, weight_decay: float = 1e-4):
     inputs = keras.Input(input_shape, name="image")  # (batch, 32, 32, 3)
     x = inputs
@@ -186,10 +201,21 @@ ZOO: dict[str, ZooEntry] = {
         ZooEntry(
             "cookbook_cnn",
             "Cookbook CNN",
-            "Ten 3×3 filters (100 parameters) make the network robust to small shifts.",
+            "Ten 3×3 filters slide over the image, but Flatten + Dense 1000 tie every "
+            "feature to its place again: move the digit 4 px and it is lost.",
             "Deep-learning cookbook, translation experiment (CNN).",
             (28, 28, 1),
             _cookbook_cnn,
+        ),
+        ZooEntry(
+            "global_pool_cnn",
+            "Global-pooling CNN",
+            "Global max pooling instead of Flatten keeps how strongly each filter fired, "
+            "not where: a digit moved 4 px is still recognised.",
+            "cnnviz's answer to the cookbook's translation experiment: a 4-px zero margin, "
+            "Conv 32 → pool → Conv 64 → pool → Conv 128 → GlobalMaxPooling2D → Dense 10.",
+            (28, 28, 1),
+            _global_pool_cnn,
         ),
         ZooEntry(
             "cifar_augment",

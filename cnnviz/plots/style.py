@@ -36,6 +36,7 @@ import plotly.graph_objects as go
 
 __all__ = [
     "ACCENT",
+    "CATEGORICAL",
     "CHANNELS",
     "DIVERGING",
     "GRAY",
@@ -87,6 +88,9 @@ ACCENT = "#d6336c"  # the theme's primary colour: what the learner should look a
 MUTED = "#adb5bd"  # everything else in a bar chart or a legend
 PAD_BG = "#e9ecef"  # padding cells (drawn dashed by the figures that show them)
 INK = "#495057"  # outlines that are structure, not data: window boundaries, padding borders
+# Lines or bars that stand for different things (models, runs), never for values; the
+# same position means the same thing on every chart of a page.
+CATEGORICAL: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", ACCENT)
 
 # No plotly template: the default one is validated again each time a cached figure is
 # unpickled (~90 ms for a feature-map grid instead of ~2 ms); Streamlit themes it anyway.

@@ -69,5 +69,9 @@ def test_every_page_renders_without_exception(tmp_path):
             body = page.locator('[data-testid="stMain"]').inner_text()
             if "Traceback (most recent call last)" in body:
                 problems.append(f"{path}: a traceback is printed")
+            if file == "app_pages/translation.py":  # the lab's five sections, all drawn
+                charts = page.locator(".js-plotly-plot").count()
+                if "5 · Conclusion" not in body or "keeps its accuracy" not in body or charts < 7:
+                    problems.append(f"{path}: sections missing ({charts} charts drawn)")
     assert not problems, "\n".join(problems)
     assert len(list(tmp_path.glob("*.png"))) == len(PAGES)
