@@ -8,6 +8,7 @@ the textbooks prepare them (reshape to ``(N, 28, 28, 1)``, divide by 255).
 import streamlit as st
 
 from app_pages import _training as T
+from app_pages._state import keep_settings
 
 st.title(":material/dataset: Look at the data")
 st.markdown(
@@ -26,6 +27,7 @@ with left:
     ds = T.dataset_picker("data")
 with right:
     seed = st.number_input("Sample seed", 0, 10_000, 0, key="data_seed")
+keep_settings("data_dataset", "data_seed")
 
 # --- result -------------------------------------------------------------------------
 if ds is not None:

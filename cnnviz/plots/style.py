@@ -34,6 +34,7 @@ __all__ = [
     "MUTED",
     "PAD_BG",
     "SEQUENTIAL",
+    "SERIES",
     "colorbar",
     "image_axes",
     "image_trace",
@@ -66,6 +67,9 @@ GRAY: list[list] = [[0.0, "#000000"], [1.0, "#ffffff"]]  # pixel value 0 black, 
 ACCENT = "#d6336c"  # the theme's primary colour: what the learner should look at
 MUTED = "#adb5bd"  # everything else in a bar chart or a legend
 PAD_BG = "#e9ecef"  # padding cells (drawn dashed by the figures that show them)
+# Lines of several runs on one chart (learning curves): one colour per run, in order,
+# starting from the accent; ColorBrewer Dark2 for the rest (tells lines apart, not values).
+SERIES = (ACCENT, "#1b9e77", "#7570b3", "#d95f02", "#66a61e", "#e6ab02", "#a6761d", "#666666")
 
 # No plotly template: the default one is validated again each time a cached figure is
 # unpickled (~90 ms for a feature-map grid instead of ~2 ms); Streamlit themes it anyway.
