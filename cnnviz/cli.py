@@ -81,7 +81,9 @@ def _train(args: argparse.Namespace) -> int:
     result = training.train(
         model, data.prepare(ds.x_train), ds.y_train, config, verbose=2 if args.quiet else 1
     )
-    print(result.message)
+    print(f"status: {result.status} — {result.message}")
+    for note in result.notes:
+        print(f"warning: {note}")
     print(
         f"images/s: {result.images_per_sec:,.0f} on {result.device} "
         f"({result.seconds:.1f} s, steps_per_execution={result.steps_per_execution})"
@@ -98,6 +100,7 @@ def _train(args: argparse.Namespace) -> int:
                 "learning_rate": args.lr,
                 "seed": args.seed,
             },
+            "status": result.status,
             "metrics": {"test_loss": round(ev.loss, 4), "test_accuracy": round(ev.accuracy, 4)},
             "class_names": list(ds.class_names),
             "built_by": "python -m cnnviz train",
@@ -106,7 +109,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"saved: {path} (+ {models.card_path(path).name})")
     print(f"test loss: {ev.loss:.4f}")
     print(f"test accuracy: {ev.accuracy:.4f}")
-    return 1 if result.stopped == "nan" else 0
+    return 1 if result.failed else 0  # a diverged or NaN run is a failure
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -121,6 +124,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(
             f"{row['class']:<14}{row['precision']:>10.3f}{row['recall']:>10.3f}"
             f"{row['f1']:>10.3f}{row['support']:>9}"
+        )
+    pairs = evaluation.confused_pairs(ev.confusion, ds.class_names, 5)
+    if pairs:
+        print(
+            "most confused (true -> predicted): "
+            + ", ".join(f"{p['true']} -> {p['predicted']} {p['count']}" for p in pairs)
         )
     print(f"test loss: {ev.loss:.4f}")
     print(f"test accuracy: {ev.accuracy:.4f}")
@@ -161,7 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list the datasets and the file formats accepted")
     p.set_defaults(func=_datasets)
 
-    p = sub.add_parser("train", help="train a zoo model, print images/s and test accuracy")
+    p = sub.add_parser(
+        "train",
+        help="train a zoo model, print how it ended, images/s and test accuracy "
+        "(exit 1 if it diverged)",
+    )
     _add_data_options(p)
     p.add_argument(
         "--model",

@@ -23,6 +23,16 @@ execution* (``Progress.points``), the per-batch points the Train page draws (fai
 an exponential moving average on top, as TensorBoard does: :func:`smooth`). Validation
 is measured once per epoch, and once before training (epoch 0, :class:`Start`).
 
+Batch norm. In inference mode (validation, ``predict``, every other page) a
+``BatchNormalization`` layer uses moving averages of its inputs' mean and variance,
+updated by ``momentum`` once per step while the weights themselves keep changing; after
+a short run they lag and the model answers badly or unsurely (:class:`BatchNormCheck`
+measures it after every run). With ``TrainConfig.refresh_batchnorm`` (on by default)
+:func:`refresh_batchnorm` recomputes them from up to :data:`BN_REFRESH_IMAGES` training
+images with the current weights before each validation (PreciseBN, Wu & Johnson 2021,
+"Rethinking 'Batch' in BatchNorm"); training itself, which normalises by each batch's
+own statistics, is unchanged.
+
 How a run ends (``TrainResult.status``, one of :data:`STATUSES`):
 
 - ``"nan"``: the loss became NaN or infinite; the run stops at once.
@@ -54,7 +64,7 @@ IMAGES_PER_EXECUTION = 1024  # progress/stop granularity on a CPU, in images
 REPORTS_PER_EPOCH = 10  # at least this many live points per epoch on a CPU
 # "diverged" (see diagnose): the loss ends above LOSS_FACTOR × max(start loss, ln K), or
 # accuracy ends within CHANCE_MARGIN of chance after a blow-up or a fall from above it.
-LOSS_FACTOR = 2.0
+LOSS_FACTOR = 2.0  # "twice" in the messages of diagnose()
 CHANCE_MARGIN = 0.05
 # Batch-norm disagreement (see BatchNormCheck): training-mode accuracy above
 # inference-mode accuracy by more than BN_ACCURACY_GAP, or mean top probabilities apart
@@ -62,6 +72,7 @@ CHANCE_MARGIN = 0.05
 BN_ACCURACY_GAP = 0.05
 BN_CONFIDENCE_GAP = 0.15
 BN_CHECK_IMAGES = 256
+BN_REFRESH_IMAGES = 1024  # training images that batch norm's statistics are recomputed from
 
 
 class TrainingError(ValueError):
@@ -101,6 +112,9 @@ class TrainConfig:
     seed: int = 0
     mixed_precision: bool = False  # honoured on GPU only
     steps_per_execution: int | None = None  # None: automatic (see the module docstring)
+    # Recompute batch norm's moving statistics from the current weights before each
+    # validation (see refresh_batchnorm); no effect on training itself.
+    refresh_batchnorm: bool = True
 
 
 @dataclass(frozen=True)
@@ -325,6 +339,7 @@ def _validate(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> None:
         raise TrainingError(f"patience must be >= 0, got {config.early_stopping_patience}")
     if len(x) != len(y) or len(x) == 0:
         raise TrainingError(f"need as many labels as images, got {len(x)} and {len(y)}")
+    make_optimizer(config.optimizer, config.learning_rate)  # an unknown name fails here
     aug = config.augmentation
     if aug is not None:
         for field, value in (("rotation", aug.rotation), ("shift", aug.shift), ("zoom", aug.zoom)):
@@ -466,6 +481,7 @@ class BatchNormCheck:
     agreement: float
     momentum: float
     steps: int | None
+    refreshed_from: int = 0  # training images the statistics were last recomputed from
 
     @property
     def remembered(self) -> float | None:
@@ -492,22 +508,25 @@ class BatchNormCheck:
             f"and {self.infer_top:.0%} sure in inference mode, which uses batch norm's "
             "moving averages"
         )
+        if self.refreshed_from:
+            return (
+                f"{seen}, even though they were recomputed from {self.refreshed_from:,} "
+                "training images with the final weights: single batches differ too much from "
+                "the data as a whole — try a larger batch, or no dropout right before batch norm."
+            )
         left = self.remembered
         if left is not None and left > 0.05:
             return (
                 f"{seen}: with momentum {self.momentum:g} each training step moves them only "
                 f"{1 - self.momentum:.0%} of the way, so after {self.steps:,} steps they still "
                 f"hold {left:.0%} of their starting values (mean 0, variance 1) — train "
-                "longer, or use a lower momentum (e.g. batchnorm momentum=0.9)."
+                "longer, use a lower momentum (e.g. batchnorm momentum=0.9), or let cnnviz "
+                "recompute them after training."
             )
-        caught = (
-            f" (momentum {self.momentum:g}, {self.steps:,} steps: they have caught up)"
-            if left is not None
-            else ""
-        )
         return (
-            f"{seen}{caught}, so single batches differ from the data as a whole — try a "
-            "larger batch, or no dropout right before batch norm."
+            f"{seen}: they average the last ~{1 / (1 - self.momentum):.0f} steps (momentum "
+            f"{self.momentum:g}), and early in training the weights change faster than that "
+            "— train longer, or let cnnviz recompute them after training."
         )
 
 
@@ -521,8 +540,52 @@ def _layers(model: keras.Model) -> list[keras.layers.Layer]:
     return out
 
 
+def refresh_batchnorm(
+    model: keras.Model, x: np.ndarray, images: int = BN_REFRESH_IMAGES, batch_size: int = 256
+) -> int:
+    """Recompute every batch-norm layer's moving mean and variance from ``x``; images used.
+
+    Runs ``x[:images]`` through ``model`` in training mode, batch by batch, with dropout
+    off and each layer's momentum set so the moving statistics become the plain average
+    of the batches' statistics (``k / (k + 1)`` before batch ``k``: the first batch
+    replaces the old values). Weights are not touched; momentum and dropout rates are
+    restored. Returns 0 (and does nothing) for a model without batch norm.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained model.
+    x : np.ndarray
+        ``float32`` ``(N, H, W, C)`` training images, as the model sees them.
+    """
+    layers = _layers(model)
+    bns = [la for la in layers if isinstance(la, keras.layers.BatchNormalization)]
+    if not bns or len(x) == 0:
+        return 0
+    x = np.asarray(x[:images], dtype=np.float32)
+    dropouts = [la for la in layers if isinstance(la, keras.layers.Dropout)]
+    momenta, rates = [b.momentum for b in bns], [d.rate for d in dropouts]
+    try:
+        for d in dropouts:
+            d.rate = 0.0
+        for k, i in enumerate(range(0, len(x), batch_size)):
+            for b in bns:
+                b.momentum = k / (k + 1)
+            model(x[i : i + batch_size], training=True)
+    finally:
+        for b, m in zip(bns, momenta, strict=True):
+            b.momentum = m
+        for d, rate in zip(dropouts, rates, strict=True):
+            d.rate = rate
+    return len(x)
+
+
 def batchnorm_check(
-    model: keras.Model, x: np.ndarray, y: np.ndarray, steps: int | None = None
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    steps: int | None = None,
+    refreshed_from: int = 0,
 ) -> BatchNormCheck | None:
     """Compare ``model`` on ``(x, y)`` in training mode and inference mode; ``None`` without BN.
 
@@ -540,6 +603,8 @@ def batchnorm_check(
         ``(N,)`` class indices.
     steps : int, optional
         Training steps taken (default: the optimizer's ``iterations`` if compiled).
+    refreshed_from : int
+        How many training images :func:`refresh_batchnorm` last used (0: never).
     """
     bns = [la for la in _layers(model) if isinstance(la, keras.layers.BatchNormalization)]
     if not bns:
@@ -577,10 +642,16 @@ def batchnorm_check(
         agreement=float(np.mean(pred_train == pred_infer)),
         momentum=max(float(b.momentum) for b in bns),
         steps=steps,
+        refreshed_from=refreshed_from,
     )
 
 
 # --- how a run ended ----------------------------------------------------------------------
+
+
+def _num(value: float) -> str:
+    """``147,812`` for large values, ``2.303`` for small ones."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def diagnose(
@@ -617,9 +688,8 @@ def diagnose(
     limit = start.loss_limit
     if last > limit:
         return "diverged", (
-            f"the training loss ended at {last:,.4g}, far above where it started "
-            f"({start.loss:.4g}; more than {LOSS_FACTOR:g}× the larger of that and a uniform "
-            f"guess's {start.guess_loss:.4g})"
+            f"the training loss ended at {_num(last)}, more than twice both where it started "
+            f"({_num(start.loss)}) and the loss of a uniform guess ({_num(start.guess_loss)})"
         )
     accs = history.get("val_accuracy") or history.get("accuracy") or points.get("accuracy")
     if not accs:
@@ -632,7 +702,7 @@ def diagnose(
     if peak > limit:
         return "diverged", (
             f"{which} accuracy ended at {acc:.1%}, about chance ({start.chance:.1%}), after "
-            f"the loss blew up to {peak:,.4g} (it started at {start.loss:.4g})"
+            f"the loss blew up to {_num(peak)} (it started at {_num(start.loss)})"
         )
     if start.accuracy > start.chance_limit:
         return "diverged", (
@@ -657,8 +727,12 @@ def not_learned_note(history: dict[str, list[float]], start: Start | None) -> st
 class _Reporter(keras.callbacks.Callback):
     """Collects the history and the live points, reports progress, stops on request or NaN."""
 
-    def __init__(self, epochs, batches, n_train, batch_size, start, on_progress, should_stop):
+    def __init__(
+        self, epochs, batches, n_train, batch_size, start, on_progress, should_stop, refresh
+    ):
         super().__init__()
+        self.refresh = refresh  # None, or a function that refreshes batch norm's statistics
+        self.refreshed_from = 0
         self.epochs, self.batches = epochs, batches
         self.n_train, self.batch_size = n_train, batch_size
         self.start = start
@@ -704,6 +778,12 @@ class _Reporter(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._fit_t0 = time.perf_counter()
 
+    def on_test_begin(self, logs=None):
+        # fit's validation, after the epoch's last step: inference mode must see moving
+        # statistics that match the weights it is given
+        if self.refresh is not None and self.stopped != "nan":
+            self.refreshed_from = self.refresh()
+
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self._t0 = time.perf_counter()
@@ -724,7 +804,8 @@ class _Reporter(keras.callbacks.Callback):
             self.images_seen += seen - n0
             self._sums = (seen, loss_sum, acc_sum)
         self._check(logs)
-        self._progress("batch", self.epoch + 1, batch + 1, logs)
+        # Keras numbers a short last execution as if it were full: cap at the epoch's end
+        self._progress("batch", self.epoch + 1, min(batch + 1, self.batches), logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch_seconds.append(time.perf_counter() - self._t0)
@@ -798,7 +879,9 @@ def train(
         x_train, y_train, x_val, y_val = train_val_split(
             x_train, y_train, config.validation_split, config.seed
         )
-    validation = None if x_val is None else (np.asarray(x_val, np.float32), np.asarray(y_val))
+    validation = None
+    if x_val is not None and len(x_val):
+        validation = (np.asarray(x_val, np.float32), np.asarray(y_val))
     # epoch 0: the yardstick for "diverged" and the first point of the validation curve
     x_ref, y_ref = validation if validation is not None else (x_train, y_train)
     start = measure_start(model, x_ref, y_ref)
@@ -828,8 +911,23 @@ def train(
         steps_per_execution=spe,
     )
     _build_state(fit_model, x_train[:1], y_train[:1])
+    refresh = None
+    if config.refresh_batchnorm:
+        pick = np.random.default_rng(config.seed).permutation(len(x_train))[:BN_REFRESH_IMAGES]
+        x_refresh = x_train[np.sort(pick)]  # (≤ 1024, H, W, C), without augmentation
+
+        def refresh() -> int:
+            return refresh_batchnorm(model, x_refresh)
+
     reporter = _Reporter(
-        config.epochs, batches, len(x_train), config.batch_size, start, on_progress, should_stop
+        config.epochs,
+        batches,
+        len(x_train),
+        config.batch_size,
+        start,
+        on_progress,
+        should_stop,
+        refresh,
     )
     callbacks: list[keras.callbacks.Callback] = [reporter]
     early = None
@@ -867,7 +965,15 @@ def train(
         stopped = "early_stopping"
     check = None
     if stopped != "nan":
-        check = batchnorm_check(model, x_ref[:BN_CHECK_IMAGES], y_ref[:BN_CHECK_IMAGES], steps)
+        if refresh is not None and validation is None:  # no validation ran: refresh now
+            reporter.refreshed_from = refresh()
+        check = batchnorm_check(
+            model,
+            x_ref[:BN_CHECK_IMAGES],
+            y_ref[:BN_CHECK_IMAGES],
+            steps,
+            reporter.refreshed_from,
+        )
     return _result(
         reporter.history,
         reporter.points,

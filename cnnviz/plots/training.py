@@ -21,12 +21,8 @@ RAW_OPACITY = 0.25  # the per-batch points under the smoothed line, as in Tensor
 
 
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        template=style.TEMPLATE,
-        margin={"t": 40, "b": 40, "l": 50, "r": 10},
-        **kw,
-    )
+    kw.setdefault("margin", {"t": 40, "b": 40, "l": 50, "r": 10})
+    fig.update_layout(height=height, template=style.TEMPLATE, **kw)
     return fig
 
 
