@@ -322,8 +322,6 @@ class RunStore:
         test : (x, y), optional
             The test images and labels, for data that cannot be loaded again by name.
         """
-        from cnnviz import models  # keras only when a model is saved
-
         now = _dt.datetime.now(_dt.UTC)
         record = dataclasses.replace(
             record,
@@ -336,6 +334,8 @@ class RunStore:
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=runs))
         try:
             if model is not None:
+                from cnnviz import models  # Keras only when there is a model to save
+
                 models.save(model, tmp / "model.keras", card or {})
             if test is not None:
                 np.savez_compressed(tmp / "test.npz", x=test[0], y=test[1])
@@ -365,8 +365,9 @@ class RunStore:
 
     def get_run(self, token: str, run_id: str) -> RunRecord:
         """One run's record; :class:`RunStoreError` if it is not there."""
+        path = self._run_dir(token, run_id) / "run.json"
         try:
-            raw = json.loads((self._run_dir(token, run_id) / "run.json").read_text())
+            raw = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise RunStoreError(f"run {run_id} is not there (deleted?)") from exc
         return RunRecord.from_json(raw)

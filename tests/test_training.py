@@ -468,3 +468,38 @@ def test_zoo_batchnorm_models_agree_with_themselves_after_a_short_run(name, tiny
     assert abs(check.train_top - check.infer_top) < 0.05
     # validation (inference mode) sees what training mode sees: well above chance
     assert result.history["val_accuracy"][-1] > 0.5
+
+
+# --- the learning-curve figure -------------------------------------------------------------
+
+
+def test_learning_curves_draw_batches_faintly_smoothed_and_validation_from_epoch_0():
+    from cnnviz.plots import style
+    from cnnviz.plots import training as plots
+
+    run = {
+        "history": {"loss": [1.0, 0.5], "accuracy": [0.6, 0.8], "val_loss": [0.9, 0.7],
+                    "val_accuracy": [0.7, 0.75]},
+        "points": {"epoch": [0.5, 1.0, 1.5, 2.0], "loss": [1.2, 0.8, 0.6, 0.4],
+                   "accuracy": [0.5, 0.7, 0.75, 0.85]},
+        "start": {"loss": 2.3, "accuracy": 0.1},
+    }  # fmt: skip
+    fig = plots.learning_curves({"#1": run}, epochs=2, smoothing=0.5)
+    by_name = {}
+    for t in fig.data:
+        by_name.setdefault(t.name, []).append(t)
+    raw_loss, raw_acc = by_name["#1 · train (each point: one execution's batches)"]
+    assert raw_loss.opacity == plots.RAW_OPACITY and raw_loss.mode == "markers"
+    assert list(raw_acc.y) == [0.5, 0.7, 0.75, 0.85]
+    assert list(raw_loss.x) == [0.5, 1.0, 1.5, 2.0] and list(raw_loss.y) == [1.2, 0.8, 0.6, 0.4]
+    smooth_loss, _ = by_name["#1 · train"]
+    np.testing.assert_allclose(smooth_loss.y, training.smooth([1.2, 0.8, 0.6, 0.4], 0.5))
+    val_loss, val_acc = by_name["#1 · validation"]
+    assert list(val_loss.x) == [0, 1, 2] and list(val_loss.y) == [2.3, 0.9, 0.7]
+    assert list(val_acc.y) == [0.1, 0.7, 0.75] and val_acc.line.dash == "dash"
+    assert {t.line.color for t in fig.data if t.line.color} == {style.SERIES[0]}
+    assert fig.layout.yaxis.type == "linear"
+    assert plots.learning_curves({"#1": run}, log_loss=True).layout.yaxis.type == "log"
+    # a plain Keras history (no live points): training per epoch
+    plain = plots.learning_curves({"old": run["history"]})
+    assert [list(t.x) for t in plain.data if t.name == "old · train"] == [[1, 2], [1, 2]]
