@@ -274,7 +274,9 @@ def run_training(
     finally:
         try:
             if result is None:  # a click ended this run of the page mid-training
-                result = training.result_from_progress(live["last"], config, training.device_name())
+                result = training.result_from_progress(
+                    live["last"], config, training.device_name(), ctl.stop_requested
+                )
             record = _save(ds, model_name, blocks, config, subset, result, model)
         finally:
             ctl.finished.set()

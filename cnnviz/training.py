@@ -1021,12 +1021,15 @@ def _result(
     )
 
 
-def result_from_progress(last: Progress | None, config: TrainConfig, device: str) -> TrainResult:
-    """The result of a run that ended without returning (another click ended the page run).
+def result_from_progress(
+    last: Progress | None, config: TrainConfig, device: str, by_request: bool = True
+) -> TrainResult:
+    """The result of a run that ended without returning (a click ended the page run).
 
     Built from the last :class:`Progress` the run reported: its history and live points
     so far, and the images it had trained per second of ``fit``. The status is
-    ``"stopped"`` unless the numbers say the run had diverged or hit NaN.
+    ``"stopped"`` unless the numbers say the run had diverged or hit NaN;
+    ``by_request=False`` says it was another click, not Stop, that ended it.
     """
     if last is None:
         empty = {k: [] for k in HISTORY_KEYS}
@@ -1038,7 +1041,7 @@ def result_from_progress(last: Progress | None, config: TrainConfig, device: str
     losses = points.get("loss") or []
     stopped = "nan" if losses and not math.isfinite(losses[-1]) else "user"
     start = last.start or Start(math.nan, 0.0, 0.0, math.nan)
-    return _result(
+    result = _result(
         history,
         points,
         start,
@@ -1048,6 +1051,12 @@ def result_from_progress(last: Progress | None, config: TrainConfig, device: str
         seconds=last.seconds,
         device=device,
     )
+    if result.status == "stopped" and not by_request:
+        result.message = (
+            f"Training was interrupted in epoch {last.epoch} of {config.epochs} by a click "
+            "elsewhere on the page; the model keeps the weights it had."
+        )
+    return result
 
 
 def _message(status, why, done, config, history, early, stopped) -> str:

@@ -326,6 +326,10 @@ def test_result_from_progress_of_an_interrupted_run():
     r = training.result_from_progress(p, config, "CPU")
     assert r.status == "stopped" and r.message == "Training stopped on request during epoch 2 of 5."
     assert r.images_per_sec == 600.0 and r.points == points and r.history == hist
+    other = training.result_from_progress(p, config, "CPU", by_request=False)
+    assert other.status == "stopped" and other.message.startswith(
+        "Training was interrupted in epoch 2 of 5 by a click elsewhere on the page"
+    )
     p.points = {**points, "loss": [2.0, 1.5, float("nan")]}
     assert training.result_from_progress(p, config, "CPU").status == "nan"
     p.points, p.history = {**points, "loss": [2.0, 1e4, 1e5]}, {**hist, "loss": [1e4]}
