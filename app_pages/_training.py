@@ -43,7 +43,7 @@ from cnnviz.runs import RunRecord, table_rows
 UPLOAD = "your file (CSV / zip)"
 DATASET_OPTIONS = (*data.DATASET_NAMES, UPLOAD)
 _CONTROL = "train_control"
-LIVE_EVERY_S = 0.4  # redraw the live chart at most this often (and at every epoch's end)
+LIVE_EVERY_S = 1.5  # redraw the live chart at most this often (and at every epoch's end)
 
 
 @dataclass

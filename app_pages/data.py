@@ -43,7 +43,10 @@ if ds is not None:
         f"`y_train`: class indices of shape `{ds.y_train.shape}`. After "
         f"`cnnviz.data.prepare`: `float32` of the same shape in [0, 1]."
     )
-    st.markdown("**Class names:** " + ", ".join(f"{i} = {c}" for i, c in enumerate(ds.class_names)))
+    if ds.class_names != tuple(str(i) for i in range(ds.num_classes)):  # digits name themselves
+        st.markdown(
+            "**Class names:** " + ", ".join(f"{i} = {c}" for i, c in enumerate(ds.class_names))
+        )
     lo, hi = figs["balance"]
     st.plotly_chart(figs["counts"], key="data_counts")
     st.caption(f"Smallest class: {lo:,} images, largest: {hi:,}.")

@@ -104,6 +104,7 @@ if ev is not None:
     right.dataframe(
         evaluation.classification_report(ev.confusion, names),
         hide_index=True,
+        height="content",  # all classes and both averages, no inner scroll
         key="eval_report",
         column_config={
             c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")

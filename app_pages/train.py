@@ -122,14 +122,18 @@ if records:
     st.plotly_chart(
         plots.learning_curves(overlay, smoothing=smoothing, log_loss=log_loss), key="train_curves"
     )
+    if not log_loss and any(records[k].status in ("nan", "diverged") for k in chosen):
+        st.caption("A failed run's huge loss flattens the others: turn on *Loss on a log scale*.")
     st.dataframe(
         T.runs_table(list(records.values()), chosen),
         hide_index=True,
         key="train_runs_table",
         column_config={
+            "run": st.column_config.TextColumn(width="medium"),
             "learning rate": st.column_config.NumberColumn(format="%g"),
             "best val accuracy": st.column_config.NumberColumn(format="percent"),
             "images/s": st.column_config.NumberColumn(format="localized"),
+            **{c: st.column_config.Column(width="small") for c in ("batch", "epochs", "seed")},
         },
     )
     with st.expander("Delete a run"):

@@ -197,8 +197,8 @@ def describe_augmentation(aug: dict | None) -> str:
 def table_rows(records: list[RunRecord]) -> list[dict]:
     """One row per run with its hyperparameters as columns, for a sortable table.
 
-    Columns: run, status, learning rate, optimizer, batch, epochs (run / asked),
-    augmentation, seed, best val accuracy, images/s, device.
+    Columns: run, status, learning rate, optimizer, batch, epochs (as set; a stopped run
+    says so in its status), augmentation, seed, best val accuracy, images/s, device.
     """
     rows = []
     for r in records:
@@ -210,8 +210,7 @@ def table_rows(records: list[RunRecord]) -> list[dict]:
                 "learning rate": c.get("learning_rate"),
                 "optimizer": c.get("optimizer"),
                 "batch": c.get("batch_size"),
-                "epochs": len(r.history.get("loss") or []),
-                "of": c.get("epochs"),
+                "epochs": c.get("epochs"),
                 "augmentation": describe_augmentation(c.get("augmentation")),
                 "seed": c.get("seed"),
                 "best val accuracy": r.best_val_accuracy,

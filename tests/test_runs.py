@@ -156,7 +156,6 @@ def test_table_rows_have_the_hyperparameters_as_columns():
         "optimizer": "adam",
         "batch": 64,
         "epochs": 3,
-        "of": 3,
         "augmentation": "rotation 0.1, zoom 0.2, flip",
         "seed": 7,
         "best val accuracy": 0.8,

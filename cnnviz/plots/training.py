@@ -17,7 +17,7 @@ from cnnviz.evaluation import confusion_colour_values
 from cnnviz.plots import style
 from cnnviz.training import smooth
 
-RAW_OPACITY = 0.25  # the per-batch points under the smoothed line, as in TensorBoard
+RAW_OPACITY = 0.35  # the per-batch points under the smoothed line, as in TensorBoard
 
 
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
@@ -64,7 +64,7 @@ def learning_curves(
                         x=x,
                         y=raw,
                         mode="markers",
-                        marker={"color": colour, "size": 4},
+                        marker={"color": colour, "size": 5},
                         opacity=RAW_OPACITY,
                         name=f"{label} · train (each point: one execution's batches)",
                         legendgroup=label,
@@ -190,7 +190,7 @@ def pixel_histogram(counts: np.ndarray, edges: np.ndarray) -> go.Figure:
     centres = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure(go.Bar(x=centres, y=counts, width=np.diff(edges), marker_color=style.ACCENT))
     fig.update_xaxes(title_text="pixel value (0 = black, 255 = white)")
-    fig.update_yaxes(title_text="pixels (log scale)", type="log")
+    fig.update_yaxes(title_text="pixels (log scale)", type="log", dtick=1)  # 1, 10, 100…
     return _layout(fig, 300, margin={"t": 20, "b": 40, "l": 50, "r": 10})
 
 

@@ -129,7 +129,7 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
     # the run list: hyperparameters as columns
     table = _table(at, "learning rate")
     assert list(table.columns) == [
-        "run", "status", "learning rate", "optimizer", "batch", "epochs", "of",
+        "run", "status", "learning rate", "optimizer", "batch", "epochs",
         "augmentation", "seed", "best val accuracy", "images/s", "device", "overlaid",
     ]  # fmt: skip
     row = table.iloc[0]
