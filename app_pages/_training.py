@@ -171,6 +171,7 @@ def delete_run(run_id: str) -> None:
 
 
 def _save(
+    where: tuple,
     ds: data.Dataset,
     model_name: str,
     blocks: str,
@@ -179,7 +180,12 @@ def _save(
     result: training.TrainResult,
     model,
 ) -> RunRecord:
-    """Save a finished (or stopped) run with its model; return its stored record."""
+    """Save a finished (or stopped) run with its model; return its stored record.
+
+    ``where`` is ``(store, token)``, looked up before training: this also runs in the
+    ``finally`` of a page run that Streamlit is ending, where any Streamlit call (even
+    reading ``st.query_params``) raises again.
+    """
     start = dataclasses.asdict(result.start) if result.start is not None else {}
     record = RunRecord(
         id="",
@@ -210,7 +216,8 @@ def _save(
     }
     # data that cannot be loaded again by name (the learner's upload) is kept with the run
     test = None if ds.name in data.DATASET_NAMES else (ds.x_test, ds.y_test)
-    return store().save_run(learner_token(), record, model, card, test)
+    runs_store, token = where
+    return runs_store.save_run(token, record, model, card, test)
 
 
 def build_model(ds: data.Dataset, model_name: str, blocks: str, seed: int):
@@ -240,6 +247,7 @@ def run_training(
     """
     ds = data.subset(ds, subset or None, None, seed=config.seed) if subset else ds
     model = build_model(ds, model_name, blocks, config.seed)
+    where = (store(), learner_token())  # no Streamlit calls once a click may end this run
     ctl = control()
     ctl.stop_requested = False
     ctl.finished.clear()
@@ -277,7 +285,7 @@ def run_training(
                 result = training.result_from_progress(
                     live["last"], config, training.device_name(), ctl.stop_requested
                 )
-            record = _save(ds, model_name, blocks, config, subset, result, model)
+            record = _save(where, ds, model_name, blocks, config, subset, result, model)
         finally:
             ctl.finished.set()
     return record

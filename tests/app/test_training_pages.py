@@ -324,9 +324,8 @@ def test_evaluate_upload_bad_and_good(open_page):
     assert _metrics(at)["Test accuracy"] == f"{card['metrics']['test_accuracy']:.2%}"
 
 
-@pytest.mark.browser
-def test_stop_button_stops_a_running_training_in_a_real_browser():
-    """The Stop click reaches the running loop (see app_pages/_training.py for how)."""
+def _shots():
+    """scripts/screenshot.py (server + Chromium helpers); skips without Chromium."""
     import importlib.util
     import os
 
@@ -339,6 +338,63 @@ def test_stop_button_stops_a_running_training_in_a_real_browser():
             pytest.fail(f"{shots.CHROMIUM} is missing and CNNVIZ_REQUIRE_BROWSER=1")
         pytest.skip("install chromium to run the browser tests")
     pytest.importorskip("playwright.sync_api")
+    return shots
+
+
+def _fill(shots, page, label: str, value) -> None:
+    box = page.get_by_label(label)
+    box.fill(str(value))
+    box.press("Enter")
+    shots.wait_idle(page)
+
+
+def _seen(page) -> tuple[list[str], list[str]]:
+    """The run table's first column and the curves' legend, as the browser shows them."""
+    cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]').all_text_contents()
+    legend = page.locator('[data-testid="stPlotlyChart"] .legendtext').all_text_contents()
+    return [c for c in cells if c.startswith("#")], legend
+
+
+@pytest.mark.browser
+def test_runs_survive_a_reload_and_belong_to_their_learner_in_a_real_browser():
+    """Train a tiny run, reload the page: curves and table are back; another learner's
+    link (another token) and a link without one see none of it."""
+    shots = _shots()
+    with shots.serve() as base, shots.browser() as page:
+        shots.visit(page, base, "/train")
+        _fill(shots, page, "Epochs", 1)
+        page.get_by_text("Advanced").click()
+        _fill(shots, page, "Use only this many training images (0 = all)", 300)
+        page.locator(".st-key-train_start button").click()
+        page.get_by_text("Your runs", exact=True).wait_for(timeout=120_000)
+        shots.wait_idle(page)
+        url = page.url
+        assert "?learner=" in url
+        label = "#1 book_mnist · mnist-sample"
+        before = _seen(page)
+        assert before == ([label], [f"{label} · train", f"{label} · validation"])
+
+        page.reload()  # a new session: only the link's token connects it to the run
+        shots.wait_idle(page)
+        assert page.url == url
+        assert _seen(page) == before
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert f"{label}: Trained 1 epoch" in main
+        assert not page.locator(shots.EXCEPTION).count()
+
+        for other in (url.replace(url.split("=")[-1], "a" * 22), base + "/train"):
+            page.goto(other, wait_until="domcontentloaded")
+            shots.wait_idle(page)
+            main = page.locator('[data-testid="stMain"]').inner_text()
+            assert "Your runs" not in main and label not in main
+            assert _seen(page) == ([], [])
+            assert "?learner=" in page.url and page.url != url  # a token of its own
+
+
+@pytest.mark.browser
+def test_stop_button_stops_a_running_training_in_a_real_browser():
+    """The Stop click reaches the running loop (see app_pages/_training.py for how)."""
+    shots = _shots()
     with shots.serve() as base, shots.browser() as page:
         shots.visit(page, base, "/train")
         epochs = page.get_by_label("Epochs")
@@ -348,7 +404,7 @@ def test_stop_button_stops_a_running_training_in_a_real_browser():
         page.locator(".st-key-train_start button").click()
         page.get_by_text("epoch 2/30").first.wait_for(timeout=120_000)
         page.locator(".st-key-train_stop button").click()
-        page.get_by_text("Your runs").wait_for(timeout=60_000)
+        page.get_by_text("Your runs", exact=True).wait_for(timeout=60_000)
         shots.wait_idle(page)
         info = page.locator('[data-testid="stAlertContentInfo"]').inner_text()
         assert "#1 book_mnist" in info and "stopped" in info.lower()
