@@ -64,6 +64,14 @@ with right:
             "Use only this many training images (0 = all)", 0, 60_000, 0, 100, key="train_subset"
         )
         val = st.slider("Validation fraction", 0.05, 0.5, 0.1, 0.05, key="train_val")
+        refresh = st.toggle(
+            "Recompute batch-norm statistics before each validation",
+            True,
+            key="train_bn_refresh",
+            help="Batch norm answers in inference mode with moving averages of each channel's "
+            "mean and variance; after a short run they lag behind the weights. Switch this "
+            "off (and try `batchnorm momentum=0.99`) to see the model disagree with itself.",
+        )
     st.badge(f"Device: {T.device()}", icon=":material/memory:", color="blue")
 
 if ds is not None:
@@ -84,6 +92,7 @@ keep_settings(
     *(f"train_{k}" for k in ("dataset", "model", "blocks", "epochs", "batch", "optimizer", "lr")),
     *(f"train_{k}" for k in ("seed", "patience", "rotation", "shift", "zoom", "flip", "subset")),
     "train_val",
+    "train_bn_refresh",
     "train_smooth",
     "train_log",
     "train_compare",
@@ -101,6 +110,7 @@ if start and ds is not None:
         early_stopping_patience=int(patience) or None,
         validation_split=float(val),
         seed=int(seed),
+        refresh_batchnorm=refresh,
     )
     try:
         T.run_training(ds, model_name, blocks, config, int(subset), smoothing, log_loss)

@@ -77,6 +77,7 @@ def _train(args: argparse.Namespace) -> int:
         validation_split=args.validation_split,
         seed=args.seed,
         mixed_precision=args.mixed_precision,
+        refresh_batchnorm=not args.no_bn_refresh,
     )
     result = training.train(
         model, data.prepare(ds.x_train), ds.y_train, config, verbose=2 if args.quiet else 1
@@ -207,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zoom", type=float, default=0.0, help="augment: zoom, fraction")
     p.add_argument("--flip", action="store_true", help="augment: random horizontal flips")
     p.add_argument("--mixed-precision", action="store_true", help="bfloat16 maths (GPU only)")
+    p.add_argument(
+        "--no-bn-refresh",
+        action="store_true",
+        help="keep batch norm's moving statistics as training left them (by default they "
+        "are recomputed from 1,024 training images before each validation)",
+    )
     p.add_argument("--out", help="save the trained model here (.keras, with a .json card)")
     p.add_argument(
         "--quiet",
