@@ -61,7 +61,7 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 STATUSES = ("done", "stopped", "early_stopping", "nan", "diverged")
 IMAGES_PER_EXECUTION = 1024  # progress/stop granularity on a CPU, in images
-REPORTS_PER_EPOCH = 10  # at least this many live points per epoch on a CPU
+REPORTS_PER_EPOCH = 8  # at least this many live points per epoch on a CPU
 # "diverged" (see diagnose): the loss ends above LOSS_FACTOR × max(start loss, ln K), or
 # accuracy ends within CHANCE_MARGIN of chance after a blow-up or a fall from above it.
 LOSS_FACTOR = 2.0  # "twice" in the messages of diagnose()
@@ -269,13 +269,15 @@ def steps_per_execution(config: TrainConfig, batches: int, on_gpu: bool) -> int:
     """Batches per call into the compiled step: ~1,024 images, at most one epoch.
 
     On a CPU also at most ``batches / REPORTS_PER_EPOCH`` (rounded up), so a short epoch
-    still draws ~10 live points; a GPU epoch is over too fast to watch, and there the
+    still draws ~8 live points; a GPU epoch is over too fast to watch, and there the
     Python round trip between executions is what costs.
 
     Examples
     --------
     >>> steps_per_execution(TrainConfig(batch_size=128), 57, on_gpu=False)
-    6
+    8
+    >>> steps_per_execution(TrainConfig(batch_size=128), 20, on_gpu=False)
+    3
     """
     if config.steps_per_execution is not None:
         return max(1, min(int(config.steps_per_execution), batches))
@@ -391,8 +393,8 @@ def smooth(values, weight: float) -> np.ndarray:
 
     Examples
     --------
-    >>> smooth([1.0, 3.0], 0.5).tolist()  # (0.5·1)/(0.5), (0.25·1 + 0.5·3)/(0.75)
-    [1.0, 2.333333333333333]
+    >>> smooth([1.0, 3.0], 0.5).round(4).tolist()  # (0.5·1)/0.5, (0.25·1 + 0.5·3)/0.75
+    [1.0, 2.3333]
     """
     if not 0.0 <= weight < 1.0:
         raise TrainingError(f"smoothing must be in [0, 1), got {weight}")

@@ -39,7 +39,7 @@ def test_one_short_epoch_beats_chance_and_reports_progress(tiny):
     assert result.status == "done" and result.device == "CPU" and not result.failed
     assert result.message.startswith("Trained 2 epochs")
     # 800 training images at batch 64 -> 13 batches; executions of 1024 // 64 = 16 batches
-    # are capped at 13 / 10 (rounded up) = 2 batches so an epoch draws >= 10 live points:
+    # are capped at 13 / 8 (rounded up) = 2 batches so an epoch draws >= 8 live points:
     # reports after batches 2, 4, …, 12 and 13, then one "epoch" report.
     assert result.steps_per_execution == 2
     per_epoch = [(b, 13) for b in (2, 4, 6, 8, 10, 12, 13)]
@@ -193,8 +193,9 @@ def test_bad_settings_raise(config, match, tiny):
 
 def test_device_and_steps_per_execution():
     assert training.device_name() == "CPU"
-    # 1024 // 128 = 8 batches, but at most 57 / 10 -> 6 so an epoch draws ~10 points
-    assert training.steps_per_execution(TrainConfig(batch_size=128), 57, on_gpu=False) == 6
+    # 1024 // 128 = 8 batches, but at most batches / 8 (rounded up): >= 8 points an epoch
+    assert training.steps_per_execution(TrainConfig(batch_size=128), 57, on_gpu=False) == 8
+    assert training.steps_per_execution(TrainConfig(batch_size=128), 40, on_gpu=False) == 5
     assert training.steps_per_execution(TrainConfig(batch_size=128), 400, on_gpu=False) == 8
     assert training.steps_per_execution(TrainConfig(batch_size=128), 3, on_gpu=False) == 1
     assert training.steps_per_execution(TrainConfig(batch_size=128), 57, on_gpu=True) == 32
