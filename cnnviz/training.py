@@ -522,13 +522,14 @@ class BatchNormCheck:
                 f"{seen}: with momentum {self.momentum:g} each training step moves them only "
                 f"{1 - self.momentum:.0%} of the way, so after {self.steps:,} steps they still "
                 f"hold {left:.0%} of their starting values (mean 0, variance 1) — train "
-                "longer, use a lower momentum (e.g. batchnorm momentum=0.9), or let cnnviz "
-                "recompute them after training."
+                "longer, use a lower momentum (e.g. batchnorm momentum=0.9), or have them "
+                "recomputed from training images after training (cnnviz's batch-norm refresh)."
             )
         return (
             f"{seen}: they average the last ~{1 / (1 - self.momentum):.0f} steps (momentum "
             f"{self.momentum:g}), and early in training the weights change faster than that "
-            "— train longer, or let cnnviz recompute them after training."
+            "— train longer, or have them recomputed from training images after training "
+            "(cnnviz's batch-norm refresh)."
         )
 
 
