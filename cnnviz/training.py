@@ -230,6 +230,12 @@ class TrainResult:
         """``True`` for a run that went wrong (``"nan"`` or ``"diverged"``)."""
         return self.status in ("nan", "diverged")
 
+    @property
+    def stopped(self) -> str | None:
+        """The older name: ``None`` for a run that ran every epoch, else why it ended early
+        (``"user"``, ``"early_stopping"``, ``"nan"``, ``"diverged"``). Prefer ``status``."""
+        return {"done": None, "stopped": "user"}.get(self.status, self.status)
+
 
 def device_name() -> str:
     """The accelerator Keras will use: the GPU's name, or ``"CPU"``.

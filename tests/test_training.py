@@ -92,6 +92,7 @@ def test_stop_request_stops_after_the_current_batch(tiny):
         should_stop=should_stop,
     )
     assert result.status == "stopped" and "stopped on request" in result.message
+    assert result.stopped == "user"  # the older field, kept for callers that read it
     assert [e.batch for e in events if e.kind == "batch"] == [1, 2, 3]  # no 4th batch
     assert len(result.history["loss"]) == 1  # epoch 1 closed, epochs 2-3 never ran
     # a stopped run keeps its curve and counts only the images it trained on
