@@ -77,11 +77,14 @@ def _train(args: argparse.Namespace) -> int:
         validation_split=args.validation_split,
         seed=args.seed,
         mixed_precision=args.mixed_precision,
+        refresh_batchnorm=not args.no_bn_refresh,
     )
     result = training.train(
         model, data.prepare(ds.x_train), ds.y_train, config, verbose=2 if args.quiet else 1
     )
-    print(result.message)
+    print(f"status: {result.status} — {result.message}")
+    for note in result.notes:
+        print(f"warning: {note}")
     print(
         f"images/s: {result.images_per_sec:,.0f} on {result.device} "
         f"({result.seconds:.1f} s, steps_per_execution={result.steps_per_execution})"
@@ -98,6 +101,7 @@ def _train(args: argparse.Namespace) -> int:
                 "learning_rate": args.lr,
                 "seed": args.seed,
             },
+            "status": result.status,
             "metrics": {"test_loss": round(ev.loss, 4), "test_accuracy": round(ev.accuracy, 4)},
             "class_names": list(ds.class_names),
             "built_by": "python -m cnnviz train",
@@ -106,7 +110,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"saved: {path} (+ {models.card_path(path).name})")
     print(f"test loss: {ev.loss:.4f}")
     print(f"test accuracy: {ev.accuracy:.4f}")
-    return 1 if result.stopped == "nan" else 0
+    return 1 if result.failed else 0  # a diverged or NaN run is a failure
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -121,6 +125,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(
             f"{row['class']:<14}{row['precision']:>10.3f}{row['recall']:>10.3f}"
             f"{row['f1']:>10.3f}{row['support']:>9}"
+        )
+    pairs = evaluation.confused_pairs(ev.confusion, ds.class_names, 5)
+    if pairs:
+        print(
+            "most confused (true -> predicted): "
+            + ", ".join(f"{p['true']} -> {p['predicted']} {p['count']}" for p in pairs)
         )
     print(f"test loss: {ev.loss:.4f}")
     print(f"test accuracy: {ev.accuracy:.4f}")
@@ -161,7 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list the datasets and the file formats accepted")
     p.set_defaults(func=_datasets)
 
-    p = sub.add_parser("train", help="train a zoo model, print images/s and test accuracy")
+    p = sub.add_parser(
+        "train",
+        help="train a zoo model, print how it ended, images/s and test accuracy "
+        "(exit 1 if it diverged)",
+    )
     _add_data_options(p)
     p.add_argument(
         "--model",
@@ -194,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zoom", type=float, default=0.0, help="augment: zoom, fraction")
     p.add_argument("--flip", action="store_true", help="augment: random horizontal flips")
     p.add_argument("--mixed-precision", action="store_true", help="bfloat16 maths (GPU only)")
+    p.add_argument(
+        "--no-bn-refresh",
+        action="store_true",
+        help="keep batch norm's moving statistics as training left them (by default they "
+        "are recomputed from 1,024 training images before each validation)",
+    )
     p.add_argument("--out", help="save the trained model here (.keras, with a .json card)")
     p.add_argument(
         "--quiet",

@@ -257,8 +257,8 @@ def load(name: str) -> Dataset:
         raise
     except Exception as exc:  # urllib, hash and unpickling errors all mean the same here
         raise DataError(
-            f"{name} could not be downloaded or read ({type(exc).__name__}); it needs the "
-            "internet once — use mnist-sample offline."
+            f"{name} could not be downloaded or read: it needs the internet once (Keras keeps "
+            f"it in {keras_cache_dir()}) — use mnist-sample offline."
         ) from exc
     x_train, y_train, x_test, y_test = arrays
     return Dataset(

@@ -28,6 +28,14 @@ class ModelError(ValueError):
     """A model name, shape or file cannot be used; the message says why."""
 
 
+# Batch norm's moving averages move (1 - momentum) of the way to each batch's statistics.
+# Keras's default 0.99 suits the textbooks' runs of thousands of steps; the app's runs are
+# a few hundred (mnist-sample at batch 128: 57 steps an epoch), after which 0.99 still
+# holds a third of its starting values and inference-mode answers are wrong or unsure.
+# 0.9 (PyTorch's default) has caught up after ~30 steps. See training.BatchNormCheck.
+BN_MOMENTUM = 0.9
+
+
 @dataclass(frozen=True)
 class ZooEntry:
     """One textbook model: how to build it and the lesson it teaches."""
@@ -61,14 +69,14 @@ def _book_mnist(input_shape, num_classes):
 def _dli_asl(input_shape, num_classes):
     inputs = keras.Input(input_shape, name="image")  # (batch, 28, 28, 1)
     x = layers.Conv2D(75, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = layers.BatchNormalization(name="bn1")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn1")(x)
     x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool1")(x)  # (batch, 14, 14, 75)
     x = layers.Conv2D(50, 3, padding="same", activation="relu", name="conv2")(x)
     x = layers.Dropout(0.2, name="dropout1")(x)
-    x = layers.BatchNormalization(name="bn2")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn2")(x)
     x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool2")(x)  # (batch, 7, 7, 50)
     x = layers.Conv2D(25, 3, padding="same", activation="relu", name="conv3")(x)
-    x = layers.BatchNormalization(name="bn3")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn3")(x)
     x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool3")(x)  # (batch, 4, 4, 25)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(512, activation="relu", name="dense1")(x)
@@ -138,7 +146,7 @@ def _cifar_augment(input_shape, num_classes, weight_decay: float = 1e-4):
                 name=f"conv{block}_{j}",
             )(x)
             x = layers.Activation("relu", name=f"relu{block}_{j}")(x)
-            x = layers.BatchNormalization(name=f"bn{block}_{j}")(x)
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{block}_{j}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
         x = layers.Dropout(rate, name=f"dropout{block}")(x)
     x = layers.Flatten(name="flatten")(x)
@@ -439,21 +447,21 @@ BLOCK_KINDS = ("conv", "pool", "batchnorm", "dropout", "dense")
 _BLOCK_KEYS = {
     "conv": {"filters": int, "kernel": int, "stride": int, "padding": str, "activation": str},
     "pool": {"size": int, "stride": int, "padding": str, "mode": str},
-    "batchnorm": {},
+    "batchnorm": {"momentum": float},
     "dropout": {"rate": float},
     "dense": {"units": int, "activation": str},
 }
 _BLOCK_DEFAULTS = {
     "conv": {"filters": 32, "kernel": 3, "stride": 1, "padding": "valid", "activation": "relu"},
     "pool": {"size": 2, "stride": 0, "padding": "valid", "mode": "max"},
-    "batchnorm": {},
+    "batchnorm": {"momentum": BN_MOMENTUM},
     "dropout": {"rate": 0.25},
     "dense": {"units": 128, "activation": "relu"},
 }
 EXAMPLE_SPEC = """conv filters=32 kernel=3 padding=same activation=leaky_relu
 pool size=2
 conv filters=64 kernel=3 padding=same activation=relu
-batchnorm
+batchnorm momentum=0.9
 pool size=2
 dropout rate=0.25
 dense units=128 activation=relu"""
@@ -463,8 +471,9 @@ def parse_blocks(text: str) -> list[dict]:
     """Parse a learner's block list, one block per line: ``kind key=value …``.
 
     Kinds: ``conv`` (filters, kernel, stride, padding, activation), ``pool`` (size,
-    stride, padding, mode=max|avg), ``batchnorm``, ``dropout`` (rate), ``dense`` (units,
-    activation). Missing keys take defaults; blank lines and ``#`` comments are ignored.
+    stride, padding, mode=max|avg), ``batchnorm`` (momentum, default :data:`BN_MOMENTUM`),
+    ``dropout`` (rate), ``dense`` (units, activation). Missing keys take defaults; blank
+    lines and ``#`` comments are ignored.
 
     Examples
     --------
@@ -516,6 +525,8 @@ def _check_block(i: int, b: dict) -> None:
         raise ModelError(f"block {i}: pool mode must be 'max' or 'avg', got {b['mode']!r}")
     if "rate" in b and not 0.0 <= b["rate"] < 1.0:
         raise ModelError(f"block {i}: dropout rate must be in [0, 1), got {b['rate']}")
+    if "momentum" in b and not 0.0 <= b["momentum"] < 1.0:
+        raise ModelError(f"block {i}: batchnorm momentum must be in [0, 1), got {b['momentum']}")
 
 
 def build_custom(
@@ -553,12 +564,20 @@ def build_custom(
         inputs = keras.Input(tuple(input_shape), name="image")
         x = inputs
         flat = False
-        for b in blocks:
+        for i, b in enumerate(blocks, start=1):
             kind = b["kind"]
             act = b.get("activation", "linear")
             keras_act = None if act in ("leaky_relu", "linear") else act
             if kind in ("conv", "pool") and flat:
                 raise ModelError(f"a {kind} block cannot follow a dense block (the image is flat)")
+            window = b.get("kernel", b.get("size"))
+            h, w = x.shape[1], x.shape[2]
+            if kind in ("conv", "pool") and b["padding"] == "valid" and min(h, w) < window:
+                setting = "kernel" if kind == "conv" else "size"
+                raise ModelError(
+                    f"block {i} ({kind}): the image is only {h}×{w} there, smaller than its "
+                    f"{window}×{window} window — use a smaller {setting} or padding=same."
+                )
             if kind == "conv":
                 x = layers.Conv2D(
                     b["filters"],
@@ -575,7 +594,8 @@ def build_custom(
                     b["size"], strides=b["stride"] or None, padding=b["padding"], name=named("pool")
                 )(x)
             elif kind == "batchnorm":
-                x = layers.BatchNormalization(name=named("bn"))(x)
+                momentum = b.get("momentum", BN_MOMENTUM)
+                x = layers.BatchNormalization(momentum=momentum, name=named("bn"))(x)
             elif kind == "dropout":
                 x = layers.Dropout(b["rate"], name=named("dropout"))(x)
             elif kind == "dense":
@@ -591,9 +611,11 @@ def build_custom(
         return keras.Model(inputs, _head(x, num_classes), name=name)
     except ModelError:
         raise
-    except ValueError as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise ModelError(f"these blocks cannot take input {tuple(input_shape)}: {reason}") from exc
+    except ValueError as exc:  # Keras's own message: keep its first plain sentence
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        plain = [ln for ln in lines if not ln.startswith("Exception encountered")]
+        reason = (plain or [type(exc).__name__])[0].split(" Received")[0].rstrip(".")
+        raise ModelError(f"these blocks cannot take input {tuple(input_shape)}: {reason}.") from exc
 
 
 # --- the summary table -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import socket
 import subprocess
 import sys
@@ -136,7 +137,8 @@ def visit(page, base: str, path: str, timeout_ms: int = 90_000) -> None:
     link = page.locator(f'a[data-testid="stSidebarNavLink"][href="{base}{path}"]')
     if page.url.startswith(base) and link.count() == 1:
         link.click()
-        page.wait_for_url(base + path, timeout=timeout_ms)
+        # the query string (the learner token, ?learner=…) travels with the learner
+        page.wait_for_url(re.compile(re.escape(base + path) + r"(\?.*)?$"), timeout=timeout_ms)
     else:
         page.goto(base + path, wait_until="domcontentloaded", timeout=timeout_ms)
     wait_idle(page, timeout_ms)

@@ -42,3 +42,9 @@ def _no_network(monkeypatch):
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _runs_dir(tmp_path_factory, monkeypatch):
+    """The learners' runs (cnnviz.runs) go to a fresh folder per test, never to ~/.cache."""
+    monkeypatch.setenv("CNNVIZ_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))

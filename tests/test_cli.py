@@ -45,6 +45,7 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert "device: CPU" in out
     assert re.search(r"images/s: [\d,]+ on CPU", out)
     assert "accuracy:" in out and "loss:" in out  # Keras's own progress line
+    assert re.search(r"^status: done — Trained 1 epoch, validation accuracy", out, re.M)
     acc_line = out.strip().splitlines()[-1]
     assert re.fullmatch(r"test accuracy: 0\.\d{4}", acc_line)
     card = models.read_card(out_path)
@@ -55,6 +56,7 @@ def test_train_then_evaluate(tmp_path, capsys):
     report = capsys.readouterr().out
     assert report.strip().splitlines()[-1] == acc_line  # same model, same test set
     assert re.search(r"^macro avg\s+0\.\d{3}", report, re.M)
+    assert re.search(r"^most confused \(true -> predicted\): \d -> \d \d+", report, re.M)
 
 
 def test_user_mistake_is_one_line(tmp_path, capsys):
@@ -62,3 +64,13 @@ def test_user_mistake_is_one_line(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no CSV file at") and err.count("\n") == 1
+
+
+def test_a_diverged_run_says_so_and_fails(capsys):
+    argv = ["train", "--epochs", "1", "--subset", "600", "--lr", "1", "--quiet"]
+    assert cli.main(argv) == 1  # a diverged run is a failure, not a success
+    out = capsys.readouterr().out
+    assert re.search(
+        r"^status: diverged — Training diverged: the training loss ended at", out, re.M
+    )
+    assert "try a smaller one (e.g. 0.1)" in out

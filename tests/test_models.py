@@ -112,8 +112,17 @@ def test_parse_blocks_errors(text, match):
         ([{"kind": "dropout", "rate": 1.5}], r"rate must be in \[0, 1\), got 1.5"),
         (
             [{"kind": "conv", "filters": 2, "kernel": 40, "stride": 1, "padding": "valid"}],
-            "cannot take input",
+            r"^block 1 \(conv\): the image is only 28×28 there, smaller than its 40×40 window "
+            "— use a smaller kernel or padding=same.$",
         ),
+        (
+            [
+                {"kind": "conv", "filters": 2, "kernel": 3, "stride": 1, "padding": "valid"},
+                {"kind": "pool", "size": 40, "stride": 0, "padding": "valid", "mode": "max"},
+            ],
+            r"^block 2 \(pool\): the image is only 26×26 there, smaller than its 40×40",
+        ),
+        ([{"kind": "batchnorm", "momentum": 1.0}], r"momentum must be in \[0, 1\), got 1.0"),
         (
             [
                 {"kind": "dense", "units": 4},
@@ -174,3 +183,24 @@ def test_load_converts_a_sequential_model_to_functional(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), seq.predict(x, verbose=0), atol=1e-6)
     with pytest.raises(ModelError, match=r"expects input \(28, 28, 1\), but the data is"):
         models.load(path, expected_input_shape=(32, 32, 3))
+
+
+def test_custom_batchnorm_momentum_defaults_to_short_run_value():
+    model = models.build_custom(
+        models.parse_blocks("conv filters=2\nbatchnorm\nbatchnorm momentum=0.99")
+    )
+    assert model.get_layer("bn1").momentum == models.BN_MOMENTUM == 0.9
+    assert model.get_layer("bn2").momentum == 0.99
+    assert "batchnorm momentum=0.9" in models.EXAMPLE_SPEC  # the default spec shows the option
+    for name, shape, classes in (("dli_asl", (28, 28, 1), 24), ("cifar_augment", (32, 32, 3), 10)):
+        bns = [la for la in models.build(name, shape, classes).layers if "bn" in la.name]
+        assert bns and {la.momentum for la in bns} == {0.9}
+
+
+def test_shrinking_errors_are_one_plain_sentence():
+    for spec in ("pool size=2\n" * 5, "conv kernel=3 stride=30\nconv kernel=3"):
+        with pytest.raises(ModelError) as exc:
+            models.build_custom(models.parse_blocks(spec))
+        text = str(exc.value)
+        assert "Exception encountered" not in text and "\n" not in text
+        assert text.endswith("or padding=same.")

@@ -89,7 +89,7 @@ MUTED = "#adb5bd"  # everything else in a bar chart or a legend
 PAD_BG = "#e9ecef"  # padding cells (drawn dashed by the figures that show them)
 INK = "#495057"  # outlines that are structure, not data: window boundaries, padding borders
 # Lines or bars that stand for different things (models, runs), never for values; the
-# same position means the same thing on every chart of a page.
+# same position means the same thing on every chart of a page (runs: in order of the run).
 CATEGORICAL: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", ACCENT)
 
 # No plotly template: the default one is validated again each time a cached figure is
