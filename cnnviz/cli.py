@@ -19,10 +19,11 @@ def _models(args: argparse.Namespace) -> int:
     from cnnviz import models
 
     for entry in models.ZOO.values():
-        n = 1 if entry.name == "toy_4x4" else 24 if entry.name == "dli_asl" else 10
-        params = models.build(entry.name, entry.default_input_shape, n).count_params()
+        params = models.build(
+            entry.name, entry.default_input_shape, entry.default_classes
+        ).count_params()
         shape = "×".join(map(str, entry.default_input_shape))
-        print(f"{entry.name:<22} {shape:>8}  {params:>10,} params  {entry.lesson}")
+        print(f"{entry.name:<22} {shape:>9}  {params:>10,} params  {entry.lesson}")
     bundled = ", ".join(models.bundled_names()) or "none"
     print(f"\npre-trained on mnist-sample (assets/models): {bundled}")
     return 0
