@@ -21,6 +21,12 @@ COUNTS = {
     "cookbook_cnn": ((28, 28, 1), 10, 1_701_110),
     "cifar_augment": ((32, 32, 3), 10, 309_290),
     "toy_4x4": ((4, 4, 1), 1, 12),
+    # Deep Learning with Python (1st ed.), listing 5.6's model.summary(): 3,453,121
+    # (listing 5.5's convnet; listing 5.13's dropout has no weights).
+    "chollet_small_data": ((150, 150, 3), 1, 3_453_121),
+    # 320 + 18,496 + 73,856 + 147,584 (four 3×3 convs) + 147,584 (Dense 128 on 3×3×128)
+    # + 258 (two softmax units): counted by hand from the layers.
+    "cookbook_50_grey": ((50, 50, 1), 2, 388_098),
 }
 
 
@@ -172,3 +178,15 @@ def test_load_converts_a_sequential_model_to_functional(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), seq.predict(x, verbose=0), atol=1e-6)
     with pytest.raises(ModelError, match=r"expects input \(28, 28, 1\), but the data is"):
         models.load(path, expected_input_shape=(32, 32, 3))
+
+
+def test_small_data_convnets_take_their_own_image_sizes():
+    entry = models.ZOO["chollet_small_data"]
+    chollet = models.build("chollet_small_data", num_classes=entry.default_classes)
+    assert chollet.input_shape == (None, 150, 150, 3)
+    assert chollet.get_layer("pool4").output.shape[1:] == (7, 7, 128)  # 148→74→36→17→7
+    assert chollet.output_shape == (None, 1)  # cats vs dogs: one sigmoid unit, as the book
+    grey = models.build("cookbook_50_grey", num_classes=2)
+    assert grey.input_shape == (None, 50, 50, 1) and grey.output_shape == (None, 2)
+    assert grey.get_layer("flatten").output.shape[1:] == (3 * 3 * 128,)
+    assert models.ZOO["chollet_small_data"].default_classes == 1

@@ -34,6 +34,7 @@ __all__ = [
     "MUTED",
     "PAD_BG",
     "SEQUENTIAL",
+    "SERIES",
     "colorbar",
     "image_axes",
     "image_trace",
@@ -65,6 +66,9 @@ GRAY: list[list] = [[0.0, "#000000"], [1.0, "#ffffff"]]  # pixel value 0 black, 
 
 ACCENT = "#d6336c"  # the theme's primary colour: what the learner should look at
 MUTED = "#adb5bd"  # everything else in a bar chart or a legend
+# Lines or bars that name things (runs, contenders), in order: the accent first, then the
+# diverging scale's blue, then a dark grey, so the first two stand out on a white page.
+SERIES = (ACCENT, "#2166ac", "#495057", "#f4a582", "#92c5de")
 PAD_BG = "#e9ecef"  # padding cells (drawn dashed by the figures that show them)
 
 # No plotly template: the default one is validated again each time a cached figure is

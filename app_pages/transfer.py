@@ -1,0 +1,106 @@
+"""Transfer learning: reuse a network trained on one task to learn another from few images.
+
+Learning goal: the convolutional base of a trained network has learnt to see strokes,
+edges and shapes; a new task with only a handful of labelled images can reuse it. Three
+contenders train on the same few images: from scratch, feature extraction (the base
+frozen, only a new head trained) and fine-tuning (then the top block unfrozen at a lower
+learning rate). With few labels the pretrained base wins; with many the gap closes.
+"""
+
+import streamlit as st
+
+from app_pages import _transfer as T
+from app_pages._datasets_ui import augmentation_controls
+from app_pages._shared import show_error
+from app_pages._state import keep_settings
+from cnnviz import data, transfer
+from cnnviz.plots import transfer as plots
+
+st.title(":material/move_up: Transfer learning")
+st.markdown(
+    """
+A network trained on digits **0–4** never saw a 5, 6, 7, 8 or 9 — but its convolutional
+**base** has learnt strokes, curves and loops. Can it learn digits **5–9** from only *k*
+labelled images per class? Three contenders train on the same images and are scored on the
+same test digits: **from scratch** (random weights), **feature extraction** (the base
+frozen, only a new head trained) and **fine-tuning** (then the top block unfrozen, at a
+lower learning rate). Batch-norm layers stay frozen throughout, as Keras recommends.
+"""
+)
+T.wait_for_previous()  # a Stop click: let the interrupted run record itself first
+
+# --- controls -------------------------------------------------------------------------
+keep_settings("tl_base", "tl_k", "tl_size", "tl_epochs", "tl_ft_epochs", "tl_scratch_epochs")
+keep_settings("tl_blocks", "tl_seed")
+choice = st.selectbox("Base", list(T.BASES), key="tl_base")
+app_name = T.BASES[choice]
+left, right = st.columns([3, 2])
+ds = None
+if app_name is None:
+    card = T.digits_base_card()
+    k = left.select_slider("Labelled images per class (digits 5–9)", T.K_CHOICES, "20", key="tl_k")
+    left.caption(
+        f"Base: the {card.get('model', '?')} CNN trained on the sample's digits 0–4 only "
+        f"({card.get('metrics', {}).get('test_accuracy', float('nan')):.1%} test accuracy on "
+        f"0–4). Validation: {transfer.VAL_PER_CLASS} other labelled images per class."
+    )
+    defaults = transfer.digits_config()
+else:
+    ds, size = T.imagenet_controls(app_name, left)
+    defaults = transfer.imagenet_config()
+with right.expander("Settings", icon=":material/tune:"):
+    c1, c2 = st.columns(2)
+    epochs = c1.number_input("Head epochs", 1, 200, defaults.epochs, key="tl_epochs")
+    ft = c2.number_input("Fine-tune epochs", 1, 100, defaults.fine_tune_epochs, key="tl_ft_epochs")
+    scratch = c1.number_input(
+        "From-scratch epochs", 1, 300, defaults.total_scratch_epochs, key="tl_scratch_epochs"
+    )
+    blocks = c2.number_input("Blocks to unfreeze", 1, 5, 1, key="tl_blocks")
+    seed = c1.number_input("Seed", 0, 10_000, 0, key="tl_seed")
+    with st.popover("Augmentation", icon=":material/transform:"):
+        aug = augmentation_controls("tl")
+
+ready = app_name is None or ds is not None
+b1, b2, _ = st.columns([1, 1, 4])
+start = b1.button("Train", type="primary", disabled=not ready, key="tl_train")
+b2.button("Stop", on_click=T.request_stop, key="tl_stop")
+
+# --- result -------------------------------------------------------------------------
+if start:
+    try:
+        config = transfer.replace_config(
+            defaults, epochs=int(epochs), fine_tune_epochs=int(ft), scratch_epochs=int(scratch),
+            unfreeze_blocks=int(blocks), seed=int(seed), augmentation=aug,
+        )  # fmt: skip
+        if app_name is None:
+            T.run_digits(k, config)
+        else:
+            T.run_imagenet(app_name, size, ds, config)
+    except (transfer.TransferError, data.DataError) as exc:
+        show_error(exc)
+
+run = T.last_run()
+if run is not None and run.results:
+    st.subheader(f"Results: {run.label}")
+    if run.status == "stopped":
+        st.info("Stopped: the contenders that finished are shown.", icon=":material/stop_circle:")
+    acc = {n: r.test_accuracy for n, r in run.results.items()}
+    for col, (name, value) in zip(st.columns(len(acc)), acc.items(), strict=True):
+        col.metric(f"{name} · test accuracy", f"{value:.1%}")
+    st.markdown(transfer.advantage_sentence(run.results))
+    st.plotly_chart(plots.comparison_curves(run.histories, acc, run.stage_epochs), key="tl_curves")
+    times = ", ".join(f"{n} {r.seconds:.0f} s" for n, r in run.results.items())
+    st.caption(f":material/timer: This run took {run.seconds:.0f} s on this machine ({times}).")
+
+    st.subheader("Use a model everywhere, and see what was frozen")
+    pick = st.radio("Model", list(run.results), horizontal=True, key="tl_pick")
+    st.button(
+        "Use this model everywhere", type="primary", key="tl_use",
+        on_click=T.use_everywhere, args=(run, pick),
+    )  # fmt: skip
+    if T.is_active(run, pick):
+        st.success(f"Predict, Activations and Heatmaps now use **{pick}** ({run.label}).")
+    rows = transfer.trainable_counts(run.results[pick].model)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(plots.frozen_bars(rows), key="tl_frozen")
+    right.dataframe(rows, hide_index=True, key="tl_frozen_table")
