@@ -157,7 +157,8 @@ def run_comparison(
             )
 
     def on_result(r: transfer.ContenderResult) -> None:
-        run.results[r.name] = r
+        done = {**run.results, r.name: r}
+        run.results = {c: done[c] for c in transfer.CONTENDERS if c in done}  # page order
         run.histories[r.name] = r.history
         if r.stage_epochs is not None:
             run.stage_epochs = r.stage_epochs

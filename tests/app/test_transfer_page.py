@@ -72,9 +72,10 @@ def test_small_run_shows_three_contenders_then_serves_every_page(open_page):
     assert active.model is run.results["fine-tuning"].model
     assert active.class_names == ("5", "6", "7", "8", "9")
     assert any("now use **fine-tuning**" in s.value for s in at.success)
-    at.switch_page("app_pages/predict.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert "fine-tuning · digits 5–9, k = 5" in at.caption[0].value  # the page's model badge
+    for page in ("app_pages/predict.py", "app_pages/activations.py", "app_pages/heatmaps.py"):
+        at.switch_page(page).run(timeout=120)
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert "fine-tuning · digits 5–9, k = 5" in at.caption[0].value  # the model badge
 
 
 def test_settings_survive_leaving_the_page(open_page):
