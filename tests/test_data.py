@@ -245,10 +245,10 @@ def test_sign_language_separate_test_csv_and_validating_on_it(tmp_path):
     assert ds.x_test[0, 0, 0, 0] == 99 and ds.extra["test_from"] == "test CSV"
     # the notebook's "validate on the test set": every training image trains
     x_tr, y_tr, x_val, y_val = data.validation_data(ds, "test set")
-    assert len(x_tr) == 12 and x_val is ds.x_test and y_val is ds.y_test
+    assert len(x_tr) == len(y_tr) == 12 and x_val is ds.x_test and y_val is ds.y_test
     # the usual way: a seeded split of the training images, the test set untouched
     x_tr, y_tr, x_val, y_val = data.validation_data(ds, "seeded split", 0.25, seed=3)
-    assert len(x_tr) == 9 and len(x_val) == 3
+    assert len(x_tr) == len(y_tr) == 9 and len(x_val) == 3
     again = data.validation_data(ds, "seeded split", 0.25, seed=3)
     np.testing.assert_array_equal(again[3], y_val)
     with pytest.raises(DataError, match="validate on one of"):
