@@ -141,7 +141,7 @@ def run_comparison(
     ctl.finished.clear()
     bar = st.progress(0.0, text="Starting…")
     chart = st.empty()
-    shown = {"epoch": None}
+    shown = {"epoch": None, "at": 0.0}
     start = time.perf_counter()
 
     def on_progress(p: transfer.TransferProgress) -> None:
@@ -149,8 +149,10 @@ def run_comparison(
         if p.contender == "fine-tuning":
             run.stage_epochs = len(run.histories.get("feature extraction", {}).get("loss", []))
         bar.progress(p.done, text=f"{p.contender}: epoch {p.epoch}/{p.epochs}")
-        if shown["epoch"] != (p.contender, p.epoch):  # the curves once per epoch
-            shown["epoch"] = (p.contender, p.epoch)
+        now = time.perf_counter()
+        # the curves after an epoch, at most once a second: drawing is not free
+        if shown["epoch"] != (p.contender, p.epoch) and now - shown["at"] > 1.0:
+            shown["epoch"], shown["at"] = (p.contender, p.epoch), now
             chart.plotly_chart(
                 plots.comparison_curves(run.histories, stage_epochs=run.stage_epochs),
                 key=f"tl_live_{p.contender}_{p.epoch}",

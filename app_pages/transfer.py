@@ -38,9 +38,12 @@ left, right = st.columns([3, 2])
 ds = None
 if app_name is None:
     card = T.digits_base_card()
-    k = left.select_slider("Labelled images per class (digits 5–9)", T.K_CHOICES, "20", key="tl_k")
+    k = left.radio(
+        "Labelled images per class (digits 5–9)", T.K_CHOICES, 1, horizontal=True, key="tl_k"
+    )
     left.caption(
-        f"Base: the {card.get('model', '?')} CNN trained on the sample's digits 0–4 only "
+        f"Base: the zoo's {card.get('model', '?')} CNN (three conv blocks) trained on the "
+        "sample's digits 0–4 only "
         f"({card.get('metrics', {}).get('test_accuracy', float('nan')):.1%} test accuracy on "
         f"0–4). Validation: {transfer.VAL_PER_CLASS} other labelled images per class."
     )
@@ -89,8 +92,7 @@ if run is not None and run.results:
         col.metric(f"{name} · test accuracy", f"{value:.1%}")
     st.markdown(transfer.advantage_sentence(run.results))
     st.plotly_chart(plots.comparison_curves(run.histories, acc, run.stage_epochs), key="tl_curves")
-    times = ", ".join(f"{n} {r.seconds:.0f} s" for n, r in run.results.items())
-    st.caption(f":material/timer: This run took {run.seconds:.0f} s on this machine ({times}).")
+    st.caption(f":material/timer: {transfer.timing_sentence(run.results, run.seconds)}")
 
     st.subheader("Use a model everywhere, and see what was frozen")
     pick = st.radio("Model", list(run.results), horizontal=True, key="tl_pick")

@@ -416,6 +416,7 @@ class ContenderResult:
     seconds: float
     stage_epochs: int | None = None  # fine-tuning: epochs of stage 1 (feature extraction)
     unfrozen: list[str] = field(default_factory=list)
+    stage_seconds: float | None = None  # fine-tuning: seconds of stage 2 alone
 
     @property
     def line(self) -> str:
@@ -644,6 +645,7 @@ def compare(
                     t_stage1 + time.perf_counter() - t1,  # both stages made this model
                     stage_epochs=len(stage_history.get("loss", [])),
                     unfrozen=unfrozen,
+                    stage_seconds=time.perf_counter() - t1,
                 )
             )
             stopped = stop_requested()
@@ -697,6 +699,31 @@ def advantage_sentence(results: Mapping[str, ContenderResult]) -> str:
         f"With the pretrained base, {best.name} ({best.test_accuracy:.1%}) {verdict} training "
         f"from scratch ({scratch:.1%}), {by}, on the same test images."
     )
+
+
+def timing_sentence(results: Mapping[str, ContenderResult], seconds: float) -> str:
+    """How long the run took, contender by contender, without counting a stage twice.
+
+    Fine-tuning continues from feature extraction, so its own time is its second stage.
+
+    Examples
+    --------
+    >>> fe = ContenderResult("feature extraction", {}, 0.9, None, 20.0)
+    >>> ft = ContenderResult("fine-tuning", {}, 0.9, None, 32.0, stage_seconds=12.0)
+    >>> timing_sentence({"feature extraction": fe, "fine-tuning": ft}, 33.4)
+    'This run took 33 s on this machine: feature extraction 20 s, then fine-tuning 12 s more.'
+    """
+    parts = []
+    fe, ft, scratch = (results.get(c) for c in CONTENDERS[1:] + CONTENDERS[:1])
+    if fe is not None:
+        parts.append(f"feature extraction {fe.seconds:.0f} s")
+    if ft is not None and fe is not None and ft.stage_seconds is not None:
+        parts.append(f"then fine-tuning {ft.stage_seconds:.0f} s more")
+    elif ft is not None:
+        parts.append(f"fine-tuning {ft.seconds:.0f} s")
+    if scratch is not None:
+        parts.append(f"from scratch {scratch.seconds:.0f} s")
+    return f"This run took {seconds:.0f} s on this machine: {', '.join(parts)}."
 
 
 def digits_config(**overrides) -> TransferConfig:

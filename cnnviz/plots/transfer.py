@@ -41,7 +41,8 @@ def comparison_curves(
     test_accuracy : mapping, optional
         Contender name → test accuracy, written in the legend ("fine-tuning · test 95.1%").
     stage_epochs : int, optional
-        Epochs of feature extraction before fine-tuning starts: a dotted line there.
+        Epochs of feature extraction before fine-tuning starts: a dotted line there, and
+        the fine-tuning curves start there (before it they are feature extraction's).
     """
     test_accuracy = test_accuracy or {}
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))
@@ -56,11 +57,15 @@ def comparison_curves(
                 ("", "dot", "training", 1.5),
             ):
                 values = list(hist.get(prefix + metric) or [])
+                first = 1
+                if name == "fine-tuning" and stage_epochs and len(values) > stage_epochs:
+                    # its first stage is feature extraction's curve: draw from the join on
+                    first, values = stage_epochs, values[stage_epochs - 1 :]
                 if not values:
                     continue
                 fig.add_trace(
                     go.Scatter(
-                        x=np.arange(1, len(values) + 1),
+                        x=np.arange(first, first + len(values)),
                         y=values,
                         mode="lines",
                         name=f"{label} ({part})",
@@ -79,12 +84,12 @@ def comparison_curves(
             )
         fig.add_annotation(
             x=stage_epochs + 0.5,
-            y=1.0,
+            y=0.05,
             xref="x",
             yref="y domain",
-            text="fine-tuning starts",
+            text="fine-tuning starts ▸",
             showarrow=False,
-            xanchor="left",
+            xanchor="right",
             font={"size": 11, "color": style.SERIES[0]},
         )
     fig.update_xaxes(title_text="epoch")

@@ -25,11 +25,11 @@ def test_page_opens_on_the_offline_base(open_page):
     at = open_page(PAGE)
     assert at.title[0].value.endswith("Transfer learning")
     assert at.selectbox(key="tl_base").value.startswith("digits 0–4")
-    assert at.select_slider(key="tl_k").value == "20"
+    assert at.radio(key="tl_k").value == "20"
     card = transfer.DIGITS_BASE.with_suffix(".json")
     assert card.exists()
     caption = at.caption[0].value
-    assert "trained on the sample's digits 0–4 only" in caption
+    assert "fashion_leaky CNN (three conv blocks) trained on the sample's digits 0–4" in caption
     assert not at.error
     assert not at.button(key="tl_train").disabled
     assert not at.metric  # nothing trained before the button
@@ -37,7 +37,7 @@ def test_page_opens_on_the_offline_base(open_page):
 
 def test_small_run_shows_three_contenders_then_serves_every_page(open_page):
     at = open_page(PAGE)
-    at.select_slider(key="tl_k").set_value("5")
+    at.radio(key="tl_k").set_value("5")
     at.number_input(key="tl_epochs").set_value(3)
     at.number_input(key="tl_ft_epochs").set_value(1)
     at.number_input(key="tl_scratch_epochs").set_value(2)
@@ -80,10 +80,10 @@ def test_small_run_shows_three_contenders_then_serves_every_page(open_page):
 
 def test_settings_survive_leaving_the_page(open_page):
     at = open_page(PAGE)
-    at.select_slider(key="tl_k").set_value("100").run()
+    at.radio(key="tl_k").set_value("100").run()
     at.switch_page("app_pages/convolution.py").run()
     at.switch_page(PAGE).run()
-    assert at.select_slider(key="tl_k").value == "100"
+    assert at.radio(key="tl_k").value == "100"
 
 
 def test_imagenet_base_offline_says_so_in_one_sentence(open_page, tmp_path, monkeypatch):
