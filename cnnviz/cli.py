@@ -141,6 +141,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# Named here, not imported, so that ``--help`` does not import Keras (tests keep them equal
+# to cnnviz.training.AUGMENTATION_PRESETS / FILL_MODES and cnnviz.transfer.APPLICATIONS).
+AUGMENT_PRESETS = ("none", "cookbook-cifar", "chollet-cats-vs-dogs", "small-digit-shifts")
+FILL_MODES = ("nearest", "constant", "reflect")
+TRANSFER_BASES = ("digits_0_4", "mobilenet_v2", "efficientnet_b0")
+
+
 def _augmentation(args: argparse.Namespace):
     """A preset (``--augment``) with the flags given on top of it."""
     from dataclasses import replace
@@ -167,9 +174,6 @@ def _augmentation(args: argparse.Namespace):
 
 
 def _add_augmentation_options(p: argparse.ArgumentParser) -> None:
-    from cnnviz.training import AUGMENTATION_PRESETS, FILL_MODES
-
-    presets = [k.replace(" ", "-").lower() for k in AUGMENTATION_PRESETS]
     g = p.add_argument_group(
         "augmentation (training batches only; in ImageDataGenerator's units)",
         "e.g. --rotation 20 --width-shift 0.1 --height-shift 0.1 --flip --fill-mode nearest",
@@ -177,7 +181,7 @@ def _add_augmentation_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--augment",
         default="none",
-        choices=presets,
+        choices=AUGMENT_PRESETS,
         help="a preset; the flags below change it (cookbook-cifar: rotation 20°, shifts "
         "0.1, flip, nearest fill)",
     )
@@ -209,6 +213,7 @@ def _transfer(args: argparse.Namespace) -> int:
     overrides = {
         "epochs": args.epochs,
         "fine_tune_epochs": args.fine_tune_epochs,
+        "scratch_epochs": args.scratch_epochs,
         "unfreeze_blocks": args.unfreeze_blocks,
         "augmentation": aug if aug.active else None,
         "seed": args.seed,
@@ -393,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--base",
         default="digits_0_4",
-        choices=("digits_0_4", "mobilenet_v2", "efficientnet_b0"),
+        choices=TRANSFER_BASES,
         help="digits_0_4 (bundled, offline) or an ImageNet model (downloaded once)",
     )
     p.add_argument("--zip", help="your zip of class folders (ImageNet bases)")
@@ -404,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fine-tune-epochs", type=int, help="fine-tuning epochs with the top block unfrozen"
     )
+    p.add_argument("--scratch-epochs", type=int, help="epochs of the from-scratch contender")
     p.add_argument("--unfreeze-blocks", type=int, help="top blocks to unfreeze (default: 1)")
     p.add_argument(
         "--with-scratch", action="store_true", help="ImageNet bases: also train from scratch"
