@@ -30,10 +30,11 @@ lower learning rate). Batch-norm layers stay frozen throughout, as Keras recomme
 T.wait_for_previous()  # a Stop click: let the interrupted run record itself first
 
 # --- controls -------------------------------------------------------------------------
-keep_settings("tl_base", "tl_k", "tl_size", "tl_epochs", "tl_ft_epochs", "tl_scratch_epochs")
-keep_settings("tl_blocks", "tl_seed")
 choice = st.selectbox("Base", list(T.BASES), key="tl_base")
 app_name = T.BASES[choice]
+b = app_name or "digits"  # each base keeps its own epochs: 60 for digits, 5 for ImageNet
+keep_settings("tl_base", "tl_k", "tl_size", "tl_blocks", "tl_seed")
+keep_settings(f"tl_epochs_{b}", f"tl_ft_epochs_{b}", f"tl_scratch_epochs_{b}")
 left, right = st.columns([3, 2])
 ds = None
 if app_name is None:
@@ -53,10 +54,12 @@ else:
     defaults = transfer.imagenet_config()
 with right.expander("Settings", icon=":material/tune:"):
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Head epochs", 1, 200, defaults.epochs, key="tl_epochs")
-    ft = c2.number_input("Fine-tune epochs", 1, 100, defaults.fine_tune_epochs, key="tl_ft_epochs")
+    epochs = c1.number_input("Head epochs", 1, 200, defaults.epochs, key=f"tl_epochs_{b}")
+    ft = c2.number_input(
+        "Fine-tune epochs", 1, 100, defaults.fine_tune_epochs, key=f"tl_ft_epochs_{b}"
+    )
     scratch = c1.number_input(
-        "From-scratch epochs", 1, 300, defaults.total_scratch_epochs, key="tl_scratch_epochs"
+        "From-scratch epochs", 1, 300, defaults.total_scratch_epochs, key=f"tl_scratch_epochs_{b}"
     )
     blocks = c2.number_input("Blocks to unfreeze", 1, 5, 1, key="tl_blocks")
     seed = c1.number_input("Seed", 0, 10_000, 0, key="tl_seed")
@@ -95,7 +98,8 @@ if run is not None and run.results:
     st.caption(f":material/timer: {transfer.timing_sentence(run.results, run.seconds)}")
 
     st.subheader("Use a model everywhere, and see what was frozen")
-    pick = st.radio("Model", list(run.results), horizontal=True, key="tl_pick")
+    names = list(run.results)  # from scratch, feature extraction, fine-tuning: the last
+    pick = st.radio("Model", names, len(names) - 1, horizontal=True, key="tl_pick")
     st.button(
         "Use this model everywhere", type="primary", key="tl_use",
         on_click=T.use_everywhere, args=(run, pick),

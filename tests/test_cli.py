@@ -167,3 +167,16 @@ def test_cli_names_match_the_package_without_importing_keras():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"  # --help stays instant
+
+
+def test_transfer_on_an_imagenet_base_and_a_zip(tmp_path, capsys, fake_imagenet_weights, pets_zip):
+    path = tmp_path / "pets.zip"
+    path.write_bytes(pets_zip)
+    argv = ["transfer", "--base", "mobilenet_v2", "--zip", str(path), "--image-size", "96"]
+    assert cli.main([*argv, "--epochs", "1", "--fine-tune-epochs", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "downloading MobileNetV2 ImageNet weights:" in captured.err  # the progress
+    out = captured.out
+    assert "new task: cats, dogs; 13 training, 3 validation, 4 test images at 96×96×3" in out
+    found = re.findall(r"^(feature extraction|fine-tuning): [01]\.\d{4}$", out, re.M)
+    assert found == ["feature extraction", "fine-tuning"]  # no from scratch unless asked

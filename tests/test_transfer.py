@@ -478,3 +478,13 @@ def test_compare_runs_under_jax():
     assert report["backend"] == "jax"
     assert set(report["acc"]) == set(transfer.CONTENDERS)
     assert all(0.0 <= a <= 1.0 for a in report["acc"].values())
+
+
+def test_imagenet_weights_load_through_the_download_path(fake_imagenet_weights):
+    seen = []
+    base = transfer.application_base("mobilenet_v2", "imagenet", 96, lambda d, t: seen.append(d))
+    saved = transfer.application_base("mobilenet_v2", None, 96)
+    saved.load_weights(fake_imagenet_weights)
+    assert seen and all(
+        np.array_equal(a, b) for a, b in zip(base.get_weights(), saved.get_weights(), strict=True)
+    )

@@ -38,9 +38,9 @@ def test_page_opens_on_the_offline_base(open_page):
 def test_small_run_shows_three_contenders_then_serves_every_page(open_page):
     at = open_page(PAGE)
     at.radio(key="tl_k").set_value("5")
-    at.number_input(key="tl_epochs").set_value(3)
-    at.number_input(key="tl_ft_epochs").set_value(1)
-    at.number_input(key="tl_scratch_epochs").set_value(2)
+    at.number_input(key="tl_epochs_digits").set_value(3)
+    at.number_input(key="tl_ft_epochs_digits").set_value(1)
+    at.number_input(key="tl_scratch_epochs_digits").set_value(2)
     at.button(key="tl_train").click().run(timeout=240)
     assert not at.exception, [e.value for e in at.exception]
     run = at.session_state["tl_run"]
@@ -118,3 +118,17 @@ def test_augmentation_preset_fills_the_settings(open_page, preset):
         c.value == "Augmentation: rotation ±20°, shift 10%, horizontal flip (fill: nearest)"
         for c in at.caption
     )
+
+
+def test_imagenet_base_with_its_weights_takes_a_zip(open_page, fake_imagenet_weights, pets_zip):
+    at = open_page(PAGE)
+    at.number_input(key="tl_epochs_digits").set_value(60).run()
+    at.selectbox(key="tl_base").set_value("MobileNetV2 (ImageNet, downloaded once)").run()
+    at.selectbox(key="tl_size").set_value(96).run()
+    assert not at.info  # the weights are here: no download offered
+    assert at.button(key="tl_train").disabled  # ... but no images yet
+    at.file_uploader(key="tl_zip").set_value(("pets.zip", pets_zip, "application/zip")).run()
+    assert not at.exception and not at.error
+    assert not at.button(key="tl_train").disabled
+    # ImageNet bases have their own (smaller) epoch settings, not the digits' 60
+    assert at.number_input(key="tl_epochs_mobilenet_v2").value == transfer.imagenet_config().epochs
