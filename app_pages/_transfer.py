@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from app_pages._datasets_ui import zip_upload
+from app_pages._datasets_ui import image_size_controls, zip_upload
 from app_pages._shared import ActiveModel, set_active_model
 from cnnviz import data, models, transfer
 from cnnviz.plots import transfer as plots
 
 DIGITS = "digits 0–4 (bundled, works offline)"
-BASES = {DIGITS: None} | {
+SIGNS = "digits 0–4 → your Sign-Language CSVs"
+BASES = {DIGITS: None, SIGNS: "signs"} | {
     f"{a.title} (ImageNet, downloaded once)": a.name for a in transfer.APPLICATIONS.values()
 }
 K_CHOICES = ("5", "20", "100", "all")
@@ -99,6 +100,25 @@ def digits_task(k: str, seed: int) -> transfer.DigitsTask:
     """Digits 5–9 with ``k`` labels per class (``"all"``: every one), seeded."""
     ds = data.load_mnist_sample()
     return transfer.digits_task(ds, None if k == "all" else int(k), seed)
+
+
+def base_caption(choice: str | None) -> str:
+    """What the chosen base is and where its numbers come from, for the page."""
+    if choice not in (None, "signs"):
+        return (
+            f"{transfer.APPLICATIONS[choice].title} learnt ImageNet's 1,000 classes of photos. "
+            "Upload a zip of your own class folders (cats/…, dogs/…): it trains feature "
+            "extraction, then fine-tuning; from scratch would take hours on a CPU."
+        )
+    card = digits_base_card()
+    acc = card.get("metrics", {}).get("test_accuracy", float("nan"))
+    text = (
+        f"Base: the zoo's {card.get('model', '?')} CNN (three conv blocks) trained on the "
+        f"sample's digits 0–4 only ({acc:.1%} test accuracy on 0–4)."
+    )
+    if choice is None:
+        return f"{text} Validation: {transfer.VAL_PER_CLASS} other labelled images per class."
+    return f"{text} Letters are new to it too: hands, not strokes."
 
 
 def download(name: str, size: int) -> bool:
@@ -207,7 +227,8 @@ def imagenet_controls(name: str, col) -> tuple[data.Dataset | None, int]:
     and the image size.
     """
     app = transfer.APPLICATIONS[name]
-    size = int(col.selectbox("Image size (pixels a side)", app.sizes, key="tl_size"))
+    with col:
+        size, _ = image_size_controls("tl", channels=3, sizes=app.sizes)
     if not transfer.weights_available(name, size):
         with col:
             st.info(
@@ -230,6 +251,24 @@ def run_digits(k: str, config: transfer.TransferConfig) -> TransferRun:
     return run_comparison(
         base, task.x_train, task.y_train, task.x_test, task.y_test, task.class_names,
         config, f"digits 5–9, k = {k}", task.x_val, task.y_val,
+    )  # fmt: skip
+
+
+def run_sign_language(
+    ds: data.Dataset, validate_on: str, k: str, config: transfer.TransferConfig
+) -> TransferRun:
+    """The digits 0–4 base on the learner's Sign-Language letters, ``k`` labels per letter.
+
+    Validation as the learner chose: a seeded tenth of the training CSV, or the test CSV
+    itself (the notebook's way). The labelled images are then drawn from the rest.
+    """
+    x_tr, y_tr, x_val, y_val = data.validation_data(ds, validate_on, 0.1, config.seed)
+    if k != "all":
+        x_tr, y_tr = transfer.per_class(x_tr, y_tr, int(k), config.seed)
+    base = transfer.split(digits_base()).base
+    return run_comparison(
+        base, data.prepare(x_tr), y_tr, data.prepare(ds.x_test), ds.y_test, ds.class_names,
+        config, f"Sign-Language letters, k = {k}", data.prepare(x_val), y_val,
     )  # fmt: skip
 
 

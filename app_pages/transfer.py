@@ -10,7 +10,7 @@ learning rate). With few labels the pretrained base wins; with many the gap clos
 import streamlit as st
 
 from app_pages import _transfer as T
-from app_pages._datasets_ui import augmentation_controls
+from app_pages._datasets_ui import augmentation_controls, sign_language_upload
 from app_pages._shared import show_error
 from app_pages._state import keep_settings
 from cnnviz import data, transfer
@@ -32,42 +32,42 @@ T.wait_for_previous()  # a Stop click: let the interrupted run record itself fir
 # --- controls -------------------------------------------------------------------------
 choice = st.selectbox("Base", list(T.BASES), key="tl_base")
 app_name = T.BASES[choice]
-b = app_name or "digits"  # each base keeps its own epochs: 60 for digits, 5 for ImageNet
-keep_settings("tl_base", "tl_k", "tl_size", "tl_blocks", "tl_seed")
+b = app_name or "digits"  # each choice keeps its own epochs: 60 for digits, 5 for ImageNet
+keep_settings("tl_base", "tl_k", "tl_blocks", "tl_seed")
 keep_settings(f"tl_epochs_{b}", f"tl_ft_epochs_{b}", f"tl_scratch_epochs_{b}")
 left, right = st.columns([3, 2])
-ds = None
-if app_name is None:
-    card = T.digits_base_card()
+ds, digits_base = None, app_name in (None, "signs")
+if digits_base:
+    task = "digits 5–9" if app_name is None else "letters"
     k = left.radio(
-        "Labelled images per class (digits 5–9)", T.K_CHOICES, 1, horizontal=True, key="tl_k"
+        f"Labelled images per class ({task})", T.K_CHOICES, 1, horizontal=True, key="tl_k"
     )
-    left.caption(
-        f"Base: the zoo's {card.get('model', '?')} CNN (three conv blocks) trained on the "
-        "sample's digits 0–4 only "
-        f"({card.get('metrics', {}).get('test_accuracy', float('nan')):.1%} test accuracy on "
-        f"0–4). Validation: {transfer.VAL_PER_CLASS} other labelled images per class."
-    )
+    if app_name == "signs":
+        with left:
+            ds, validate_on = sign_language_upload("tl")
     defaults = transfer.digits_config()
 else:
     ds, size = T.imagenet_controls(app_name, left)
     defaults = transfer.imagenet_config()
+left.caption(T.base_caption(app_name))
 with right.expander("Settings", icon=":material/tune:"):
     c1, c2 = st.columns(2)
     epochs = c1.number_input("Head epochs", 1, 200, defaults.epochs, key=f"tl_epochs_{b}")
     ft = c2.number_input(
         "Fine-tune epochs", 1, 100, defaults.fine_tune_epochs, key=f"tl_ft_epochs_{b}"
     )
-    scratch = c1.number_input(
-        "From-scratch epochs", 1, 300, defaults.total_scratch_epochs, key=f"tl_scratch_epochs_{b}"
-    )
-    blocks = c2.number_input("Blocks to unfreeze", 1, 5, 1, key="tl_blocks")
-    seed = c1.number_input("Seed", 0, 10_000, 0, key="tl_seed")
+    blocks = c1.number_input("Blocks to unfreeze", 1, 5, 1, key="tl_blocks")
+    seed = c2.number_input("Seed", 0, 10_000, 0, key="tl_seed")
+    scratch = defaults.total_scratch_epochs  # ImageNet bases: no from-scratch run on a CPU
+    if digits_base:
+        scratch = c1.number_input(
+            "From-scratch epochs", 1, 300, scratch, key=f"tl_scratch_epochs_{b}"
+        )
     with st.popover("Augmentation", icon=":material/transform:"):
         aug = augmentation_controls("tl")
 
 ready = app_name is None or ds is not None
-b1, b2, _ = st.columns([1, 1, 4])
+b1, b2, _ = st.columns([1, 1, 8])
 start = b1.button("Train", type="primary", disabled=not ready, key="tl_train")
 b2.button("Stop", on_click=T.request_stop, key="tl_stop")
 
@@ -80,6 +80,8 @@ if start:
         )  # fmt: skip
         if app_name is None:
             T.run_digits(k, config)
+        elif app_name == "signs":
+            T.run_sign_language(ds, validate_on, k, config)
         else:
             T.run_imagenet(app_name, size, ds, config)
     except (transfer.TransferError, data.DataError) as exc:

@@ -995,9 +995,11 @@ def download_weights(
 
 
 def _reason(exc: Exception) -> str:
+    """The short cause of a failed download or load: "Name or service not known"."""
     reason = getattr(exc, "reason", None) or exc
-    text = str(reason).strip().splitlines()[0] if str(reason).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    text = getattr(reason, "strerror", None) or str(reason)
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    return text or type(exc).__name__
 
 
 def preprocessing_layer(name: str) -> layers.Rescaling:

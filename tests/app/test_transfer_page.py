@@ -124,7 +124,7 @@ def test_imagenet_base_with_its_weights_takes_a_zip(open_page, fake_imagenet_wei
     at = open_page(PAGE)
     at.number_input(key="tl_epochs_digits").set_value(60).run()
     at.selectbox(key="tl_base").set_value("MobileNetV2 (ImageNet, downloaded once)").run()
-    at.selectbox(key="tl_size").set_value(96).run()
+    at.selectbox(key="tl_img_size").set_value(96).run()
     assert not at.info  # the weights are here: no download offered
     assert at.button(key="tl_train").disabled  # ... but no images yet
     at.file_uploader(key="tl_zip").set_value(("pets.zip", pets_zip, "application/zip")).run()
@@ -132,3 +132,39 @@ def test_imagenet_base_with_its_weights_takes_a_zip(open_page, fake_imagenet_wei
     assert not at.button(key="tl_train").disabled
     # ImageNet bases have their own (smaller) epoch settings, not the digits' 60
     assert at.number_input(key="tl_epochs_mobilenet_v2").value == transfer.imagenet_config().epochs
+
+
+def _sign_csv(rows_per_letter: int, seed: int) -> bytes:
+    """Sign-Language-MNIST rows: every static letter, each a noisy bright band at its row."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    lines = ["label," + ",".join(f"pixel{i}" for i in range(1, 785))]
+    for letter in [c for c in range(25) if c != 9]:
+        for _ in range(rows_per_letter):
+            img = rng.integers(0, 40, (28, 28))
+            img[letter, :] = 250  # where the band is tells the letter
+            lines.append(",".join(map(str, [letter, *img.ravel()])))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_sign_language_csvs_validated_on_their_test_file(open_page):
+    at = open_page(PAGE)
+    at.selectbox(key="tl_base").set_value("digits 0–4 → your Sign-Language CSVs").run()
+    assert at.button(key="tl_train").disabled  # no CSV yet
+    at.file_uploader(key="tl_csv_train").set_value(("train.csv", _sign_csv(8, 0), "text/csv"))
+    at.file_uploader(key="tl_csv_test").set_value(("test.csv", _sign_csv(2, 1), "text/csv"))
+    at.radio(key="tl_validate_on").set_value("test set")
+    at.radio(key="tl_k").set_value("5").run()
+    assert any("192 training and 48 test images (test set from the test CSV)" in c.value
+               for c in at.caption)  # fmt: skip
+    at.number_input(key="tl_epochs_signs").set_value(3)
+    at.number_input(key="tl_ft_epochs_signs").set_value(1)
+    at.number_input(key="tl_scratch_epochs_signs").set_value(1)
+    at.button(key="tl_train").click().run(timeout=240)
+    assert not at.exception, [e.value for e in at.exception]
+    run = at.session_state["tl_run"]
+    assert run.label == "Sign-Language letters, k = 5" and len(run.class_names) == 24
+    fe = run.results["feature extraction"]
+    # validating on the test CSV: the last validation accuracy IS the test accuracy
+    assert fe.history["val_accuracy"][-1] == pytest.approx(fe.test_accuracy, abs=1e-6)
