@@ -235,7 +235,8 @@ def _transfer(args: argparse.Namespace) -> int:
         task = transfer.digits_task(ds, k, config.seed)
         print(
             f"new task: digits 5–9, {len(task.x_train):,} labelled images "
-            f"({'all' if k is None else k} per class), {len(task.x_val):,} for validation, "
+            f"({'all there are' if k is None else f'{k} per class'}), "
+            f"{len(task.x_val):,} for validation, "
             f"{len(task.x_test):,} test images"
         )
         base = transfer.split(transfer.load_digits_base()).base

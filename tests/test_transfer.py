@@ -291,7 +291,10 @@ def test_digits_task_draws_k_labels_per_class_apart_from_validation():
 def test_bundled_base_beats_training_from_scratch_with_few_labels():
     base = transfer.load_digits_base()
     assert base.output_shape == (None, 5)  # it knows digits 0–4 only
-    cfg = transfer.digits_config(epochs=30, fine_tune_epochs=3, scratch_epochs=15)
+    # fewer epochs at a larger learning rate than the CLI, so the test stays quick
+    cfg = transfer.digits_config(
+        epochs=15, learning_rate=3e-3, fine_tune_epochs=2, scratch_epochs=10
+    )
     comparison, _task = transfer.digits_comparison(5, cfg, base=base)
     acc = {n: r.test_accuracy for n, r in comparison.results.items()}
     best = max(acc["feature extraction"], acc["fine-tuning"])
@@ -458,7 +461,7 @@ x = layers.MaxPooling2D(2)(layers.BatchNormalization()(x))
 model = keras.Model(inp, layers.Dense(3, activation="softmax")(layers.Flatten()(x)))
 rng = np.random.default_rng(0)
 xs = rng.uniform(0, 1, (32, 12, 12, 1)).astype("float32"); ys = np.arange(32) % 2
-cfg = transfer.TransferConfig(epochs=2, fine_tune_epochs=1, batch_size=16)
+cfg = transfer.TransferConfig(epochs=1, fine_tune_epochs=1, scratch_epochs=1, batch_size=32)
 c = transfer.compare(transfer.split(model).base, xs, ys, xs, ys, 2, cfg)
 print(json.dumps({"backend": keras.backend.backend(),
                   "acc": {n: r.test_accuracy for n, r in c.results.items()}}))

@@ -21,6 +21,16 @@ def _charts(at) -> dict:
     return out
 
 
+def _train_small(at, base: str, epochs: int, fine_tune: int, scratch: int):
+    """Set small epochs for this base's settings, press Train, return the session's run."""
+    at.number_input(key=f"tl_epochs_{base}").set_value(epochs)
+    at.number_input(key=f"tl_ft_epochs_{base}").set_value(fine_tune)
+    at.number_input(key=f"tl_scratch_epochs_{base}").set_value(scratch)
+    at.button(key="tl_train").click().run(timeout=240)
+    assert not at.exception, [e.value for e in at.exception]
+    return at.session_state["tl_run"]
+
+
 def test_page_opens_on_the_offline_base(open_page):
     at = open_page(PAGE)
     assert at.title[0].value.endswith("Transfer learning")
@@ -38,12 +48,7 @@ def test_page_opens_on_the_offline_base(open_page):
 def test_small_run_shows_three_contenders_then_serves_every_page(open_page):
     at = open_page(PAGE)
     at.radio(key="tl_k").set_value("5")
-    at.number_input(key="tl_epochs_digits").set_value(3)
-    at.number_input(key="tl_ft_epochs_digits").set_value(1)
-    at.number_input(key="tl_scratch_epochs_digits").set_value(2)
-    at.button(key="tl_train").click().run(timeout=240)
-    assert not at.exception, [e.value for e in at.exception]
-    run = at.session_state["tl_run"]
+    run = _train_small(at, "digits", epochs=3, fine_tune=1, scratch=2)
     assert run.status == "done" and list(run.results) == list(transfer.CONTENDERS)
     metrics = {m.label: m.value for m in at.metric}
     for name, r in run.results.items():  # the page shows the numbers the run measured
@@ -158,12 +163,7 @@ def test_sign_language_csvs_validated_on_their_test_file(open_page):
     at.radio(key="tl_k").set_value("5").run()
     assert any("192 training and 48 test images (test set from the test CSV)" in c.value
                for c in at.caption)  # fmt: skip
-    at.number_input(key="tl_epochs_signs").set_value(3)
-    at.number_input(key="tl_ft_epochs_signs").set_value(1)
-    at.number_input(key="tl_scratch_epochs_signs").set_value(1)
-    at.button(key="tl_train").click().run(timeout=240)
-    assert not at.exception, [e.value for e in at.exception]
-    run = at.session_state["tl_run"]
+    run = _train_small(at, "signs", epochs=3, fine_tune=1, scratch=1)
     assert run.label == "Sign-Language letters, k = 5" and len(run.class_names) == 24
     fe = run.results["feature extraction"]
     # validating on the test CSV: the last validation accuracy IS the test accuracy
