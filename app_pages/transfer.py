@@ -108,7 +108,8 @@ if run is not None and run.results:
     )  # fmt: skip
     if T.is_active(run, pick):
         st.success(f"Predict, Activations and Heatmaps now use **{pick}** ({run.label}).")
-    rows = transfer.trainable_counts(run.results[pick].model)
-    left, right = st.columns([3, 2])
+    rows = transfer.trainable_counts(run.results[pick].model, weighted_only=True)
+    st.markdown(transfer.frozen_sentence(rows))
+    left, right = st.columns(2)
     left.plotly_chart(plots.frozen_bars(rows), key="tl_frozen")
     right.dataframe(rows, hide_index=True, key="tl_frozen_table")

@@ -200,8 +200,15 @@ def set_trainable(model: keras.Model, names: list[str], trainable: bool) -> None
         layer.trainable = trainable
 
 
-def trainable_counts(model: keras.Model) -> list[dict]:
+def trainable_counts(model: keras.Model, weighted_only: bool = False) -> list[dict]:
     """Per layer: trainable and non-trainable parameters (what is frozen), Keras's counts.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Any model.
+    weighted_only : bool
+        Leave out the layers without weights (input, activations, pooling, flatten).
 
     Returns
     -------
@@ -213,6 +220,8 @@ def trainable_counts(model: keras.Model) -> list[dict]:
     for layer in model.layers:
         t = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
         n = sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights)
+        if weighted_only and not (t or n):
+            continue
         rows.append(
             {
                 "layer": layer.name,
@@ -223,6 +232,34 @@ def trainable_counts(model: keras.Model) -> list[dict]:
             }
         )
     return rows
+
+
+def frozen_sentence(rows: list[dict]) -> str:
+    """What trains and what is frozen, from :func:`trainable_counts`' rows, in one sentence.
+
+    Counts are Keras's: a batch-norm layer's moving mean and variance are non-trainable
+    even when the layer trains (they are averaged, not learnt), so a layer is *frozen*
+    only when none of its weights is trainable.
+
+    Examples
+    --------
+    >>> rows = [{"layer": "conv1", "trainable": 0, "non-trainable": 320, "frozen": True},
+    ...         {"layer": "output", "trainable": 10245, "non-trainable": 0, "frozen": False}]
+    >>> frozen_sentence(rows)
+    'Trains 10,245 of 10,565 parameters (output); frozen: conv1.'
+    """
+    trained = [r["layer"] for r in rows if r["trainable"]]
+    frozen = [r["layer"] for r in rows if r["frozen"]]
+    t = sum(r["trainable"] for r in rows)
+    n = sum(r["non-trainable"] for r in rows)
+    if not trained:
+        return f"Nothing trains: all {t + n:,} parameters are frozen."
+    if not frozen:
+        extra = f", plus {n:,} non-trainable statistics that are averaged, not learnt" if n else ""
+        return f"Every layer with weights trains: {t:,} trainable parameters{extra}."
+    return (
+        f"Trains {t:,} of {t + n:,} parameters ({', '.join(trained)}); frozen: {', '.join(frozen)}."
+    )
 
 
 # --- a new head -------------------------------------------------------------------------------

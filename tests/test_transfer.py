@@ -491,3 +491,26 @@ def test_imagenet_weights_load_through_the_download_path(fake_imagenet_weights):
     assert seen and all(
         np.array_equal(a, b) for a, b in zip(base.get_weights(), saved.get_weights(), strict=True)
     )
+
+
+def test_frozen_sentence_counts_what_trains():
+    tm = transfer.transfer_model(transfer.split(_tiny()).base, 2, HeadSpec(dropout=0.0))
+    transfer.unfreeze_top(tm, 1)
+    rows = transfer.trainable_counts(tm.model)
+    # conv2 (6 × (3·3·4 + 1) = 222) and the head (54·2 + 2 = 110) train; conv1 (40) and
+    # batch norm (4 × 6 = 24, frozen even in the unfrozen block) do not
+    assert transfer.frozen_sentence(rows) == (
+        "Trains 332 of 396 parameters (conv2, output); frozen: conv1, bn2."
+    )
+    for layer in tm.model.layers:
+        layer.trainable = True
+    everything = transfer.trainable_counts(tm.model)
+    assert transfer.frozen_sentence(everything) == (  # BN's moving mean and variance: 12
+        "Every layer with weights trains: 384 trainable parameters, plus 12 non-trainable "
+        "statistics that are averaged, not learnt."
+    )
+    for layer in tm.model.layers:
+        layer.trainable = False
+    assert transfer.frozen_sentence(transfer.trainable_counts(tm.model)) == (
+        "Nothing trains: all 396 parameters are frozen."
+    )

@@ -70,6 +70,7 @@ def test_small_run_shows_three_contenders_then_serves_every_page(open_page):
     frozen = dict(zip(bars.data[1].y, bars.data[1].x, strict=True))
     assert trained["conv1"] == 0 and frozen["conv1"] == 320
     assert trained["output"] == 2048 * 5 + 5 and frozen["output"] == 0
+    assert "frozen: conv1, conv2, conv3." in [m.value for m in at.markdown][-1]
 
     at.radio(key="tl_pick").set_value("fine-tuning").run()
     at.button(key="tl_use").click().run()
