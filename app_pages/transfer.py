@@ -88,10 +88,11 @@ if start:
         show_error(exc)
 
 run = T.last_run()
+if run is not None and run.status == "stopped":
+    finished = "the contenders that finished are shown" if run.results else "none had finished"
+    st.info(f"Stopped after {run.seconds:.0f} s: {finished}.", icon=":material/stop_circle:")
 if run is not None and run.results:
     st.subheader(f"Results: {run.label}")
-    if run.status == "stopped":
-        st.info("Stopped: the contenders that finished are shown.", icon=":material/stop_circle:")
     acc = {n: r.test_accuracy for n, r in run.results.items()}
     for col, (name, value) in zip(st.columns(len(acc)), acc.items(), strict=True):
         col.metric(f"{name} · test accuracy", f"{value:.1%}")
