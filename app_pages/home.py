@@ -16,11 +16,12 @@ SECTIONS = [
     (
         "Training",
         "Look at a dataset, train a textbook CNN on CPU or GPU while its curves grow, "
-        "then find out what it gets wrong.",
+        "then find out what it gets wrong — and reuse a trained one when labels are few.",
         [
             ("app_pages/data.py", "Data"),
             ("app_pages/train.py", "Train"),
             ("app_pages/evaluate.py", "Evaluate"),
+            ("app_pages/transfer.py", "Transfer learning"),
         ],
     ),
     (

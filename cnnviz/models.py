@@ -46,6 +46,7 @@ class ZooEntry:
     source: str
     default_input_shape: tuple[int, int, int]
     builder: Callable[[tuple[int, int, int], int], keras.Model]
+    default_classes: int = 10  # the textbook's task: 1 = one sigmoid unit (two classes)
 
 
 def _head(x, num_classes: int):
@@ -153,6 +154,32 @@ def _cifar_augment(input_shape, num_classes, weight_decay: float = 1e-4):
     return keras.Model(inputs, _head(x, num_classes), name="cifar_augment")
 
 
+def _chollet_small_data(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 150, 150, 3)
+    x = inputs
+    # Four conv + pool blocks halve the image four times: 148→74, 72→36, 34→17, 15→7.
+    for i, filters in enumerate((32, 64, 128, 128), start=1):
+        x = layers.Conv2D(filters, 3, activation="relu", name=f"conv{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)  # (batch, 7 * 7 * 128 = 6272) for 150×150
+    x = layers.Dropout(0.5, name="dropout1")(x)  # listing 5.13
+    x = layers.Dense(512, activation="relu", name="dense1")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="chollet_small_data")
+
+
+def _cookbook_50_grey(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 50, 50, 1)
+    x = inputs
+    # 'same' padding, so only the pooling shrinks the image: 50→25→12→6→3.
+    for i, filters in enumerate((32, 64, 128, 128), start=1):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)  # (batch, 3 * 3 * 128 = 1152) for 50×50
+    x = layers.Dense(128, activation="relu", name="dense1")(x)
+    x = layers.Dropout(0.5, name="dropout1")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="cookbook_50_grey")
+
+
 def _toy_4x4(input_shape, num_classes):
     inputs = keras.Input(input_shape, name="image")  # (batch, 4, 4, 1)
     x = layers.Conv2D(1, 3, activation="relu", name="conv1")(inputs)  # (batch, 2, 2, 1)
@@ -180,6 +207,7 @@ ZOO: dict[str, ZooEntry] = {
             "NVIDIA Deep Learning Institute, ASL alphabet notebook.",
             (28, 28, 1),
             _dli_asl,
+            24,
         ),
         ZooEntry(
             "fashion_leaky",
@@ -235,12 +263,35 @@ ZOO: dict[str, ZooEntry] = {
             _cifar_augment,
         ),
         ZooEntry(
+            "chollet_small_data",
+            "Chollet's small-data convnet (cats vs dogs)",
+            "With 2,000 photos, four conv blocks and dropout learn cats vs dogs from scratch; "
+            "augmentation and a pretrained base do better.",
+            "Deep Learning with Python (F. Chollet, 1st ed.), listing 5.5 with the dropout of "
+            "listing 5.13; 3,453,121 parameters for one sigmoid output, as the book's summary.",
+            (150, 150, 3),
+            _chollet_small_data,
+            1,
+        ),
+        ZooEntry(
+            "cookbook_50_grey",
+            "Cookbook 50×50 grey CNN",
+            "Shrinking photos to 50×50 grey makes them cheap enough to train four conv blocks "
+            "on a CPU.",
+            "Deep-learning cookbook, cats vs dogs on 50×50 greyscale images (four 3×3 conv + "
+            "2×2 max-pool blocks, Dense 128, dropout 0.5).",
+            (50, 50, 1),
+            _cookbook_50_grey,
+            2,
+        ),
+        ZooEntry(
             "toy_4x4",
             "Toy 4×4 CNN",
             "Twelve parameters, small enough to compute every number by hand.",
             "Deep-learning cookbook, CNN from scratch.",
             (4, 4, 1),
             _toy_4x4,
+            1,
         ),
     )
 }

@@ -79,23 +79,109 @@ class TrainingError(ValueError):
     """A training setting cannot be used; the message names the bad value."""
 
 
+FILL_MODES = ("nearest", "constant", "reflect")
+
+
 @dataclass
 class Augmentation:
-    """Random changes to training images, as Keras preprocessing layers.
+    """Random changes to training images, in the textbooks' units, as Keras layers.
+
+    The settings read as Keras's ``ImageDataGenerator`` arguments that the textbooks
+    use: ``rotation`` is ``rotation_range`` in **degrees** (the cookbook's
+    ``rotation_range=20`` turns each image by a random angle in [-20°, +20°]);
+    ``width_shift`` / ``height_shift`` are fractions of the width / height; ``zoom`` is
+    ``zoom_range`` (0.2: between 80 % and 120 %); ``flip`` is ``horizontal_flip``;
+    ``fill_mode`` says what fills the pixels that come in from outside the image.
+    ``shift`` sets both shifts at once (when the two are not given).
 
     Applied to training batches only (the layers are identity at inference), inside the
     training graph, so they run on any backend and on the GPU.
+
+    Raises
+    ------
+    TrainingError
+        A negative or too large range, or an unknown fill mode.
     """
 
-    rotation: float = 0.0  # fraction of a full turn (keras.layers.RandomRotation)
-    shift: float = 0.0  # fraction of height/width (RandomTranslation)
-    zoom: float = 0.0  # RandomZoom
-    flip: bool = False  # RandomFlip("horizontal")
+    rotation: float = 0.0  # degrees, as ImageDataGenerator's rotation_range
+    shift: float = 0.0  # fraction of width and height, unless the two below are given
+    zoom: float = 0.0  # zoom_range: 0.2 zooms between 80 % and 120 %
+    flip: bool = False  # horizontal_flip
+    fill_mode: str = "constant"  # zeros (black), as the translation lab; the textbooks: nearest
+    width_shift: float | None = None  # width_shift_range; None: ``shift``
+    height_shift: float | None = None  # height_shift_range; None: ``shift``
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.rotation <= 180.0):
+            raise TrainingError(
+                f"augmentation rotation is an angle in degrees in [0, 180] (20 = up to "
+                f"±20°), got {self.rotation}"
+            )
+        for name, value in (
+            ("shift", self.shift),
+            ("width shift", self.width_shift),
+            ("height shift", self.height_shift),
+            ("zoom", self.zoom),
+        ):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise TrainingError(
+                    f"augmentation {name} is a fraction in [0, 1] (0.1 = 10%), got {value}"
+                )
+        if self.fill_mode not in FILL_MODES:
+            raise TrainingError(
+                f"fill mode must be one of {', '.join(FILL_MODES)}, got {self.fill_mode!r}"
+            )
+
+    @property
+    def shifts(self) -> tuple[float, float]:
+        """``(height_shift, width_shift)`` as fractions, ``shift`` filling the gaps."""
+        h = self.shift if self.height_shift is None else self.height_shift
+        w = self.shift if self.width_shift is None else self.width_shift
+        return float(h), float(w)
+
+    @property
+    def rotation_factor(self) -> float:
+        """``rotation`` as ``keras.layers.RandomRotation`` takes it: a fraction of a turn.
+
+        Examples
+        --------
+        >>> Augmentation(rotation=18).rotation_factor
+        0.05
+        """
+        return self.rotation / 360.0
 
     @property
     def active(self) -> bool:
         """Whether any change is switched on."""
-        return bool(self.rotation or self.shift or self.zoom or self.flip)
+        return bool(self.rotation or any(self.shifts) or self.zoom or self.flip)
+
+    def describe(self) -> str:
+        """The settings in the textbooks' words, e.g. ``"rotation ±20°, flip"``."""
+        h, w = self.shifts
+        parts = [f"rotation ±{self.rotation:g}°"] if self.rotation else []
+        if h or w:
+            parts.append(f"shift {w:.0%} × {h:.0%}" if h != w else f"shift {w:.0%}")
+        if self.zoom:
+            parts.append(f"zoom ±{self.zoom:.0%}")
+        if self.flip:
+            parts.append("horizontal flip")
+        if not parts:
+            return "none"
+        return ", ".join(parts) + f" (fill: {self.fill_mode})"
+
+
+# Named settings a learner can pick. "cookbook CIFAR": the cookbook's CIFAR-10 recipe
+# (rotation_range=20 in degrees, 10 % shifts, horizontal flips, the generator's default
+# "nearest" fill); "Chollet cats vs dogs": Deep Learning with Python, listing 5.11
+# (without its shear, which Keras has no layer for).
+AUGMENTATION_PRESETS: dict[str, Augmentation] = {
+    "none": Augmentation(),
+    "cookbook CIFAR": Augmentation(rotation=20, shift=0.1, flip=True, fill_mode="nearest"),
+    "Chollet cats vs dogs": Augmentation(
+        rotation=40, shift=0.2, zoom=0.2, flip=True, fill_mode="nearest"
+    ),
+    "small digit shifts": Augmentation(rotation=10, shift=0.1, zoom=0.1),
+}
 
 
 @dataclass
@@ -308,18 +394,20 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
 
 
 def augmentation_layers(aug: Augmentation, seed: int = 0) -> list[keras.layers.Layer]:
-    """The Keras preprocessing layers for ``aug`` (identity when not training)."""
+    """The Keras preprocessing layers for ``aug`` (identity when not training).
+
+    Degrees become ``RandomRotation``'s fraction of a turn (``aug.rotation_factor``);
+    every layer fills with ``aug.fill_mode`` (zeros for ``"constant"``).
+    """
     out: list[keras.layers.Layer] = []
+    fill = {"fill_mode": aug.fill_mode, "fill_value": 0.0}
     if aug.rotation:
-        out.append(keras.layers.RandomRotation(aug.rotation, fill_mode="constant", seed=seed))
-    if aug.shift:
-        out.append(
-            keras.layers.RandomTranslation(
-                aug.shift, aug.shift, fill_mode="constant", seed=seed + 1
-            )
-        )
+        out.append(keras.layers.RandomRotation(aug.rotation_factor, seed=seed, **fill))
+    h, w = aug.shifts
+    if h or w:
+        out.append(keras.layers.RandomTranslation(h, w, seed=seed + 1, **fill))
     if aug.zoom:
-        out.append(keras.layers.RandomZoom(aug.zoom, fill_mode="constant", seed=seed + 2))
+        out.append(keras.layers.RandomZoom(aug.zoom, seed=seed + 2, **fill))
     if aug.flip:
         out.append(keras.layers.RandomFlip("horizontal", seed=seed + 3))
     return out
@@ -348,13 +436,7 @@ def _validate(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> None:
     if len(x) != len(y) or len(x) == 0:
         raise TrainingError(f"need as many labels as images, got {len(x)} and {len(y)}")
     make_optimizer(config.optimizer, config.learning_rate)  # an unknown name fails here
-    aug = config.augmentation
-    if aug is not None:
-        for field, value in (("rotation", aug.rotation), ("shift", aug.shift), ("zoom", aug.zoom)):
-            if not 0.0 <= value <= 1.0:
-                raise TrainingError(
-                    f"augmentation {field} is a fraction in [0, 1] (0.1 = 10%), got {value}"
-                )
+    # Augmentation checks its own ranges when it is made (Augmentation.__post_init__).
 
 
 def _probabilities(model: keras.Model, x: np.ndarray, batch: int = 512) -> np.ndarray:

@@ -3,6 +3,7 @@
     python scripts/build_assets.py                    # sample data, sample images and models
     python scripts/build_assets.py --only data
     python scripts/build_assets.py --only book_mnist global_pool_cnn  # chosen models only
+    python scripts/build_assets.py --only digits_0_4   # one model, nothing else
 
 Reproducible: the split and every model use fixed seeds; retraining on the same
 machine and library versions gives the same weights (within float round-off across
@@ -175,20 +176,73 @@ def build_models(names: list[str]) -> None:
         print(f"wrote {path.relative_to(ROOT)}: test accuracy {acc:.4f}")
 
 
+# The transfer-learning base (issue 13): trained on digits 0–4 only, so that the Transfer
+# page can teach it digits 5–9 from a few labels. Augmented, as a base meant to be reused:
+# its features then hold up on digits it never saw.
+DIGITS_BASE = {
+    "model": "fashion_leaky",
+    "epochs": 20,
+    "augmentation": {"rotation": 15, "shift": 0.15, "zoom": 0.15},
+}
+
+
+def build_digits_base() -> None:
+    """Train the zoo's fashion_leaky CNN on the sample's digits 0–4 and bundle it."""
+    import keras
+
+    from cnnviz import data, models, training, transfer
+
+    ds = data.load_mnist_sample()
+    x, y = transfer.digit_subset(ds.x_train, ds.y_train, transfer.OLD_DIGITS)  # ~4,100 images
+    x_test, y_test = transfer.digit_subset(ds.x_test, ds.y_test, transfer.OLD_DIGITS)
+    keras.utils.set_random_seed(SEED)
+    model = models.build(DIGITS_BASE["model"], (28, 28, 1), len(transfer.OLD_DIGITS))
+    aug = training.Augmentation(**DIGITS_BASE["augmentation"])
+    config = training.TrainConfig(
+        epochs=DIGITS_BASE["epochs"], augmentation=aug, validation_split=0.0, seed=SEED
+    )
+    training.train(model, data.prepare(x), y, config, verbose=2)
+    acc = transfer.accuracy(model, data.prepare(x_test), y_test)
+    card = {
+        "name": "digits_0_4",
+        "model": DIGITS_BASE["model"],
+        "dataset": "mnist-sample, digits 0–4 only",
+        "classes": [str(d) for d in transfer.OLD_DIGITS],
+        "hyperparameters": {
+            "epochs": DIGITS_BASE["epochs"],
+            "batch_size": config.batch_size,
+            "optimizer": "adam",
+            "learning_rate": config.learning_rate,
+            "seed": SEED,
+            "augmentation": aug.describe(),
+        },
+        "metrics": {"test_accuracy": round(acc, 4), "test_images": len(x_test)},
+        "built_by": "scripts/build_assets.py --only digits_0_4",
+    }
+    path = models.save(model, transfer.DIGITS_BASE, card, include_optimizer=False)
+    print(f"wrote {path.relative_to(ROOT)}: test accuracy on digits 0–4 {acc:.4f}")
+
+
+EXTRA = {"digits_0_4": build_digits_base}  # built by their own functions
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", action="extend", nargs="+", choices=["data", "models", *MODELS],
+        "--only", action="extend", nargs="+", choices=["data", "models", *MODELS, *EXTRA],
         help="rebuild only these: the data, all models, or models by name",
     )  # fmt: skip
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
-    only = set(args.only or ["data", "models"])
+    only = set(args.only or ["data", "models", *EXTRA])
     if "data" in only:
         build_data()
     chosen = args.models if "models" in only else [m for m in MODELS if m in only]
     if chosen:
         build_models(chosen)
+    for name, build in EXTRA.items():
+        if name in only:
+            build()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ COUNTS = {
     "global_pool_cnn": ((28, 28, 1), 10, 93_962),
     "cifar_augment": ((32, 32, 3), 10, 309_290),
     "toy_4x4": ((4, 4, 1), 1, 12),
+    # Deep Learning with Python (1st ed.), listing 5.6's model.summary(): 3,453,121
+    # (listing 5.5's convnet; listing 5.13's dropout has no weights).
+    "chollet_small_data": ((150, 150, 3), 1, 3_453_121),
+    # 320 + 18,496 + 73,856 + 147,584 (four 3×3 convs) + 147,584 (Dense 128 on 3×3×128)
+    # + 258 (two softmax units): counted by hand from the layers.
+    "cookbook_50_grey": ((50, 50, 1), 2, 388_098),
 }
 
 
@@ -204,3 +210,15 @@ def test_shrinking_errors_are_one_plain_sentence():
         text = str(exc.value)
         assert "Exception encountered" not in text and "\n" not in text
         assert text.endswith("or padding=same.")
+
+
+def test_small_data_convnets_take_their_own_image_sizes():
+    entry = models.ZOO["chollet_small_data"]
+    chollet = models.build("chollet_small_data", num_classes=entry.default_classes)
+    assert chollet.input_shape == (None, 150, 150, 3)
+    assert chollet.get_layer("pool4").output.shape[1:] == (7, 7, 128)  # 148→74→36→17→7
+    assert chollet.output_shape == (None, 1)  # cats vs dogs: one sigmoid unit, as the book
+    grey = models.build("cookbook_50_grey", num_classes=2)
+    assert grey.input_shape == (None, 50, 50, 1) and grey.output_shape == (None, 2)
+    assert grey.get_layer("flatten").output.shape[1:] == (3 * 3 * 128,)
+    assert models.ZOO["chollet_small_data"].default_classes == 1
