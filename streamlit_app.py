@@ -18,6 +18,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("Training", "app_pages/data.py", "Data", ":material/dataset:"),
     ("Training", "app_pages/train.py", "Train", ":material/model_training:"),
     ("Training", "app_pages/evaluate.py", "Evaluate", ":material/fact_check:"),
+    ("Training", "app_pages/transfer.py", "Transfer learning", ":material/move_up:"),
     ("Inside the model", "app_pages/predict.py", "Predict", ":material/draw:"),
     ("Inside the model", "app_pages/activations.py", "Activations", ":material/layers:"),
     ("Inside the model", "app_pages/filters.py", "Filters", ":material/filter:"),

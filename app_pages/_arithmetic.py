@@ -1,20 +1,19 @@
 """Widgets and caches shared by the Convolution, Stride & padding and Pooling pages.
 
 Thin glue over ``cnnviz.conv`` / ``cnnviz.pooling`` / ``cnnviz.plots.arithmetic``: every
-array or figure is built in a ``st.cache_data`` function keyed on all its inputs, so a
-rerun after warm-up only redraws.
+trace or figure is built in a ``st.cache_data`` function keyed on all its inputs, so a
+rerun after warm-up only redraws. Stepping itself happens in the browser (``_stepper``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages._state import keep_settings
 from cnnviz import conv, pooling
 from cnnviz.plots import arithmetic as plots
 
@@ -25,35 +24,28 @@ IMAGES = {
     "Handwritten 3 (MNIST)": ROOT / "assets" / "samples" / "digit_3_0.png",
 }
 UPLOAD = "Upload your own"
-AUTOPLAY_SECONDS = 1.0
+PADDINGS = ["valid", "same", "explicit"]
 
 
 # ----------------------------------------------------------------------------- caches
 @st.cache_data(show_spinner=False, max_entries=64)
-def conv_trace(x: np.ndarray, k: np.ndarray, bias: float, relu: bool, padding="valid"):
-    """(output after optional ReLU, steps, pads) for a small matrix convolution."""
-    out = conv.conv2d(x, k, bias=bias, padding=padding)
-    out = conv.relu(out) if relu else out
-    steps = conv.conv_steps(x, k, bias=bias, padding=padding)
-    pads = tuple(
-        conv.pad_amounts(n, kk, 1, padding) for n, kk in zip(x.shape[:2], k.shape[:2], strict=True)
-    )
-    return out[..., 0] if out.ndim == 3 else out, steps, pads
+def conv_view(
+    x: np.ndarray,
+    k: np.ndarray,
+    bias: float,
+    relu: bool,
+    stride: int = 1,
+    padding: str | int = "valid",
+    dilation: int = 1,
+) -> dict:
+    """What the stepper draws for a small convolution (raises ``ConvError``)."""
+    return plots.stepper_data(conv.conv_trace(x, k, bias, stride, padding, dilation, relu))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def pool_trace(x: np.ndarray, size: int, stride: int, padding: str, mode: str):
-    """(output, steps, pads) for a small matrix pooling."""
-    out = pooling.pool2d(x, size, stride, padding, mode)
-    steps = pooling.pool_steps(x, size, stride, padding, mode)
-    pads = tuple(conv.pad_amounts(n, size, stride, padding) for n in x.shape[:2])
-    return out, steps, pads
-
-
-@st.cache_data(show_spinner=False, max_entries=128)
-def step_fig(x, output, _steps, index: int, pads, kernel=None, op="convolution", key=""):
-    """The step figure; ``key`` stands in for the (unhashed) step list."""
-    return plots.step_figure(x, output, _steps[index], pads, kernel, op)
+def pool_view(x: np.ndarray, size: int, stride: int, padding: str, mode: str) -> dict:
+    """What the stepper draws for a small pooling (raises ``PoolError``)."""
+    return plots.stepper_data(pooling.pool_trace(x, size, stride, padding, mode))
 
 
 @st.cache_data(show_spinner=False)
@@ -64,11 +56,9 @@ def image_bytes(name: str) -> bytes:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def load_image(data: bytes, rgb: bool) -> np.ndarray:
-    """Decoded image in [0, 1], ``(H, W)`` or ``(H, W, 3)``."""
-    img = conv.read_image(data, rgb=rgb)
-    if rgb or img.mean() <= 0.5:
-        return img
-    return 1.0 - img  # MNIST samples are dark ink on white: show the ink as bright
+    """Decoded image in [0, 1], ``(H, W)`` or ``(H, W, 3)``, exactly as stored: a picture
+    is never inverted for display (the MNIST rule belongs to model inputs only)."""
+    return conv.read_image(data, rgb=rgb)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -80,26 +70,91 @@ def feature_fig(image: np.ndarray, kernel: np.ndarray, relu: bool, titles: tuple
 
 
 # ----------------------------------------------------------------------------- widgets
-def matrix_editor(values: np.ndarray, key: str, label: str, disabled: bool = False) -> pd.DataFrame:
-    """An editable grid of numbers; returns the edited frame (may hold bad cells)."""
+def _cells_text(values: np.ndarray) -> list[list[str]]:
+    """A matrix as the text a learner would type in each cell."""
+    return [[conv.format_number(v) for v in row] for row in np.asarray(values, dtype=float)]
+
+
+def _reset(key: str) -> None:
+    """Back to the preset: forget the edits, and give the editor a new key (the browser's
+    grid keeps its own edits for a key it has seen)."""
+    for k in (f"{key}_cells", f"{key}_good"):
+        st.session_state.pop(k, None)
+    st.session_state[f"{key}_version"] = st.session_state.get(f"{key}_version", 0) + 1
+
+
+def matrix_input(
+    start: np.ndarray, key: str, label: str, name: str, disabled: bool = False
+) -> np.ndarray | None:
+    """An editable grid of numbers that keeps the learner's edits; returns it as floats.
+
+    Cells are text, so what the learner types reaches :func:`cnnviz.conv.as_matrix`
+    unchanged ("2,5" is not silently read as 25). The edits live in a plain session
+    key, so they survive a change of mode or page. A bad cell gets one ``st.error``
+    naming it in 0-based (row, col) and the last valid matrix is returned, so the
+    figure stays.
+    """
+    cells, good = f"{key}_cells", f"{key}_good"
     st.caption(label)
-    frame = pd.DataFrame(values, columns=[str(c) for c in range(values.shape[1])])
-    return st.data_editor(
-        frame, key=key, hide_index=True, num_rows="fixed", width="content", disabled=disabled
+    text = st.session_state.get(cells) or _cells_text(start)
+    frame = pd.DataFrame(text, columns=[str(c) for c in range(len(text[0]))], dtype=object)
+    version = st.session_state.get(f"{key}_version", 0)
+    edited = st.data_editor(
+        frame,
+        key=key if not version else f"{key}_v{version}",
+        hide_index=True,
+        num_rows="fixed",
+        width="content",
+        disabled=disabled,
+        column_config={c: st.column_config.TextColumn(c) for c in frame.columns},
     )
-
-
-def parsed(frame: pd.DataFrame, name: str) -> np.ndarray | None:
-    """The frame as floats, or None after one ``st.error`` sentence naming the bad cell."""
+    if not disabled:
+        st.session_state[cells] = edited.to_numpy(dtype=object).tolist()
+        if st.session_state[cells] != _cells_text(start):
+            st.button(
+                "Reset to the preset",
+                key=f"{key}_reset",
+                on_click=_reset,
+                args=(key,),
+                icon=":material/restart_alt:",
+                type="tertiary",
+            )
     try:
-        return conv.as_matrix(frame, name)
+        values = conv.as_matrix(edited, name)
     except conv.ConvError as exc:
         st.error(str(exc), icon=":material/error:")
-        return None
+        return st.session_state.get(good)
+    st.session_state[good] = values
+    return values
+
+
+def conv_settings(prefix: str) -> tuple[int, str | int, int]:
+    """Stride, padding (valid / same / explicit p) and dilation controls, side by side."""
+    keep_settings(f"{prefix}_stride", f"{prefix}_padding", f"{prefix}_p", f"{prefix}_dilation")
+    c1, c2, c3 = st.columns([1, 2, 1])
+    stride = c1.radio("Stride", [1, 2, 3], horizontal=True, key=f"{prefix}_stride")
+    mode = c2.radio("Padding", PADDINGS, horizontal=True, key=f"{prefix}_padding")
+    padding = mode
+    if mode == "explicit":
+        padding = c2.slider("Zeros on each side p", 0, 3, 1, key=f"{prefix}_p")
+    dilation = c3.radio("Dilation", [1, 2, 3], horizontal=True, key=f"{prefix}_dilation")
+    return stride, padding, dilation
+
+
+def keras_note(stride: int, dilation: int, kernel: int, n: int | None = None) -> None:
+    """Say, as Keras says it, when Keras refuses these settings (cnnviz computes them)."""
+    refusal = conv.keras_refusal(stride, dilation)
+    if refusal is not None:
+        st.warning(
+            f"{conv.keras_sizes_sentence(n or 1, kernel, stride, dilation)}. cnnviz still "
+            "computes it (it is well defined), so you can step through it.",
+            icon=":material/warning:",
+        )
 
 
 def image_source(key: str, rgb: bool = False) -> np.ndarray | None:
     """Pick a bundled image or upload one; returns it in [0, 1] (None if nothing yet)."""
+    keep_settings(f"{key}_src")
     choice = st.selectbox("Image", [*IMAGES, UPLOAD], key=f"{key}_src")
     if choice != UPLOAD:
         return load_image(image_bytes(choice), rgb)
@@ -112,40 +167,3 @@ def image_source(key: str, rgb: bool = False) -> np.ndarray | None:
     except conv.ConvError as exc:
         st.error(str(exc), icon=":material/error:")
         return None
-
-
-def _move(key: str, delta: int, n: int) -> None:
-    st.session_state[key] = min(max(st.session_state.get(key, 1) + delta, 1), n)
-
-
-def _tick(key: str, n: int) -> None:
-    """Auto-play: advance one step (looping) if a full interval has passed."""
-    now = time.monotonic()
-    if now - st.session_state.get(f"{key}_tick", 0.0) >= AUTOPLAY_SECONDS * 0.9:
-        st.session_state[f"{key}_tick"] = now
-        st.session_state[key] = st.session_state.get(key, 1) % n + 1
-
-
-def stepper(n: int, key: str, draw: Callable[[int], None]) -> None:
-    """Step controls (auto-play, previous, next, slider), then ``draw(step)`` (0-based).
-
-    The controls and the drawing live in one fragment, so stepping reruns only them;
-    with auto-play on the fragment reruns itself every second and advances one step.
-    The 1-based step is ``st.session_state[key]``.
-    """
-    if st.session_state.get(key, 1) > n:
-        st.session_state[key] = n  # the input shrank: stay on the last step
-    playing = st.toggle("Auto-play", key=f"{key}_play", disabled=n < 2) and n > 1
-
-    @st.fragment(run_every=AUTOPLAY_SECONDS if playing else None, key=f"{key}_view")
-    def view() -> None:
-        if playing:
-            _tick(key, n)
-        prev, nxt, _ = st.columns([1, 1, 3])
-        prev.button("◀ Previous", key=f"{key}_prev", on_click=_move, args=(key, -1, n))
-        nxt.button("Next ▶", key=f"{key}_next", on_click=_move, args=(key, 1, n))
-        if n > 1:
-            st.slider(f"Step (of {n})", 1, n, key=key)
-        draw(st.session_state.get(key, 1) - 1)
-
-    view()

@@ -1,9 +1,12 @@
 """Glue shared by Predict, Activations, Filters and Heatmaps: the current image and caches.
 
-The *current image* is the raw bytes of what the learner last chose on Predict (sample,
-upload or drawing); Activations and Heatmaps reuse it. Every cached function takes the
-model as ``_model`` (not hashed) plus ``key``, the model's label and weights fingerprint,
-so a retrained model never gets a stale answer.
+The *current image* is what the learner last chose on Predict (sample, upload or drawing):
+its raw bytes, a label and where it came from, kept in ``st.session_state`` so it survives
+navigation. Its *preprocessing* is the one chosen on Predict (the ``predict_style_c{C}``
+setting, kept across pages); Activations and Heatmaps prepare the same bytes the same way,
+so every page shows the model the same input. Every cached function takes the model as
+``_model`` (not hashed) plus ``key``, the model's label and weights fingerprint, so a
+retrained model never gets a stale answer.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import numpy as np
 import streamlit as st
 
 from app_pages._shared import ActiveModel, show_error
-from cnnviz import explain, imaging
+from cnnviz import explain, imaging, novelty
 from cnnviz.plots import inside as plots
 
 CURRENT = "inside_image"  # session_state: (raw image bytes, label)
 DEFAULT_SAMPLE = (3, 0)
+STYLES = {"mnist": "MNIST (invert, crop, 20 px, centre)", "rgb": "RGB (crop and resize)"}
 
 
 def model_key(active: ActiveModel) -> str:
@@ -48,6 +52,24 @@ def default_style(shape: tuple[int, int, int]) -> str:
     return "mnist" if shape[-1] == 1 else "rgb"
 
 
+def style_key(shape: tuple[int, int, int]) -> str:
+    """The Predict setting that holds the preprocessing for models with this many channels."""
+    return f"predict_style_c{shape[-1]}"
+
+
+def chosen_style(shape: tuple[int, int, int]) -> str:
+    """The preprocessing the learner chose on Predict (the default until they choose)."""
+    return st.session_state.get(style_key(shape)) or default_style(shape)
+
+
+def image_caption(shape: tuple[int, int, int]) -> str:
+    """Which image and which preprocessing a page shows (both chosen on Predict)."""
+    return (
+        f"Image: {current()[1]} · preprocessing: {STYLES[chosen_style(shape)]} "
+        "(both chosen on *Predict*)"
+    )
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def prepare(raw: bytes, shape: tuple[int, int, int], style: str) -> imaging.PreparedImage:
     """Cached :func:`cnnviz.imaging.prepare_image`."""
@@ -64,13 +86,13 @@ def model_shape(active: ActiveModel) -> tuple[int, int, int] | None:
 
 
 def prepared_current(active: ActiveModel, style: str | None = None):
-    """The current image prepared for ``active``; ``None`` after showing an error."""
+    """The current image prepared for ``active`` as chosen on Predict; ``None`` on error."""
     shape = model_shape(active)
     if shape is None:
         return None
     raw, _ = current()
     try:
-        prepared = prepare(raw, shape, style or default_style(shape))
+        prepared = prepare(raw, shape, style or chosen_style(shape))
     except imaging.ImageError as exc:
         show_error(exc)
         return None
@@ -126,9 +148,12 @@ def predict(active: ActiveModel, image: np.ndarray) -> tuple[np.ndarray, tuple[s
 
 
 @st.cache_data(show_spinner="Computing every layer's output…", max_entries=32)
-def activation_figures(_model, key: str, image, max_maps: int) -> list[tuple[str, str, object]]:
+def activation_figures(
+    _model, key: str, image, max_maps: int, shared: bool, names: tuple[str, ...]
+) -> list[tuple[str, str, object]]:
     """``(layer name, shape text, figure or note)`` for every layer, in order."""
     out = []
+    output = _model.layers[-1].name
     for name, value in explain.activations(_model, image).items():
         shape = "×".join(str(s) for s in value.shape)
         note = explain.passthrough_note(_model, name)
@@ -137,13 +162,39 @@ def activation_figures(_model, key: str, image, max_maps: int) -> list[tuple[str
         elif value.ndim == 3:
             h, w, n = value.shape
             shown = f", first {max_maps} shown" if n > max_maps else ""
-            fig = plots.feature_maps(value, f"{name}: {n} maps of {h}×{w}{shown}", max_maps)
+            title = f"{name}: {n} maps of {h}×{w}{shown}"
+            fig = plots.feature_maps(value, title, max_maps, shared=shared)
+        elif value.ndim == 1 and name == output and explain.is_probability_output(_model):
+            fig = plots.dense_bars(value, f"{name}: class probabilities", names, True)
         elif value.ndim == 1:
             fig = plots.dense_bars(value, f"{name}: {value.shape[0]} units")
         else:
             fig = "This layer's output is not a map or a vector; nothing to draw."
         out.append((name, shape, fig))
     return out
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def layer_output(_model, key: str, image, layer: str) -> np.ndarray:
+    """One layer's output for one image (cached)."""
+    return explain.activations(_model, image)[layer]
+
+
+@st.cache_data(show_spinner="Computing the evidence for every class…", max_entries=64)
+def evidence(_model, key: str, image, method: str, layer: str | None) -> np.ndarray:
+    """Cached :func:`cnnviz.explain.evidence`: ``(K, H, W)`` for one method."""
+    return explain.evidence(_model, image, method, layer)
+
+
+def familiarity(probs: np.ndarray, image: np.ndarray) -> novelty.Familiarity:
+    """How far to trust a prediction (:func:`cnnviz.novelty.assess`)."""
+    space = _digit_space() if image.shape == novelty.DIGIT_SHAPE else None
+    return novelty.assess(probs, image, space)
+
+
+@st.cache_resource(show_spinner="Summarising the training digits…")
+def _digit_space() -> novelty.DigitSpace:
+    return novelty.digit_space()
 
 
 @st.cache_data(show_spinner="Computing heatmaps…", max_entries=64)

@@ -1,8 +1,13 @@
-"""What several pages share: cached read-only assets, the session's active model, errors.
+"""What several pages share: cached read-only assets, the learner, the active model, errors.
 
 Rules (see STYLE.md): ``st.cache_resource`` holds only read-only pre-trained models that
 every session shares and nobody trains; a learner's own model lives in that learner's
 ``st.session_state``; every function here is thin glue over ``cnnviz``.
+
+The learner. Each learner has a random token kept in the URL (``?learner=…``); their
+runs and their choice of model are stored on disk under it (:mod:`cnnviz.runs`), so a
+reload, a bookmark or a shared link brings them back, and a different token (another
+learner) sees none of it.
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from cnnviz import data, models
+from cnnviz import data, models, runs
 
 DEFAULT_MODEL = "book_mnist"
+LEARNER_PARAM = "learner"  # the URL query parameter that holds the learner token
 _ACTIVE = "active_model"
+_LEARNER = "learner_token"
+_CLEANUP_EVERY_S = 3600
 
 
 @st.cache_data(show_spinner=False)
@@ -35,6 +43,43 @@ def bundled_card(name: str) -> dict:
     return models.read_card(models.bundled(name))
 
 
+@st.cache_resource(show_spinner=False)
+def run_store(root: str) -> runs.RunStore:
+    """The run store at ``root`` (it only holds the path; every call reads the disk)."""
+    return runs.RunStore(root)
+
+
+@st.cache_resource(show_spinner=False, ttl=_CLEANUP_EVERY_S)
+def _cleaned(root: str) -> list[str]:
+    """Remove learner folders unused for ``$CNNVIZ_RUNS_MAX_AGE_DAYS``, once an hour."""
+    return run_store(root).cleanup(runs.max_age_days())
+
+
+def store() -> runs.RunStore:
+    """This server's run store (``$CNNVIZ_RUNS_DIR``, read at each call so tests can move it)."""
+    root = str(runs.default_root())
+    _cleaned(root)
+    return run_store(root)
+
+
+def learner_token() -> str:
+    """This learner's token, from the URL (``?learner=…``) or new; kept in the URL.
+
+    A valid token in the URL wins (a reload or a shared link); otherwise the session's
+    token, or a fresh one, is written into the URL so the next reload finds it.
+    """
+    token = st.query_params.get(LEARNER_PARAM)
+    if runs.valid_token(token):
+        if st.session_state.get(_LEARNER) != token:  # a new session (reload, shared link)
+            st.session_state[_LEARNER] = token
+            store().touch(token)
+        return token
+    token = st.session_state.get(_LEARNER) or runs.new_token()
+    st.session_state[_LEARNER] = token
+    st.query_params[LEARNER_PARAM] = token
+    return token
+
+
 @dataclass
 class ActiveModel:
     """The model the 'Inside the model' and 'Experiments' pages look at.
@@ -51,6 +96,9 @@ class ActiveModel:
         Dataset, hyperparameters and metrics.
     bundled : bool
         ``True`` for a shared pre-trained model, ``False`` for the learner's own.
+    ref : dict, optional
+        How to find it again after a reload: ``{"bundled": name}`` or ``{"run": id}``;
+        ``None`` for an upload (not stored).
     """
 
     model: object
@@ -58,38 +106,71 @@ class ActiveModel:
     class_names: tuple[str, ...]
     card: dict = field(default_factory=dict)
     bundled: bool = True
+    ref: dict | None = None
 
 
-def active_model() -> ActiveModel:
-    """The learner's chosen model, or the bundled ``book_mnist`` until they choose one."""
-    chosen = st.session_state.get(_ACTIVE)
-    if chosen is not None:
-        return chosen
+def _bundled_active(name: str) -> ActiveModel:
     return ActiveModel(
-        model=bundled_model(DEFAULT_MODEL),
-        label=f"{DEFAULT_MODEL} (pre-trained on mnist-sample)",
+        model=bundled_model(name),
+        label=f"{name} (pre-trained on mnist-sample)",
         class_names=data.DIGITS,
-        card=bundled_card(DEFAULT_MODEL),
+        card=bundled_card(name),
         bundled=True,
+        ref={"bundled": name},
     )
 
 
+def run_model(token: str, run_id: str):
+    """A stored run's model, loaded once per session (the learner's own: never shared)."""
+    loaded = st.session_state.setdefault("run_models", {})
+    if run_id not in loaded:
+        loaded[run_id] = store().load_model(token, run_id)
+    return loaded[run_id]
+
+
+def _restore(token: str, ref: dict) -> ActiveModel | None:
+    """The model ``ref`` names, or ``None`` when it is gone (deleted run, renamed asset)."""
+    try:
+        if "bundled" in ref:
+            return _bundled_active(str(ref["bundled"]))
+        record = store().get_run(token, str(ref.get("run")))
+        return ActiveModel(
+            model=run_model(token, record.id),
+            label=record.label,
+            class_names=tuple(record.class_names),
+            card={"model": record.model_name, "dataset": record.dataset},
+            bundled=False,
+            ref={"run": record.id},
+        )
+    except (models.ModelError, runs.RunStoreError):
+        return None
+
+
+def active_model() -> ActiveModel:
+    """The learner's chosen model (remembered across reloads), else the bundled ``book_mnist``."""
+    chosen = st.session_state.get(_ACTIVE)
+    if chosen is not None:
+        return chosen
+    token = learner_token()
+    ref = store().get_active(token)
+    restored = _restore(token, ref) if ref else None
+    if restored is not None:
+        st.session_state[_ACTIVE] = restored
+        return restored
+    active = _bundled_active(DEFAULT_MODEL)
+    active.ref = None  # the default, not a choice
+    return active
+
+
 def set_active_model(active: ActiveModel) -> None:
-    """Make ``active`` the model every later page of this session uses."""
+    """Make ``active`` the model every later page uses, in this session and after a reload."""
     st.session_state[_ACTIVE] = active
+    store().set_active(learner_token(), active.ref)
 
 
 def use_bundled(name: str) -> None:
     """Make a bundled pre-trained model the active one."""
-    set_active_model(
-        ActiveModel(
-            model=bundled_model(name),
-            label=f"{name} (pre-trained on mnist-sample)",
-            class_names=data.DIGITS,
-            card=bundled_card(name),
-            bundled=True,
-        )
-    )
+    set_active_model(_bundled_active(name))
 
 
 def active_model_badge() -> ActiveModel:

@@ -1,11 +1,12 @@
-"""Session glue for the Data, Train and Evaluate pages: datasets, runs, stop requests.
+"""Glue for the Data, Train and Evaluate pages: datasets, the learner's runs, stop requests.
 
-Per-session state (never shared between learners):
+The learner's runs live on disk (:mod:`cnnviz.runs`, under the learner token of
+:func:`app_pages._shared.learner_token`): each finished run's weights, card, history
+and live points, so a reload or a shared link brings them back. Per session there is
+only a cache of the models loaded from there (``st.session_state["run_models"]``) and
+of their test-set evaluations, and the stop flag:
 
-- ``st.session_state["train_runs"]``: ``{label: Run}``, the runs of this session, each
-  with its own ``keras.Model`` (built fresh for the run, never a cached one) saved with
-  ``models.save`` into this session's own temporary folder.
-- ``st.session_state["train_control"]``: a :class:`TrainControl`, the stop flag.
+- ``st.session_state["train_control"]``: a :class:`TrainControl`.
 
 How *Stop* reaches the running loop. Streamlit runs the page top to bottom; a click
 while ``training.train`` is running starts a new run of the page. With Streamlit's
@@ -15,30 +16,34 @@ first in the new run) sets ``TrainControl.stop_requested`` on the object both th
 share through ``session_state``; ``should_stop`` in the old run reads it after each
 execution of ``steps_per_execution`` batches and Keras stops there. If the old run
 reaches a Streamlit call first (the progress update), Streamlit ends it there instead —
-also after the current execution. Either way ``run_training``'s ``finally`` records the
-run as stopped, with the history and weights it had, and sets ``TrainControl.finished``;
-the new run waits on that event (:func:`wait_for_previous`) before drawing the runs.
-Any other click during training ends the run the same way (Streamlit's rule: a click
-reruns the page), recorded as "interrupted".
+also after the current execution. Either way ``run_training``'s ``finally`` saves the
+run as stopped, with the curves, weights and images/s it had
+(:func:`cnnviz.training.result_from_progress`), and sets ``TrainControl.finished``; the
+new run waits on that event (:func:`wait_for_previous`) before drawing the runs. Any
+other click during training ends the run the same way (Streamlit's rule: a click
+reruns the page).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
+from app_pages._shared import learner_token, run_model, store
 from cnnviz import data, evaluation, models, training
 from cnnviz.plots import training as plots
+from cnnviz.runs import RunRecord, table_rows
 
 UPLOAD = "your file (CSV / zip)"
 DATASET_OPTIONS = (*data.DATASET_NAMES, UPLOAD)
-_RUNS = "train_runs"
 _CONTROL = "train_control"
+LIVE_EVERY_S = 1.5  # redraw the live chart at most this often (and at every epoch's end)
 
 
 @dataclass
@@ -50,28 +55,6 @@ class TrainControl:
 
     def __post_init__(self) -> None:
         self.finished.set()  # nothing is running yet
-
-
-@dataclass
-class Run:
-    """One training run of this session."""
-
-    label: str
-    model_name: str
-    dataset: str
-    class_names: tuple[str, ...]
-    config: training.TrainConfig
-    model: object = field(repr=False)
-    history: dict = field(default_factory=dict)
-    status: str = "running"  # running | done | user | nan | early_stopping | interrupted
-    message: str = ""
-    path: str = ""
-    images_per_sec: float = 0.0
-    device: str = ""
-    test: tuple = field(
-        default=(), repr=False
-    )  # (x_test uint8, y_test) of the data it was trained on
-    evaluation: evaluation.Evaluation | None = None
 
 
 # --- datasets -------------------------------------------------------------------------------
@@ -127,9 +110,37 @@ def device() -> str:
 # --- runs -------------------------------------------------------------------------------
 
 
-def runs() -> dict[str, Run]:
-    """This session's runs, oldest first."""
-    return st.session_state.setdefault(_RUNS, {})
+def runs() -> dict[str, RunRecord]:
+    """This learner's runs, oldest first, by label (read from the run store)."""
+    return {r.label: r for r in store().list_runs(learner_token())}
+
+
+def curves(records: list[RunRecord]) -> dict[str, dict]:
+    """What :func:`cnnviz.plots.training.learning_curves` draws for these runs."""
+    return {r.label: {"history": r.history, "points": r.points, "start": r.start} for r in records}
+
+
+def runs_table(records: list[RunRecord], overlaid: list[str]) -> list[dict]:
+    """The run list: hyperparameters as columns, status, best accuracy, speed."""
+    rows = table_rows(records)
+    for row in rows:
+        row["overlaid"] = row["run"] in overlaid
+    return rows
+
+
+def update_overlay(records: dict[str, RunRecord]) -> None:
+    """Set the overlay's choice before it is drawn: kept runs that still exist, plus runs
+    this session has not seen yet (a new, stopped or other-tab run); the two newest on a
+    session's first look."""
+    labels = list(records)
+    known = st.session_state.get("train_known")
+    if known is None:
+        chosen = labels[-2:]
+    else:
+        chosen = [c for c in st.session_state.get("train_compare", []) if c in records]
+        chosen += [k for k in labels if records[k].id not in known and k not in chosen]
+    st.session_state["train_known"] = {r.id for r in records.values()}
+    st.session_state["train_compare"] = chosen
 
 
 def control() -> TrainControl:
@@ -143,62 +154,119 @@ def request_stop() -> None:
 
 
 def wait_for_previous(timeout: float = 30.0) -> None:
-    """Let a run that a click interrupted finish its current batch and record itself."""
-    ctl = control()
-    ctl.finished.wait(timeout)
-    last = list(runs().values())[-1:]
-    if ctl.stop_requested and last and last[0].status == "interrupted":
-        last[0].status = "user"  # Streamlit ended it before it saw the flag: same request
+    """Let a run that a click interrupted finish its current batch and save itself."""
+    control().finished.wait(timeout)
 
 
-def session_dir() -> Path:
-    """This session's private folder for saved models (under the system temp dir).
+def delete_run(run_id: str) -> None:
+    """``on_click`` of Delete: remove the run from disk and from this session's caches."""
+    token = learner_token()
+    store().delete_run(token, run_id)
+    for cache in ("run_models", "run_evaluations"):
+        st.session_state.get(cache, {}).pop(run_id, None)
+    active = st.session_state.get("active_model")
+    if active is not None and (active.ref or {}).get("run") == run_id:
+        del st.session_state["active_model"]  # back to the default model
+        store().set_active(token, None)
 
-    A ``TemporaryDirectory`` held in the session state: when Streamlit drops an ended
-    session, the object is collected and its folder removed, so a long-running server
-    does not fill its temp dir with old learners' models.
+
+def _save(
+    where: tuple,
+    ds: data.Dataset,
+    model_name: str,
+    blocks: str,
+    config: training.TrainConfig,
+    subset: int,
+    result: training.TrainResult,
+    model,
+) -> RunRecord:
+    """Save a finished (or stopped) run with its model; return its stored record.
+
+    ``where`` is ``(store, token)``, looked up before training: this also runs in the
+    ``finally`` of a page run that Streamlit is ending, where any Streamlit call (even
+    reading ``st.query_params``) raises again.
     """
-    if "train_dir" not in st.session_state:
-        st.session_state["train_dir"] = tempfile.TemporaryDirectory(prefix="cnnviz-session-")
-    return Path(st.session_state["train_dir"].name)
+    start = dataclasses.asdict(result.start) if result.start is not None else {}
+    record = RunRecord(
+        id="",
+        number=0,
+        model_name=model_name,
+        dataset=ds.name,
+        class_names=list(ds.class_names),
+        config=dataclasses.asdict(config),
+        status=result.status,
+        message=result.message,
+        history=result.history,
+        points=result.points,
+        start=start,
+        notes=result.notes,
+        images_per_sec=result.images_per_sec,
+        seconds=result.seconds,
+        device=result.device,
+        subset=subset,
+        blocks=blocks if model_name == "custom" else "",
+    )
+    card = {
+        "model": model_name,
+        "dataset": ds.name,
+        "hyperparameters": {**record.config, "subset": subset},
+        "history": result.history,
+        "status": result.status,
+        "class_names": list(ds.class_names),
+    }
+    # data that cannot be loaded again by name (the learner's upload) is kept with the run
+    test = None if ds.name in data.DATASET_NAMES else (ds.x_test, ds.y_test)
+    runs_store, token = where
+    return runs_store.save_run(token, record, model, card, test)
+
+
+def build_model(ds: data.Dataset, model_name: str, blocks: str, seed: int):
+    """A fresh model for ``ds`` (never a cached one), with the seed's initial weights."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if model_name == "custom":
+        return models.build_custom(models.parse_blocks(blocks), ds.input_shape, ds.num_classes)
+    return models.build(model_name, ds.input_shape, ds.num_classes)
 
 
 def run_training(
-    ds: data.Dataset, model_name: str, blocks: str, config: training.TrainConfig, subset: int
-) -> Run:
-    """Build a fresh model, train it with live progress, save it; record it as a Run.
+    ds: data.Dataset,
+    model_name: str,
+    blocks: str,
+    config: training.TrainConfig,
+    subset: int,
+    smoothing: float,
+    log_loss: bool,
+) -> RunRecord:
+    """Build a fresh model, train it with live progress and curves, and save the run.
 
-    The progress bar, status line and curves are placeholders updated from
-    ``on_progress`` (after each execution and each epoch).
+    The progress bar and the live chart are placeholders, updated from ``on_progress``
+    (the chart at most every :data:`LIVE_EVERY_S` and at each epoch's end) and removed
+    when the run ends: the runs section below then shows it, once.
     """
-    import keras
-
     ds = data.subset(ds, subset or None, None, seed=config.seed) if subset else ds
-    keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
-    if model_name == "custom":
-        model = models.build_custom(models.parse_blocks(blocks), ds.input_shape, ds.num_classes)
-    else:
-        model = models.build(model_name, ds.input_shape, ds.num_classes)
-    label = f"#{len(runs()) + 1} {model_name} · {ds.name}"
-    if config.augmentation is not None:
-        label += " · augmented"
-    run = Run(
-        label, model_name, ds.name, ds.class_names, config, model, test=(ds.x_test, ds.y_test)
-    )
-    runs()[label] = run
+    model = build_model(ds, model_name, blocks, config.seed)
+    where = (store(), learner_token())  # no Streamlit calls once a click may end this run
     ctl = control()
     ctl.stop_requested = False
     ctl.finished.clear()
-    bar = st.progress(0.0, text="Starting…")
+    bar = st.progress(0.0, text="Measuring the untrained model (epoch 0)…")
     chart = st.empty()
+    live = {"last": None, "drawn": 0.0}
+    label = f"this run ({model_name})"
+    result = None
 
     def on_progress(p: training.Progress) -> None:
-        run.history = {k: list(v) for k, v in p.history.items()}
-        done = ((p.epoch - 1) * p.batches + p.batch) / (p.epochs * p.batches)
-        loss = p.logs.get("loss", float("nan"))
-        bar.progress(min(done, 1.0), text=f"epoch {p.epoch}/{p.epochs} · loss {loss:.4f}")
-        if p.kind == "epoch":
-            chart.plotly_chart(plots.learning_curves({label: run.history}, p.epochs))
+        live["last"] = p
+        done = p.images_seen / max(p.images_total, 1)
+        bar.progress(min(done, 1.0), text=training.progress_text(p))
+        now = time.monotonic()
+        if p.kind == "epoch" or now - live["drawn"] >= LIVE_EVERY_S:
+            live["drawn"] = now
+            start = dataclasses.asdict(p.start) if p.start is not None else {}
+            run = {"history": p.history, "points": p.points, "start": start}
+            chart.plotly_chart(plots.learning_curves({label: run}, p.epochs, smoothing, log_loss))
 
     try:
         result = training.train(
@@ -209,57 +277,40 @@ def run_training(
             on_progress=on_progress,
             should_stop=lambda: ctl.stop_requested,
         )
-        run.history, run.message = result.history, result.message
-        run.status = result.stopped or "done"
-        run.images_per_sec, run.device = result.images_per_sec, result.device
-        card = {
-            "model": model_name,
-            "dataset": ds.name,
-            "hyperparameters": {
-                "epochs": config.epochs,
-                "batch_size": config.batch_size,
-                "optimizer": config.optimizer,
-                "learning_rate": config.learning_rate,
-                "seed": config.seed,
-                "subset": subset,
-            },
-            "history": result.history,
-        }
-        run.path = str(models.save(model, session_dir() / f"run{len(runs())}.keras", card))
-        bar.progress(1.0, text=run.message)
+        bar.empty()
+        chart.empty()
     finally:
-        if run.status == "running":  # a click ended this run of the page mid-training
-            run.status = "user" if ctl.stop_requested else "interrupted"
-            run.message = "Training stopped by a click; the model keeps the weights it had."
-        ctl.finished.set()
-    return run
+        try:
+            if result is None:  # a click ended this run of the page mid-training
+                result = training.result_from_progress(
+                    live["last"], config, training.device_name(), ctl.stop_requested
+                )
+            record = _save(where, ds, model_name, blocks, config, subset, result, model)
+        finally:
+            ctl.finished.set()
+    return record
 
 
-def evaluate_run(run: Run) -> evaluation.Evaluation:
-    """Test-set evaluation of a session run, computed once and kept with the run."""
-    if run.evaluation is None:
-        x_test, y_test = run.test
-        run.evaluation = evaluation.evaluate(run.model, data.prepare(x_test), y_test)
-    return run.evaluation
+def test_set(token: str, record: RunRecord) -> tuple:
+    """The test images and labels of the data a run was trained on."""
+    if record.dataset in data.DATASET_NAMES:
+        ds = load_dataset(record.dataset)
+        return ds.x_test, ds.y_test
+    kept = store().load_test(token, record.id)
+    if kept is None:
+        raise data.DataError("the test images of this run were not kept; train it again.")
+    return kept
 
 
-def runs_table(selected: list[str]) -> list[dict]:
-    """One row per run for display: status, final accuracies, speed."""
-    rows = []
-    for r in runs().values():
-        h = r.history
-        rows.append(
-            {
-                "run": r.label,
-                "status": r.status,
-                "epochs": len(h.get("loss", [])),
-                "train acc": h["accuracy"][-1] if h.get("accuracy") else np.nan,
-                "val acc": h["val_accuracy"][-1] if h.get("val_accuracy") else np.nan,
-                "images/s": round(r.images_per_sec),
-                "compared": r.label in selected,
-            }
-        )
-    return rows
+def evaluate_run(record: RunRecord) -> evaluation.Evaluation:
+    """Test-set evaluation of a stored run, computed once per session."""
+    cache = st.session_state.setdefault("run_evaluations", {})
+    if record.id not in cache:
+        token = learner_token()
+        x_test, y_test = test_set(token, record)
+        model = run_model(token, record.id)
+        cache[record.id] = evaluation.evaluate(model, data.prepare(x_test), y_test)
+    return cache[record.id]
 
 
 # --- evaluation -----------------------------------------------------------------------------
@@ -277,16 +328,16 @@ def evaluate_bundled(name: str) -> evaluation.Evaluation:
 def load_uploaded_model(filename: str, raw: bytes, input_shape: tuple[int, int, int]):
     """The learner's ``.keras`` upload, loaded safely into this session only.
 
-    Raises ``ModelError`` for a corrupt file, unsafe code, or a different input shape.
+    Written to a temporary folder only for as long as Keras reads it. Raises
+    ``ModelError`` for a corrupt file, unsafe code, or a different input shape.
     """
     uploads = st.session_state.setdefault("eval_uploads", {})
     key = (filename, hash(raw), input_shape)
     if key not in uploads:
-        folder = session_dir() / f"upload-{len(uploads)}"
-        folder.mkdir(exist_ok=True)
-        path = folder / Path(filename).name  # the learner's name, for the error message
-        path.write_bytes(raw)
-        uploads[key] = models.load(path, expected_input_shape=input_shape)
+        with tempfile.TemporaryDirectory(prefix="cnnviz-upload-") as folder:
+            path = Path(folder) / Path(filename).name  # the learner's name, for errors
+            path.write_bytes(raw)
+            uploads[key] = models.load(path, expected_input_shape=input_shape)
     return uploads[key]
 
 

@@ -1,8 +1,9 @@
 """Convolution: slide a small kernel over an input, multiply, add — one output cell per step.
 
 Learning goal: compute a convolution (really a cross-correlation, as Keras does) by hand,
-see what bias and ReLU do to it, see what classic kernels find in a real image, and see
-that a colour filter has one 3×3 slice per channel whose products are all summed.
+with stride, padding and dilation; see what bias and ReLU do to it; see what classic
+kernels find in a real image; and see that a colour filter has one slice per channel,
+each making its own map, and that the output is their sum plus the bias.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ import numpy as np
 import streamlit as st
 
 from app_pages import _arithmetic as A
+from app_pages._state import keep_settings
+from app_pages._stepper import stepper
 from cnnviz import conv
 
+keep_settings("conv_mode", "conv_preset", "conv_bias", "conv_relu", "conv_kernel", "conv_img_relu")
 st.title("Convolution")
 st.markdown(
     "A **convolution layer** slides a small grid of weights — the **kernel** — over its "
     "input. At each position it multiplies the kernel with the input cells under it, "
     "**adds all the products** (plus a bias) and writes that one number into the output. "
-    "Edit the matrices, then step through the positions."
+    "Edit the matrices, then step through the positions: **Next**, the arrow keys, "
+    "**Play**, or hover an output cell."
 )
 
 mode = st.segmented_control(
@@ -29,55 +34,35 @@ mode = st.segmented_control(
     key="conv_mode",
 )
 
-
-def show_step(x, k, out, steps, pads, relu: bool, key: str):
-    """Draw step ``i``: the figure and the worked sum."""
-
-    def draw(i: int) -> None:
-        s = steps[i]
-        st.plotly_chart(A.step_fig(x, out, steps, i, pads, k, "convolution", key), key=f"{key}_fig")
-        worked = s.expression()
-        st.markdown(f"**Output cell ({s.out_row}, {s.out_col})** — step {i + 1} of {len(steps)}")
-        st.code(worked, language=None, wrap_lines=True)
-        if relu:
-            before, after = conv.format_number(s.value), conv.format_number(out.flat[i])
-            st.markdown(f"ReLU: max(0, {before}) = **{after}**")
-
-    A.stepper(len(steps), key, draw)
-
-
 if mode == "Matrix":
     preset = st.selectbox("Preset", list(conv.PRESETS), key="conv_preset")
     slug = list(conv.PRESETS).index(preset)
     x0, k0 = conv.PRESETS[preset]
     left, right, opts = st.columns([3, 2, 2])
     with left:
-        x_frame = A.matrix_editor(x0, f"conv_input_{slug}", "Input (edit any cell)")
+        x = A.matrix_input(x0, f"conv_input_{slug}", "Input (edit any cell)", "input")
     with right:
-        k_frame = A.matrix_editor(k0, f"conv_kernel_{slug}", "Kernel")
+        k = A.matrix_input(k0, f"conv_kernel_{slug}", "Kernel", "kernel")
     with opts:
         bias = st.number_input("Bias", value=0.0, step=1.0, key="conv_bias")
         relu = st.toggle("Apply ReLU  (negative → 0)", key="conv_relu")
-    x, k = A.parsed(x_frame, "input"), A.parsed(k_frame, "kernel")
+    stride, padding, dilation = A.conv_settings("conv")
     if x is not None and k is not None:
+        A.keras_note(stride, dilation, k.shape[0] if k.shape[0] == k.shape[1] else k.shape)
         try:
-            out, steps, pads = A.conv_trace(x, k, float(bias), relu)
+            view = A.conv_view(x, k, float(bias), relu, stride, padding, dilation)
         except conv.ConvError as exc:
             st.error(str(exc), icon=":material/error:")
         else:
-            st.caption(
-                f"Input {x.shape[0]}×{x.shape[1]}, kernel {k.shape[0]}×{k.shape[1]}, "
-                f"stride 1, no padding → output {out.shape[0]}×{out.shape[1]} after "
-                f"**{len(steps)} filter operations**."
-            )
-            show_step(x, k, out, steps, pads, relu, "conv_step")
+            st.caption(conv.settings_sentence(view["trace"]))
+            stepper(view, "conv_stepper")
 
 elif mode == "Image":
     st.markdown(
         "The same operation on a real picture: each pixel of the **feature map** is the "
-        "kernel's sum around that pixel. Red = strong positive response, blue = negative. "
-        "Edge kernels light up where brightness changes; blur averages; sharpen boosts "
-        "differences."
+        "kernel's sum around that pixel. Red = strong positive response, blue = negative, "
+        "white = 0. Edge kernels light up where brightness changes; blur averages; sharpen "
+        "boosts differences."
     )
     left, right = st.columns([1, 1])
     with left:
@@ -88,29 +73,35 @@ elif mode == "Image":
         start = conv.KERNELS["sobel x"] if name == "custom" else conv.KERNELS[name]
         custom = name == "custom"
         hint = "edit the cells" if custom else "pick 'custom' to edit"
-        frame = A.matrix_editor(
-            np.round(start, 3), f"conv_kernel_{name}", f"Kernel: {name} ({hint})", not custom
+        kernel = A.matrix_input(
+            np.round(start, 3),
+            f"conv_kernel_{name}",
+            f"Kernel: {name} ({hint})",
+            "kernel",
+            not custom,
         )
-        kernel = A.parsed(frame, "kernel") if custom else start
+        kernel = kernel if custom else start
     if image is not None and kernel is not None:
-        titles = (f"Input {image.shape[0]}×{image.shape[1]}", f"Feature map ({name})")
+        h, w = image.shape[:2]
+        titles = (f"Input {h}×{w} (as it is)", f"Feature map {h}×{w} ({name})")
         st.plotly_chart(A.feature_fig(image, kernel, relu, titles), key="conv_img_fig")
         st.caption("Padding 'same' keeps the feature map the size of the input.")
 
 else:
     st.markdown(
         "A colour image has **3 channels** (red, green, blue), so a filter has one 3×3 "
-        "slice per channel: a **3×3×3** filter. At each position all **27** products are "
-        "added into **one** output number. This filter likes red (+1) and dislikes blue "
-        "(−1), so the output peaks on the red square."
+        "slice per channel: a **3×3×3** filter. As CNN Explainer shows it, each slice makes "
+        "its own map from its own channel; the output is **the sum of the three maps plus "
+        "the bias**. This filter likes red (+1, red) and dislikes blue (−1, blue), so the "
+        "output peaks on the red square."
     )
     x, k = conv.RGB_EXAMPLE
-    out, steps, pads = A.conv_trace(x, k, 0.0, False)
-    show_step(x, k, out, steps, pads, False, "rgb_step")
+    view = A.conv_view(x, k, 0.0, False)
+    st.caption(conv.settings_sentence(view["trace"]))
+    stepper(view, "rgb_stepper")
     with st.expander("The same 3×3×3 filter on a colour photo"):
         image = A.image_source("rgb_img", rgb=True)
         if image is not None:
-            st.plotly_chart(
-                A.feature_fig(image, k, False, ("Input (RGB)", "Feature map: red − blue")),
-                key="rgb_img_fig",
-            )
+            h, w = image.shape[:2]
+            titles = (f"Input {h}×{w} (RGB)", f"Feature map {h}×{w}: red − blue")
+            st.plotly_chart(A.feature_fig(image, k, False, titles), key="rgb_img_fig")

@@ -8,6 +8,7 @@ the textbooks prepare them (reshape to ``(N, 28, 28, 1)``, divide by 255).
 import streamlit as st
 
 from app_pages import _training as T
+from app_pages._state import keep_settings
 
 st.title(":material/dataset: Look at the data")
 st.markdown(
@@ -26,6 +27,7 @@ with left:
     ds = T.dataset_picker("data")
 with right:
     seed = st.number_input("Sample seed", 0, 10_000, 0, key="data_seed")
+keep_settings("data_dataset", "data_seed")
 
 # --- result -------------------------------------------------------------------------
 if ds is not None:
@@ -41,7 +43,10 @@ if ds is not None:
         f"`y_train`: class indices of shape `{ds.y_train.shape}`. After "
         f"`cnnviz.data.prepare`: `float32` of the same shape in [0, 1]."
     )
-    st.markdown("**Class names:** " + ", ".join(f"{i} = {c}" for i, c in enumerate(ds.class_names)))
+    if ds.class_names != tuple(str(i) for i in range(ds.num_classes)):  # digits name themselves
+        st.markdown(
+            "**Class names:** " + ", ".join(f"{i} = {c}" for i, c in enumerate(ds.class_names))
+        )
     lo, hi = figs["balance"]
     st.plotly_chart(figs["counts"], key="data_counts")
     st.caption(f"Smallest class: {lo:,} images, largest: {hi:,}.")

@@ -2,7 +2,8 @@
 
 Learning goal: one accuracy number hides a lot. The confusion matrix shows which classes
 are mixed up; precision, recall and F1 per class show which ones the model misses or
-over-predicts; looking at the mistakes themselves often shows why.
+over-predicts; looking at the mistakes themselves, with how sure the model was, often
+shows why.
 """
 
 import streamlit as st
@@ -13,10 +14,13 @@ from app_pages._shared import (
     active_model_badge,
     bundled_card,
     bundled_model,
+    learner_token,
+    run_model,
     set_active_model,
     show_error,
 )
-from cnnviz import data, evaluation, models
+from app_pages._state import keep_settings
+from cnnviz import data, evaluation, models, runs
 from cnnviz.plots import training as plots
 
 st.title(":material/fact_check: Evaluate a model")
@@ -33,20 +37,40 @@ T.wait_for_previous()
 # --- controls -------------------------------------------------------------------------
 UPLOAD = "upload a .keras file"
 bundled = {f"{n} (pre-trained)": n for n in models.bundled_names()}
-runs = T.runs()
-choice = st.selectbox("Model", [*bundled, *runs, UPLOAD], key="eval_model")
+records = T.runs()
+choice = st.selectbox("Model", [*bundled, *records, UPLOAD], key="eval_model")
+SCALES = {
+    "log": "log (shows the few mistakes)",
+    "row": "share of each true class",
+    "counts": "counts",
+}
+scale = st.radio(
+    "Colour scale of the confusion matrix",
+    list(SCALES),
+    format_func=SCALES.get,
+    horizontal=True,
+    key="eval_scale",
+)
+keep_settings("eval_model", "eval_dataset", "eval_scale", "eval_seed")
 
-model, ev, x_test, names, card = None, None, None, data.DIGITS, {}
+model, ev, x_test, names, card, ref = None, None, None, data.DIGITS, {}, None
 try:
     if choice in bundled:
         name = bundled[choice]
-        model, card = bundled_model(name), bundled_card(name)
+        model, card, ref = bundled_model(name), bundled_card(name), {"bundled": name}
         ev, x_test = T.evaluate_bundled(name), T.load_dataset("mnist-sample").x_test
-    elif choice in runs:
-        run = runs[choice]
-        model, names, x_test = run.model, run.class_names, run.test[0]
+    elif choice in records:
+        run = records[choice]
+        model, names, ref = (
+            run_model(learner_token(), run.id),
+            tuple(run.class_names),
+            {"run": run.id},
+        )
+        x_test = T.test_set(learner_token(), run)[0]
         card = {"model": run.model_name, "dataset": run.dataset, "history": run.history}
         ev = T.evaluate_run(run)
+        for note in run.notes:
+            st.warning(note, icon=":material/warning:")
     else:
         ds = T.dataset_picker("eval")
         up = st.file_uploader("A model saved by Keras 3", type=["keras"], key="eval_upload")
@@ -54,7 +78,7 @@ try:
             model = T.load_uploaded_model(up.name, up.getvalue(), ds.input_shape)
             ev, x_test, names = T.evaluate_upload(model, ds), ds.x_test, ds.class_names
             card = {"model": up.name, "dataset": ds.name}
-except (models.ModelError, data.DataError) as exc:
+except (models.ModelError, data.DataError, runs.RunStoreError) as exc:
     show_error(exc)
 
 # --- result -------------------------------------------------------------------------
@@ -64,7 +88,7 @@ if ev is not None:
     m1.metric("Test accuracy", f"{ev.accuracy:.2%}")
     m2.metric("Test loss", f"{ev.loss:.4f}")
     m3.metric("Test images", f"{len(ev.y_true):,}")
-    chosen = ActiveModel(model, choice, tuple(names), card, bundled=choice in bundled)
+    chosen = ActiveModel(model, choice, tuple(names), card, bundled=choice in bundled, ref=ref)
     # on_click runs before the page is drawn, so the badge at the top already says so
     if st.button(
         "Use this model everywhere",
@@ -76,23 +100,40 @@ if ev is not None:
         st.success(f"Every page now uses **{choice}**.")
 
     left, right = st.columns([3, 2])
-    left.plotly_chart(plots.confusion_heatmap(ev.confusion, names), key="eval_confusion")
+    left.plotly_chart(plots.confusion_heatmap(ev.confusion, names, scale), key="eval_confusion")
     right.dataframe(
         evaluation.classification_report(ev.confusion, names),
         hide_index=True,
+        height="content",  # all classes and both averages, no inner scroll
         key="eval_report",
         column_config={
             c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")
         },
     )
+    pairs = evaluation.confused_pairs(ev.confusion, names, 5)
+    right.markdown("**Most confused pairs** (true class → what the model said)")
+    if pairs:
+        right.dataframe(
+            pairs,
+            hide_index=True,
+            key="eval_pairs",
+            column_config={
+                "share": st.column_config.NumberColumn("share of true class", format="percent")
+            },
+        )
+    else:
+        right.caption("None: every test image is classified correctly.")
     seed = st.number_input("Example seed", 0, 1000, 0, key="eval_seed")
+    sure = evaluation.predicted_probability(ev.probs, ev.y_pred)
     c1, c2 = st.columns(2)
     for col, correct, title in ((c1, True, "Nine correct"), (c2, False, "Nine mistakes")):
         idx = evaluation.pick_examples(ev.y_true, ev.y_pred, correct, 9, int(seed))
-        col.markdown(f"**{title}** ({len(idx)} shown)")
+        col.markdown(f"**{title}** ({len(idx)} shown; in brackets: how sure the model was)")
         if len(idx):
             col.plotly_chart(
-                plots.prediction_grid(x_test[idx], ev.y_true[idx], ev.y_pred[idx], names),
+                plots.prediction_grid(
+                    x_test[idx], ev.y_true[idx], ev.y_pred[idx], names, sure[idx]
+                ),
                 key=f"eval_grid_{correct}",
             )
     st.caption(f"{ev.errors:,} of {len(ev.y_true):,} test images are misclassified.")

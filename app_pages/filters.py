@@ -10,6 +10,7 @@ import streamlit as st
 
 from app_pages import _inside
 from app_pages._shared import active_model_badge, show_error
+from app_pages._state import keep_settings
 from cnnviz import explain
 
 st.title("Filters")
@@ -21,8 +22,9 @@ key = _inside.model_key(active)
 st.subheader("1 · The kernels, as numbers")
 st.markdown(
     "Each tile is one 3×3 (or larger) kernel of a conv layer: red weights add the pixel "
-    "under them, blue ones subtract it. A tile with red on one side and blue on the other "
-    "is an **edge detector** in that direction. Hover to read each weight."
+    "under them, blue ones subtract it, white ones ignore it (the colour bar gives the "
+    "numbers). A tile with red on one side and blue on the other is an **edge detector** "
+    "in that direction. Hover to read each weight."
 )
 if not convs:
     st.info(
@@ -41,10 +43,13 @@ else:
 # ------------------------------------------------------- 2. activation maximisation
 st.subheader("2 · Activation maximisation")
 st.markdown(
-    "Gradient ascent on the **input**: start from noise, then repeatedly nudge every pixel "
-    "in the direction that raises the chosen class score (before softmax) or the chosen "
-    "filter's mean positive response. **Total variation** keeps the image smooth and the "
-    "**L2 norm** keeps it faint; without them the result is high-frequency noise."
+    "Gradient ascent on the **input**: start from a blank page, then repeatedly nudge every "
+    "pixel in the direction that raises the chosen class score (before softmax) or the "
+    "chosen filter's response. Each step the image is also **moved, turned and scaled a "
+    "little** at random, so only what the model recognises wherever it appears pays off; "
+    "**total variation** keeps the strokes smooth, the **L2 norm** keeps ink away from where "
+    "it is not needed, and pixels stay in the valid range 0–1. Without these, the result "
+    "is high-frequency noise that only this one model likes."
 )
 kinds = ["Output classes", "Filters of a conv layer"] if convs else ["Output classes"]
 kind = st.radio("Visualise", kinds, horizontal=True, key="filt_kind")
@@ -64,10 +69,14 @@ else:
         key="filt_filters",
     )  # fmt: skip
 c1, c2, c3, c4 = st.columns(4)
-steps = c1.slider("Steps", 10, 300, 50, step=10, key="filt_steps")
-tv = c2.slider("Total variation weight", 0.0, 3.0, 0.3, 0.1, key="filt_tv")
-norm = c3.slider("L2 norm weight", 0.0, 3.0, 0.1, 0.1, key="filt_norm")
+steps = c1.slider("Steps", 10, 400, explain.DREAM_STEPS, step=10, key="filt_steps")
+tv = c2.slider("Total variation weight", 0.0, 3.0, 0.5, 0.1, key="filt_tv")
+norm = c3.slider("L2 norm weight", 0.0, 3.0, 0.5, 0.1, key="filt_norm")
 seed = c4.number_input("Seed", 0, 10_000, 0, key="filt_seed")
+keep_settings(
+    "filt_kernel_layer", "filt_kind", "filt_classes", "filt_am_layer", "filt_filters",
+    "filt_steps", "filt_tv", "filt_norm", "filt_seed",
+)  # fmt: skip
 run = st.button("Run activation maximisation", type="primary", key="filt_run")
 
 if run:
@@ -80,19 +89,39 @@ if run:
 saved = st.session_state.get("filt_result")
 if saved and saved[0] == key:
     _, layer_done, done, result = saved
-    labels = [f"class {names[t]}" if layer_done is None else f"filter {t}" for t in done]
+    if layer_done is None:
+        labels = []
+        for t, d in zip(done, result, strict=True):
+            probs = _inside.probabilities(active.model, key, d.image)
+            labels.append(f"class {names[t]} (read as {names[int(probs.argmax())]}, "
+                          f"{probs.max():.0%})")  # fmt: skip
+        st.caption(
+            "Each dream is fed back to the model: the title says what it reads. A dream "
+            "that another model also reads as its class (see the tests) is a real picture "
+            "of what the class looks like to a CNN, not noise that fools one network."
+        )
+    else:
+        top, left_, bottom, right_ = result[0].box
+        field = f"{bottom - top}×{right_ - left_}"
+        labels = [f"filter {t}" for t in done]
+        st.caption(
+            f"Each filter is shown in the {field} pixels its centre unit sees (its receptive "
+            "field) plus a 2-pixel margin, on mid-grey: white where it wants brightness, "
+            "black where it wants darkness. For a first conv layer this is the kernel's "
+            "pattern; deeper filters combine several."
+        )
     pairs = list(zip(labels, result, strict=True))
     st.plotly_chart(
-        _inside.figure("image_row", [(lb, d.image) for lb, d in pairs], 220),
+        _inside.figure(
+            "image_row", [(lb.replace(" (", "<br>("), d.view()) for lb, d in pairs], 240
+        ),
         key="filt_dreams",
     )
-    st.plotly_chart(
-        _inside.figure("score_curves", {lb: d.scores for lb, d in pairs}),
-        key="filt_curves",
-    )
+    curves = {lb.split(" (")[0]: d.scores for lb, d in pairs}
+    st.plotly_chart(_inside.figure("score_curves", curves), key="filt_curves")
     st.caption(
-        "The curves should rise: the optimiser makes each target fire more strongly. "
-        "Results are cached per model and settings; change the seed for a new start."
+        explain.curves_verdict(curves) + " Results are cached per model and settings; "
+        "change the seed for a new start."
     )
 else:
     st.caption("Choose targets and press **Run** (a few seconds on a CPU).")

@@ -10,6 +10,7 @@ import streamlit as st
 
 from app_pages import _inside
 from app_pages._shared import active_model_badge, show_error
+from app_pages._state import keep_settings
 from cnnviz import explain, imaging
 from cnnviz.plots import inside as plots
 
@@ -20,7 +21,7 @@ st.markdown(
     "the maps with those weights; **Grad-CAM++** and **Layer-CAM** weight positions more "
     "finely; **Score-CAM** masks the image with each map and watches the score (no "
     "gradients). **Saliency** is the gradient for each pixel; **SmoothGrad** averages it "
-    "over noisy copies. Red is strong evidence for the chosen class."
+    "over noisy copies. The darker the red, the stronger the evidence for the chosen class."
 )
 
 # ---------------------------------------------------------------------------- controls
@@ -32,61 +33,103 @@ if not convs:
         "(Grad-CAM, Grad-CAM++, Score-CAM, Layer-CAM) do not apply; saliency maps still do.",
         icon=":material/info:",
     )
+keep_settings(
+    "heat_methods", "heat_class", "heat_layer", "heat_scale", "heat_layout", "heat_big",
+    "heat_opacity", "heat_sanity",
+)  # fmt: skip
 _inside.image_picker("heat_image")
-c1, c2, c3 = st.columns(3)
 fast = [m for m in ("gradcam", "gradcam++", "layercam", "saliency") if m in available]
-methods = c1.multiselect(
+methods = st.multiselect(
     "Methods", available, default=fast, format_func=explain.METHODS.get, key="heat_methods",
     help="Score-CAM (one forward pass per map) and SmoothGrad (20 noisy copies) are slower.",
 )  # fmt: skip
+c1, c2, c3 = st.columns(3)
 n_out = int(active.model.outputs[0].shape[-1])
 names = _inside.class_names(active, max(n_out, 2))
-class_choice = c2.selectbox(
+class_choice = c1.selectbox(
     "Class to explain",
     ["predicted", *range(len(names))],
     format_func=lambda c: "The predicted class" if c == "predicted" else f"Class {names[c]}",
     key="heat_class",
 )
 layer = (
-    c3.selectbox("Conv layer (for CAMs)", convs, index=len(convs) - 1, key="heat_layer")
+    c2.selectbox("Conv layer (for CAMs)", convs, index=len(convs) - 1, key="heat_layer")
     if convs
     else None
 )
-opacity = st.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="heat_opacity")
+scales = {
+    "own": "Each map to its own maximum (where is the evidence?)",
+    "shared": "One scale across all classes (how strong is it, compared?)",
+}
+scale = c3.radio("Colour scale", list(scales), format_func=scales.get, key="heat_scale")
+c1, c2, c3 = st.columns(3)
+layouts = {"grid": "Side by side", "big": "One method large"}
+layout = c1.radio("Layout", list(layouts), format_func=layouts.get, key="heat_layout",
+                  horizontal=True)  # fmt: skip
+big = (
+    c2.selectbox("Method shown large", methods, format_func=explain.METHODS.get, key="heat_big")
+    if layout == "big" and methods
+    else None
+)
+opacity = c3.slider("Heatmap opacity", 0.0, 1.0, 0.8, 0.05, key="heat_opacity")
 sanity = st.toggle("Sanity check: also explain a copy with random weights", key="heat_sanity")
 
 # ------------------------------------------------------------------------------ result
 prepared = _inside.prepared_current(active)
 if prepared is not None and methods:
+    st.caption(_inside.image_caption(prepared.array.shape))
     probs, names, best = _inside.predict(active, prepared.array)
     cls = best if class_choice == "predicted" else int(class_choice)
     key = _inside.model_key(active)
     st.markdown(
         f"Predicted **{names[best]}** ({probs[best]:.1%}); explaining class **{names[cls]}**."
     )
+    shown = [big] if big else methods
     try:
-        cams = {
-            explain.METHODS[m]: _inside.heatmap(active.model, key, prepared.array, m, cls, layer)
-            for m in methods
+        evidence = {m: _inside.evidence(active.model, key, prepared.array, m, layer) for m in shown}
+        cams = {explain.METHODS[m]: evidence[m][cls] for m in shown}
+        limits = {
+            explain.METHODS[m]: explain.display_limits(evidence[m], cls, scale == "shared")
+            for m in shown
         }
+        cols, panel = (1, 560) if big else (3, 380)
         st.plotly_chart(
-            _inside.figure("heatmap_overlays", prepared.array, cams, opacity), key="heat_maps"
+            _inside.figure("heatmap_overlays", prepared.array, cams, opacity, limits, cols, panel),
+            key="heat_maps",
         )
+        if scale == "shared":
+            summary = explain.evidence_summary(
+                {explain.METHODS[m]: evidence[m] for m in shown}, names, best
+            )
+            st.caption(
+                f"Each method's colour bar runs to the largest value it gives any of the "
+                f"{len(names)} classes for this image, so a class with less of that "
+                f"method's evidence looks paler. {summary} The methods measure in different "
+                "units: compare classes within a method, not methods."
+            )
+        else:
+            st.caption(
+                "Each map is stretched to its own maximum: good for seeing *where* the "
+                "evidence lies, misleading about *how much* there is (a class the model "
+                "rejects looks as red as the one it picks). Switch to one scale to compare."
+            )
         if sanity:
             random_model = _inside.randomized(active.model, key)
-            rand = {
-                name: _inside.heatmap(random_model, key + ":random", prepared.array, m, cls, layer)
-                for m, name in zip(methods, cams, strict=True)
-            }
+            trained, rand = {}, {}
+            for m in methods:
+                name = explain.METHODS[m]
+                trained[name] = _inside.heatmap(active.model, key, prepared.array, m, cls, layer)
+                rand[name] = _inside.heatmap(
+                    random_model, key + ":random", prepared.array, m, cls, layer
+                )
             st.subheader("Same methods, randomised weights")
             st.plotly_chart(
                 _inside.figure("heatmap_overlays", prepared.array, rand, opacity),
                 key="heat_rand",
             )
-            st.dataframe(explain.sanity_table(cams, rand), hide_index=True, key="heat_sanity_table")
-            st.caption(
-                "Rank correlation near 1 means the map hardly changed when the learned "
-                "weights were destroyed: that method shows the image more than the model."
+            st.markdown(explain.sanity_rule())
+            st.dataframe(
+                explain.sanity_table(trained, rand), hide_index=True, key="heat_sanity_table"
             )
     except explain.ExplainError as exc:
         show_error(exc)

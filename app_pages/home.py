@@ -16,11 +16,12 @@ SECTIONS = [
     (
         "Training",
         "Look at a dataset, train a textbook CNN on CPU or GPU while its curves grow, "
-        "then find out what it gets wrong.",
+        "then find out what it gets wrong — and reuse a trained one when labels are few.",
         [
             ("app_pages/data.py", "Data"),
             ("app_pages/train.py", "Train"),
             ("app_pages/evaluate.py", "Evaluate"),
+            ("app_pages/transfer.py", "Transfer learning"),
         ],
     ),
     (
@@ -36,8 +37,9 @@ SECTIONS = [
     ),
     (
         "Experiments",
-        "See an MLP fail and a CNN cope when a digit moves two pixels, run a CNN by hand, "
-        "and make overfitting happen — then cure it.",
+        "Move a digit 4 pixels and watch the MLP and the book's CNN lose it while a "
+        "global-pooling CNN holds on — and find the layer where the position comes back; "
+        "run a CNN by hand; make overfitting happen, then cure it.",
         [
             ("app_pages/translation.py", "Translation lab"),
             ("app_pages/scratch.py", "CNN from scratch"),

@@ -10,9 +10,11 @@ experiment live with their own settings.
 import streamlit as st
 
 from app_pages._shared import show_error
+from app_pages._state import keep_settings
 from cnnviz import overfitting
 from cnnviz.plots import experiments as plots
 
+keep_settings("of_runs", "of_n_train", "of_n_val", "of_epochs", "of_seed", "of_source", "of_metric")
 st.title(":material/trending_up: Overfitting lab")
 st.markdown(
     """
@@ -81,4 +83,4 @@ st.plotly_chart(plots.train_val(shown["runs"], metric), key="of_curves")
 gaps = {k: overfitting.measure_gap(h) for k, h in shown["runs"].items()}
 st.markdown("**The gap, measured** (final validation minus final training):")
 st.markdown("\n".join(f"- {overfitting.describe_gap(k, g)}" for k, g in gaps.items()))
-st.markdown(overfitting.verdict(gaps))
+st.markdown(overfitting.verdict(gaps, n_train=cfg["n_train"], n_val=cfg["n_val"]))

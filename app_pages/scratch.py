@@ -12,9 +12,11 @@ import streamlit as st
 
 from app_pages import _experiments as ex
 from app_pages._shared import active_model_badge, show_error
+from app_pages._state import keep_settings
 from cnnviz import scratch
 from cnnviz.plots import experiments as plots
 
+keep_settings("sc_seed", "sc_epochs", "sc_input")
 st.title(":material/calculate: A CNN from scratch")
 st.markdown(
     """
@@ -89,11 +91,9 @@ k1.metric("By hand (numpy)", f"{t.p:.6f}")
 k2.metric("model.predict", f"{t.model_p:.6f}")
 if abs(t.p - t.model_p) < 1e-6:
     st.success("The hand computation and Keras agree to 6 decimals.", icon=":material/check:")
-if toy is not None and toy["loss"][-1] > 0.6:
-    st.warning(
-        "The loss hardly moved: with this seed the ReLU outputs 0 for both inputs, so no "
-        "gradient reaches the filter (a 'dead ReLU'). Try another seed."
-    )
+shown = toy["traces"] if toy is not None else ex.untrained_toy_traces(seed)
+if warning := scratch.relu_warning(shown, toy["loss"] if toy is not None else None):
+    st.warning(warning, icon=":material/warning:")
 
 # --- the active model, layer by layer ----------------------------------------------------
 st.subheader("Your active model, layer by layer")

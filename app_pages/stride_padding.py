@@ -2,17 +2,21 @@
 
 Learning goal: predict a convolution's output size from input size n, kernel k, stride s,
 padding p and dilation d with ``floor((n + 2p - k_eff) / s) + 1``; know what Keras's
-``valid`` and ``same`` mean; see why some settings are impossible.
+``valid`` and ``same`` mean; see why some settings are impossible (and which ones Keras
+refuses); step through the same settings with real numbers.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from app_pages import _arithmetic as A
+from app_pages._state import keep_settings
+from app_pages._stepper import stepper
 from cnnviz import conv
 from cnnviz.plots import arithmetic as plots
 
-PADDINGS = ["valid", "same", "explicit"]
+keep_settings("sp_n", "sp_k", "sp_stride", "sp_dilation", "sp_padding", "sp_p")
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -43,7 +47,7 @@ n = c1.slider("Input size n", 1, 12, 5, key="sp_n")
 k = c1.slider("Kernel size k", 1, 7, 3, key="sp_k")
 s = c2.slider("Stride s", 1, 4, 1, key="sp_stride")
 d = c2.slider("Dilation d", 1, 3, 1, key="sp_dilation")
-pad_mode = c3.radio("Padding", PADDINGS, horizontal=True, key="sp_padding")
+pad_mode = c3.radio("Padding", A.PADDINGS, horizontal=True, key="sp_padding")
 p = c3.slider("Zeros on each side p", 0, 4, 1, key="sp_p") if pad_mode == "explicit" else pad_mode
 
 try:
@@ -64,21 +68,26 @@ else:
     m1.metric("Output size", f"{size}×{size}")
     m2.metric("Filter operations", f"{size * size}", help="Kernel positions = output cells.")
     m3.metric("Padding (before, after)", f"{before}, {after}")
-    if s > 1 and (n + before + after - ((k - 1) * d + 1)) % s:
-        st.caption(
-            "The last cells don't fit a full stride: the kernel never reaches them "
-            "(the ⌊ ⌋ in the formula drops them)."
+    unreached = conv.coverage_sentence(n, k, s, p, d)
+    if unreached:
+        st.caption(unreached)
+    if conv.keras_refusal(s, d):
+        A.keras_note(s, d, k)
+    else:
+        st.caption(conv.keras_sizes_sentence(n, k, s, d))
+    tab_sizes, tab_values = st.tabs(["Sizes", "With values"])
+    with tab_sizes:
+        st.markdown(
+            f"**Output size: {size}×{size}.** Grey = input, dotted = zero padding, right = "
+            "output; press ▶ Play or drag the step slider to move the kernel (pink)."
         )
-    st.markdown(
-        f"**Output size: {size}×{size}.** Blue = input, dotted = zero padding, green = "
-        "output; press ▶ Play or drag the step slider to move the kernel (pink)."
-    )
-    st.plotly_chart(animation(n, k, s, p, d), key="sp_animation")
-    sizes = {
-        m: "no output (kernel too big)" if v is None else f"{v}×{v}"
-        for m, v in conv.compare_paddings(n, k, s, d).items()
-    }
-    st.caption(
-        f"For comparison, with these n, k, s, d: Keras `valid` gives {sizes['valid']}, "
-        f"`same` gives {sizes['same']}."
-    )
+        st.plotly_chart(animation(n, k, s, p, d), key="sp_animation")
+    with tab_values:
+        st.markdown(
+            "The same settings on a small input of digits and a vertical-edge kernel "
+            "(+1 left, −1 right): every product and every sum, step by step."
+        )
+        x, kernel = conv.stride_example(n, k)
+        view = A.conv_view(x, kernel, 0.0, False, s, p, d)
+        st.caption(conv.settings_sentence(view["trace"]))
+        stepper(view, "sp_stepper")

@@ -1,15 +1,17 @@
-"""Train: fit a textbook CNN on a dataset and watch it learn, epoch by epoch.
+"""Train: fit a textbook CNN on a dataset and watch it learn, batch by batch.
 
 Learning goal: training is a loop of small weight updates; the loss falls and accuracy
 rises on the training data, while the *validation* curves tell you whether the network
-generalises — compare runs with and without dropout or augmentation to see overfitting.
+generalises — compare runs with and without dropout or augmentation to see overfitting,
+and with too large a learning rate to see training fail.
 """
 
 import streamlit as st
 
 from app_pages import _training as T
 from app_pages._shared import show_error
-from cnnviz import models, training
+from app_pages._state import keep_settings
+from cnnviz import models, runs, training
 from cnnviz.plots import training as plots
 
 st.title(":material/model_training: Train a CNN")
@@ -17,12 +19,13 @@ st.markdown(
     """
 Pick a dataset and a model, set the hyperparameters, and press **Train**. Each epoch the
 network sees every training image once, in batches; after each batch the optimizer nudges
-every weight against the gradient of the loss. The curves update after every epoch:
-**solid** = training data, **dashed** = validation data the network never trains on.
-Runs stay in your session (and only yours) — select two to overlay their curves.
+every weight against the gradient of the loss. The curves update as it trains: faint dots
+are the training loss of each group of batches, the solid line their smoothed trend, and
+the **dashed** line the validation data the network never trains on, measured before
+training (epoch 0) and after every epoch.
 """
 )
-T.wait_for_previous()  # a Stop click: let the interrupted run record itself first
+T.wait_for_previous()  # a Stop click: let the interrupted run save itself first
 
 # --- controls -------------------------------------------------------------------------
 left, right = st.columns([1, 1])
@@ -35,7 +38,7 @@ with left:
         blocks = st.text_area(
             "Blocks, one per line (conv / pool / batchnorm / dropout / dense, key=value)",
             models.EXAMPLE_SPEC,
-            height=170,
+            height=190,
             key="train_blocks",
         )
     else:
@@ -61,6 +64,14 @@ with right:
             "Use only this many training images (0 = all)", 0, 60_000, 0, 100, key="train_subset"
         )
         val = st.slider("Validation fraction", 0.05, 0.5, 0.1, 0.05, key="train_val")
+        refresh = st.toggle(
+            "Recompute batch-norm statistics before each validation",
+            True,
+            key="train_bn_refresh",
+            help="Batch norm answers in inference mode with moving averages of each channel's "
+            "mean and variance; after a short run they lag behind the weights. Switch this "
+            "off (and try `batchnorm momentum=0.99`) to see the model disagree with itself.",
+        )
     st.badge(f"Device: {T.device()}", icon=":material/memory:", color="blue")
 
 if ds is not None:
@@ -72,9 +83,20 @@ if ds is not None:
         show_error(exc)
         ds = None
 
-b1, b2, _ = st.columns([1, 1, 4])
+b1, b2, s1, s2 = st.columns([1, 1, 3, 2], vertical_alignment="bottom")
 start = b1.button("Train", type="primary", disabled=ds is None, key="train_start")
 b2.button("Stop", on_click=T.request_stop, key="train_stop")
+smoothing = s1.slider("Smoothing of the training curve", 0.0, 0.95, 0.6, 0.05, key="train_smooth")
+log_loss = s2.toggle("Loss on a log scale", False, key="train_log")
+keep_settings(
+    *(f"train_{k}" for k in ("dataset", "model", "blocks", "epochs", "batch", "optimizer", "lr")),
+    *(f"train_{k}" for k in ("seed", "patience", "rotation", "shift", "zoom", "flip", "subset")),
+    "train_val",
+    "train_bn_refresh",
+    "train_smooth",
+    "train_log",
+    "train_compare",
+)
 
 # --- result -------------------------------------------------------------------------
 if start and ds is not None:
@@ -88,23 +110,49 @@ if start and ds is not None:
         early_stopping_patience=int(patience) or None,
         validation_split=float(val),
         seed=int(seed),
+        refresh_batchnorm=refresh,
     )
     try:
-        run = T.run_training(ds, model_name, blocks, config, int(subset))
-        (st.warning if run.status == "nan" else st.success)(run.message)
+        T.run_training(ds, model_name, blocks, config, int(subset), smoothing, log_loss)
     except (training.TrainingError, models.ModelError) as exc:
         show_error(exc)
 
-runs = T.runs()
-if runs:
-    st.subheader("Runs of this session")
-    labels = list(runs)
-    last = runs[labels[-1]]
-    if last.status in ("user", "interrupted") and not start:
-        st.info(f"{last.label}: {last.message}", icon=":material/stop_circle:")
-    if start or "train_compare" not in st.session_state:
-        st.session_state["train_compare"] = labels[-2:]  # a new run joins the overlay
+records = T.runs()
+if records:
+    st.subheader("Your runs")
+    latest = list(records.values())[-1]
+    shout = {"nan": st.error, "diverged": st.error, "stopped": st.info}.get(latest.status)
+    (shout or st.success)(f"{latest.label}: {latest.message}")
+    for note in latest.notes:
+        st.warning(note, icon=":material/warning:")
+    labels = list(records)
+    T.update_overlay(records)  # every new run (a stopped one too) joins the overlay
     chosen = st.multiselect("Overlay runs", labels, key="train_compare")
-    st.plotly_chart(plots.learning_curves({k: runs[k].history for k in chosen}), key="train_curves")
-    st.dataframe(T.runs_table(chosen), hide_index=True, key="train_runs_table")
-    st.caption("Evaluate a run, and make it the model the other pages use, on *Evaluate*.")
+    overlay = T.curves([records[k] for k in chosen])
+    st.plotly_chart(
+        plots.learning_curves(overlay, smoothing=smoothing, log_loss=log_loss), key="train_curves"
+    )
+    if not log_loss and any(records[k].status in ("nan", "diverged") for k in chosen):
+        st.caption("A failed run's huge loss flattens the others: turn on *Loss on a log scale*.")
+    st.dataframe(
+        T.runs_table(list(records.values()), chosen),
+        hide_index=True,
+        key="train_runs_table",
+        column_config={
+            "run": st.column_config.TextColumn(width="medium"),
+            "learning rate": st.column_config.NumberColumn(format="%g"),
+            "best val accuracy": st.column_config.NumberColumn(format="percent"),
+            "images/s": st.column_config.NumberColumn(format="localized"),
+            **{c: st.column_config.Column(width="small") for c in ("batch", "epochs", "seed")},
+        },
+    )
+    with st.expander("Delete a run"):
+        d1, d2 = st.columns([3, 1], vertical_alignment="bottom")
+        doomed = d1.selectbox("Run", labels, index=len(labels) - 1, key="train_delete_choice")
+        d2.button("Delete", key="train_delete", on_click=T.delete_run, args=(records[doomed].id,))
+    st.caption(
+        "Click a column header to sort. Evaluate a run, and make it the model the other "
+        "pages use, on *Evaluate*. Your runs are saved under the link in the address bar "
+        f"(`?learner=…`): bookmark it to come back; anyone with the link sees them. Runs "
+        f"unused for {runs.max_age_days():g} days are removed."
+    )

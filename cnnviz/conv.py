@@ -17,6 +17,8 @@ array([[ 44.,  54.,  64.],
 from __future__ import annotations
 
 import numbers
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,15 +31,26 @@ __all__ = [
     "ConvError",
     "ConvStep",
     "as_matrix",
+    "channel_names",
     "compare_paddings",
     "conv2d",
     "conv_steps",
+    "conv_trace",
+    "coverage_sentence",
     "format_number",
+    "keras_refusal",
+    "keras_sizes_sentence",
     "output_size",
     "output_size_working",
     "pad_amounts",
+    "padding_words",
+    "plural",
+    "reached",
     "read_image",
     "relu",
+    "relu_expression",
+    "settings_sentence",
+    "stride_example",
 ]
 
 
@@ -122,8 +135,42 @@ def _check_padding(padding: object) -> str | int:
     return int(padding)
 
 
+# A number as a learner types it in a matrix cell: optional sign, digits, optional decimals.
+# No thousands separators, no decimal comma, no exponent: "2,5" or "1e3" is refused with a
+# hint instead of being read as 25 or 13 (what a numeric grid editor would silently do).
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def _cell_number(cell: object) -> float | None:
+    """The float a cell holds, or None when it is empty, not a plain number or not finite."""
+    if isinstance(cell, bool) or cell is None:
+        return None
+    if isinstance(cell, numbers.Real):
+        value = float(cell)
+    elif isinstance(cell, str) and _PLAIN_NUMBER.fullmatch(cell.strip().replace("−", "-")):
+        value = float(cell.strip().replace("−", "-"))
+    else:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _bad_cell_hint(cell: object) -> str:
+    """What the learner probably meant, for the error message ("" when nothing to add)."""
+    if not isinstance(cell, str):
+        return ""
+    text = cell.strip()
+    if re.fullmatch(r"[+-]?\d+,\d+", text):
+        return f" (write decimals with a dot: {text.replace(',', '.')})"
+    if re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+", text):
+        return f" (write the number in full: {format_number(float(text))})"
+    return ""
+
+
 def as_matrix(values: object, name: str = "matrix") -> np.ndarray:
     """Convert numbers (nested lists, an array, a DataFrame) to a float64 array.
+
+    Text cells (what a learner types in a grid) must be plain decimal numbers: ``"2"``,
+    ``"-1"``, ``"0.5"``. ``"2,5"``, ``"1e3"``, ``"abc"`` and empty cells are refused.
 
     Parameters
     ----------
@@ -141,43 +188,47 @@ def as_matrix(values: object, name: str = "matrix") -> np.ndarray:
     Raises
     ------
     ConvError
-        If a cell is empty, not a number, or not finite; the message names the cell.
+        If a cell is empty, not a plain number, or not finite; the message names the cell
+        by its 0-based (row, col), as the figures and the output cells are numbered.
 
     Examples
     --------
-    >>> as_matrix([["1", 2], [3, 4.5]])
-    array([[1. , 2. ],
-           [3. , 4.5]])
+    >>> as_matrix([["1", 2], [3, "-4.5"]])
+    array([[ 1. ,  2. ],
+           [ 3. , -4.5]])
+    >>> try:
+    ...     as_matrix([["1", "2,5"]], "kernel")
+    ... except ConvError as exc:
+    ...     print(str(exc)[-57:])
+    cell (0, 1) holds '2,5' (write decimals with a dot: 2.5).
     """
     values = getattr(values, "values", values)
-    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf" and values.size:
+    try:
+        raw = np.asarray(values)
+    except ValueError:  # ragged nested lists
+        raw = np.asarray(values, dtype=object)
+    if raw.dtype.kind in "biuf" and raw.size:
         # Already numbers (an image, a kernel): no per-cell work, only the finiteness check.
-        out = np.array(values, dtype=np.float64)  # a copy: callers may change it in place
+        out = np.array(raw, dtype=np.float64)  # a copy: callers may change it in place
         if np.all(np.isfinite(out)):
             return out
-    raw = np.asarray(values, dtype=object)
     if raw.size == 0:
         raise ConvError(f"The {name} is empty.")
+    raw = np.asarray(raw, dtype=object)
     flat = raw.ravel()
-    try:
-        out = np.asarray(flat.tolist(), dtype=np.float64)
-    except (TypeError, ValueError):
-        out = None
-    if out is None or not np.all(np.isfinite(out)):
-        # Only reached on bad input: find the first offending cell to name it.
-        for i, cell in enumerate(flat):
-            try:
-                ok = np.isfinite(float(cell))
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                where = np.unravel_index(i, raw.shape)
-                pos = ", ".join(str(int(p) + 1) for p in where)
-                empty = cell is None or cell == "" or (isinstance(cell, float) and np.isnan(cell))
-                shown = "an empty cell" if empty else repr(cell)
-                raise ConvError(
-                    f"The {name} must contain only numbers, but cell ({pos}) holds {shown}."
-                )
+    out = np.empty(flat.size)
+    for i, cell in enumerate(flat):
+        value = _cell_number(cell)
+        if value is None:
+            where = ", ".join(str(int(p)) for p in np.unravel_index(i, raw.shape))
+            empty = cell is None or (isinstance(cell, str) and not cell.strip())
+            empty = empty or (isinstance(cell, float) and np.isnan(cell))
+            shown = "an empty cell" if empty else repr(cell)
+            raise ConvError(
+                f"The {name} must contain only numbers like 2, -1 or 0.5, but cell ({where}) "
+                f"holds {shown}{_bad_cell_hint(cell)}."
+            )
+        out[i] = value
     return out.reshape(raw.shape)
 
 
@@ -468,6 +519,45 @@ class ConvStep:
     bias: float
     value: float
 
+    @property
+    def subtotals(self) -> np.ndarray:
+        """The sum of each input channel's products, ``(Cin,)`` (one value for a 2-D step)."""
+        p = self.products
+        return p.sum(axis=(0, 1)) if p.ndim == 3 else np.array([p.sum()])
+
+    def worked(self, channels: Sequence[str] | None = None, max_terms: int = 30) -> list[str]:
+        """The worked sum as lines, as CNN Explainer writes it for an RGB filter.
+
+        One line (:meth:`expression`) for a single channel. For several channels, one line
+        per channel with its subtotal, then the subtotals plus bias::
+
+            red: 1×1 + 1×1 + … = 4
+            green: 0×0 + … = 0
+            blue: 0×(-1) + … = -5
+            4 + 0 + (-5) = -1
+
+        Parameters
+        ----------
+        channels : sequence of str, optional
+            Channel names; ``red``, ``green``, ``blue`` for three, else ``channel 0`` ….
+        max_terms : int
+            Per line; longer sums keep the first and last terms with ``…`` between.
+        """
+        if self.window.ndim == 2 or self.window.shape[-1] == 1:
+            return [self.expression(max_terms)]
+        names = list(channels) if channels is not None else channel_names(self.window.shape[-1])
+        lines = [
+            f"{name}: {_terms(self.window[..., c], self.weights[..., c], max_terms)}"
+            f" = {format_number(total)}"
+            for c, (name, total) in enumerate(zip(names, self.subtotals, strict=True))
+        ]
+        lines.append(
+            " + ".join(_bracket(v) for v in self.subtotals)
+            + _bias_text(self.bias)
+            + f" = {format_number(self.value)}"
+        )
+        return lines
+
     def expression(self, max_terms: int = 30) -> str:
         """The worked sum, e.g. ``"1×0 + 0×(-1) + … + 1×1 = 5"``.
 
@@ -482,18 +572,50 @@ class ConvStep:
         # Channel-major order: (kh, kw, C) -> (C, kh, kw) before flattening.
         window = np.moveaxis(self.window, -1, 0) if self.window.ndim == 3 else self.window
         weights = np.moveaxis(self.weights, -1, 0) if self.weights.ndim == 3 else self.weights
-        terms = [
-            f"{_bracket(a)}×{_bracket(w)}"
-            for a, w in zip(window.ravel(), weights.ravel(), strict=True)
-        ]
-        if len(terms) > max_terms:
-            half = max_terms // 2
-            terms = [*terms[:half], "…", *terms[-half:]]
-        text = " + ".join(terms)
-        if self.bias:
-            sign = "-" if self.bias < 0 else "+"
-            text += f" {sign} {format_number(abs(self.bias))} (bias)"
+        text = _terms(window, weights, max_terms) + _bias_text(self.bias)
         return f"{text} = {format_number(self.value)}"
+
+
+def _terms(window: np.ndarray, weights: np.ndarray, max_terms: int) -> str:
+    """``"1×0 + 0×(-1) + …"``: one product per cell, row-major."""
+    terms = [
+        f"{_bracket(a)}×{_bracket(w)}" for a, w in zip(window.ravel(), weights.ravel(), strict=True)
+    ]
+    if len(terms) > max_terms:
+        half = max_terms // 2
+        terms = [*terms[:half], "…", *terms[-half:]]
+    return " + ".join(terms)
+
+
+def _bias_text(bias: float) -> str:
+    """``" + 1 (bias)"``, ``" - 2 (bias)"``, or nothing for a zero bias."""
+    if not bias:
+        return ""
+    return f" {'-' if bias < 0 else '+'} {format_number(abs(bias))} (bias)"
+
+
+def relu_expression(value: float) -> str:
+    """The ReLU line of a worked sum.
+
+    Examples
+    --------
+    >>> relu_expression(-1.5), relu_expression(2)
+    ('ReLU: max(0, -1.5) = 0', 'ReLU: max(0, 2) = 2')
+    """
+    return f"ReLU: max(0, {format_number(value)}) = {format_number(max(float(value), 0.0))}"
+
+
+def channel_names(n: int) -> list[str]:
+    """What the learner calls the input channels: red/green/blue for 3, else numbered.
+
+    Examples
+    --------
+    >>> channel_names(3), channel_names(2), channel_names(1)
+    (['red', 'green', 'blue'], ['channel 0', 'channel 1'], [''])
+    """
+    if n == 1:
+        return [""]
+    return ["red", "green", "blue"] if n == 3 else [f"channel {i}" for i in range(n)]
 
 
 def _bracket(v: float) -> str:
@@ -574,6 +696,318 @@ def conv_steps(
 def relu(x: np.ndarray) -> np.ndarray:
     """``max(x, 0)`` element-wise, the activation Conv2D layers usually apply."""
     return np.maximum(np.asarray(x, dtype=np.float64), 0.0)
+
+
+def _nested(a: np.ndarray) -> list:
+    """A float array as nested lists of Python floats (JSON-able: NaN becomes None)."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.where(np.isfinite(a), a, None).tolist() if not np.isfinite(a).all() else a.tolist()
+
+
+def conv_trace(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    bias: float = 0.0,
+    stride: int | tuple[int, int] = 1,
+    padding: str | int = "valid",
+    dilation: int | tuple[int, int] = 1,
+    relu: bool = False,
+) -> dict:
+    """Everything the in-browser stepper shows, for one filter, as JSON-able lists.
+
+    The stepper only draws what this returns: it does no arithmetic of its own, so every
+    number a learner sees comes from :func:`conv_steps` / :func:`conv2d`.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(H, W)`` or ``(H, W, Cin)``.
+    kernel : array_like
+        ``(kh, kw)``, ``(kh, kw, Cin)`` or ``(kh, kw, Cin, 1)``: one filter.
+    bias : float
+    stride, padding, dilation
+        As for :func:`conv2d`.
+    relu : bool
+        Whether the output passes through ReLU.
+
+    Returns
+    -------
+    dict
+        ``kind`` ``"conv"``; ``channels`` (names); ``input`` ``(Cin, H, W)``; ``kernel``
+        ``(Cin, kh, kw)``; ``bias``, ``relu``, ``stride``, ``dilation``, ``padding``,
+        ``pads`` ``((top, bottom), (left, right))``; ``input_shape``, ``kernel_shape``,
+        ``output_shape``; ``partials`` ``(Cin, Ho, Wo)`` (each channel's slice applied to
+        that channel, no bias: CNN Explainer's intermediate maps); ``sums`` ``(Ho, Wo)``
+        (their sum plus bias = :func:`conv2d`); ``output`` (after ReLU when ``relu``);
+        ``reached`` (``rows``/``cols``: whether any window touches each input row/column);
+        ``steps``: per output cell, row-major, ``out``, ``rows``, ``cols``, ``padded``,
+        ``window`` and ``products`` ``(Cin, kh, kw)``, ``subtotals`` ``(Cin,)``, ``value``
+        (sum + bias), ``output`` and ``lines`` (the worked sum, :meth:`ConvStep.worked`,
+        plus the ReLU line).
+
+    Raises
+    ------
+    ConvError
+        As :func:`conv2d`, or a kernel with more than one filter.
+
+    Examples
+    --------
+    >>> t = conv_trace(np.arange(1, 17).reshape(4, 4), [[1, 2], [3, 4]], stride=2)
+    >>> t["output_shape"], t["steps"][1]["lines"]
+    ([2, 2], ['3×1 + 4×2 + 7×3 + 8×4 = 64'])
+    """
+    plan = _plan(x, kernel, bias, stride, padding, dilation)
+    if plan.kernel.shape[3] != 1:
+        raise ConvError(
+            f"The stepper shows one filter at a time, got {plan.kernel.shape[3]} filters."
+        )
+    steps = conv_steps(x, kernel, bias, stride, padding, dilation)
+    cin = plan.x.shape[2]
+    names = channel_names(cin)
+    weights = plan.kernel[:, :, :, 0]  # (kh, kw, Cin)
+    partials = np.stack(
+        [
+            conv2d(plan.x[:, :, c], weights[:, :, c], 0.0, stride, padding, dilation)
+            for c in range(cin)
+        ]
+    )  # (Cin, Ho, Wo)
+    sums = conv2d(plan.x, weights[..., None], plan.bias, stride, padding, dilation)[..., 0]
+    out = np.maximum(sums, 0.0) if relu else sums
+
+    def chw(a: np.ndarray) -> np.ndarray:  # (kh, kw[, Cin]) -> (Cin, kh, kw)
+        return a[None] if a.ndim == 2 else np.moveaxis(a, -1, 0)
+
+    (h, w), (kh, kw) = plan.x.shape[:2], weights.shape[:2]
+    return {
+        "kind": "conv",
+        "channels": names,
+        "input": _nested(np.moveaxis(plan.x, -1, 0)),
+        "kernel": _nested(np.moveaxis(weights, -1, 0)),
+        "bias": float(plan.bias[0]),
+        "relu": bool(relu),
+        "stride": list(plan.stride),
+        "dilation": list(plan.dilation),
+        "padding": _check_padding(padding),
+        "pads": [list(p) for p in plan.pads],
+        "input_shape": [h, w],
+        "kernel_shape": [kh, kw],
+        "output_shape": list(plan.out_shape),
+        "partials": _nested(partials),
+        "sums": _nested(sums),
+        "output": _nested(out),
+        "reached": {
+            "rows": reached(h, kh, plan.stride[0], padding, plan.dilation[0]).tolist(),
+            "cols": reached(w, kw, plan.stride[1], padding, plan.dilation[1]).tolist(),
+        },
+        "steps": [
+            {
+                "out": [s.out_row, s.out_col],
+                "rows": list(s.rows),
+                "cols": list(s.cols),
+                "padded": s.padded.tolist(),
+                "window": _nested(chw(s.window)),
+                "products": _nested(chw(s.products)),
+                "subtotals": _nested(s.subtotals),
+                "value": s.value,
+                "output": float(out[s.out_row, s.out_col]),
+                "lines": s.worked(names) + ([relu_expression(s.value)] if relu else []),
+            }
+            for s in steps
+        ],
+    }
+
+
+# ----------------------------------------------------------------------------- coverage
+def reached(
+    n: int, kernel: int, stride: int = 1, padding: str | int = "valid", dilation: int = 1
+) -> np.ndarray:
+    """Which of the ``n`` input cells along one axis some kernel placement touches.
+
+    With a stride larger than the kernel's span, or a dilation, or a last window that
+    ends before the input does, some cells never meet a weight: they cannot change the
+    output.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` bool.
+
+    Examples
+    --------
+    >>> reached(6, 3, stride=2).tolist()
+    [True, True, True, True, True, False]
+    >>> reached(5, 3, dilation=2).tolist()
+    [True, False, True, False, True]
+    """
+    out = output_size(n, kernel, stride, padding, dilation)
+    before, _ = pad_amounts(n, kernel, stride, padding, dilation)
+    idx = (np.arange(out)[:, None] * stride - before + np.arange(kernel) * dilation).ravel()
+    hit = np.zeros(n, dtype=bool)
+    hit[idx[(idx >= 0) & (idx < n)]] = True
+    return hit
+
+
+def coverage_sentence(
+    n: int, kernel: int, stride: int = 1, padding: str | int = "valid", dilation: int = 1
+) -> str | None:
+    """Which input rows/columns the kernel never touches, and why; None when it touches all.
+
+    Examples
+    --------
+    >>> coverage_sentence(6, 3, stride=2)[:68]
+    'The kernel never touches input rows and columns 5 (counted from 0): '
+    >>> coverage_sentence(5, 3, stride=2) is None
+    True
+    """
+    hit = reached(n, kernel, stride, padding, dilation)
+    if hit.all():
+        return None
+    missed = np.flatnonzero(~hit)
+    last = np.flatnonzero(hit).max()
+    reasons = []
+    if (missed < last).any():
+        if stride > 1 and dilation > 1:
+            reasons.append("the stride and the dilation step over them")
+        elif dilation > 1:
+            reasons.append("the dilated kernel skips them")
+        else:
+            reasons.append("the stride steps over them")
+    if (missed > last).any():
+        reasons.append("they lie past the last window (the ⌊ ⌋ in the formula drops them)")
+    cells = ", ".join(str(int(i)) for i in missed)
+    return (
+        f"The kernel never touches input rows and columns {cells} (counted from 0): "
+        f"{'; '.join(reasons)}, so they cannot change the output."
+    )
+
+
+# ----------------------------------------------------------------------------- Keras
+def keras_refusal(stride: int | tuple[int, int], dilation: int | tuple[int, int]) -> str | None:
+    """The error ``keras.layers.Conv2D`` raises for this stride and dilation, or None.
+
+    Keras (3.x) refuses any stride > 1 together with any dilation > 1; cnnviz computes
+    that convolution anyway (it is well defined: PyTorch allows it).
+
+    Examples
+    --------
+    >>> keras_refusal(2, 1) is None
+    True
+    >>> keras_refusal(2, 3)[-49:]
+    'Received: strides=(2, 2) and dilation_rate=(3, 3)'
+    """
+    s, d = _pair(stride, "stride"), _pair(dilation, "dilation")
+    if max(s) > 1 and max(d) > 1:
+        return (
+            "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+            f"Received: strides={s} and dilation_rate={d}"
+        )
+    return None
+
+
+def keras_sizes_sentence(n: int, kernel: int, stride: int = 1, dilation: int = 1) -> str:
+    """What Keras's ``valid`` and ``same`` give for these settings, or Keras's refusal.
+
+    Examples
+    --------
+    >>> keras_sizes_sentence(5, 3, stride=2)
+    'With these n, k, s, d, Keras `valid` gives 2×2 and `same` gives 3×3.'
+    >>> keras_sizes_sentence(12, 3, stride=4, dilation=3)[:60]
+    'Keras refuses these settings whatever the padding: `Conv2D(1'
+    """
+    refusal = keras_refusal(stride, dilation)
+    if refusal is not None:
+        return (
+            "Keras refuses these settings whatever the padding: "
+            f"`Conv2D(1, {kernel}, strides={stride}, dilation_rate={dilation})` raises "
+            f"ValueError: {refusal}"
+        )
+    sizes = {
+        mode: "no output (the kernel is larger than the input)" if v is None else f"{v}×{v}"
+        for mode, v in compare_paddings(n, kernel, stride, dilation).items()
+    }
+    return (
+        f"With these n, k, s, d, Keras `valid` gives {sizes['valid']} "
+        f"and `same` gives {sizes['same']}."
+    )
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 window position"``, ``"4 window positions"``.
+
+    Examples
+    --------
+    >>> plural(1, "filter operation"), plural(0, "filter operation")
+    ('1 filter operation', '0 filter operations')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _size(shape: Sequence[int]) -> str:
+    return "×".join(str(int(v)) for v in shape[:2])
+
+
+def padding_words(padding: str | int, pads: Sequence[Sequence[int]]) -> str:
+    """How a padding setting reads in a sentence, with the zeros it adds.
+
+    Examples
+    --------
+    >>> padding_words("valid", ((0, 0), (0, 0)))
+    'no padding'
+    >>> padding_words("same", ((0, 1), (0, 1)))
+    "padding 'same' (0 before, 1 after)"
+    >>> padding_words(1, ((1, 1), (1, 1)))
+    'padding 1 (1 zero on every side)'
+    """
+    padding = _check_padding(padding)
+    (top, bottom), (left, right) = pads
+    if padding == "valid" or (isinstance(padding, int) and padding == 0):
+        return "no padding"
+    if isinstance(padding, int):
+        return f"padding {padding} ({plural(padding, 'zero')} on every side)"
+    if (top, bottom) == (left, right):
+        return f"padding 'same' ({top} before, {bottom} after)"
+    return (
+        f"padding 'same' (rows {top} before, {bottom} after; columns {left} before, {right} after)"
+    )
+
+
+def settings_sentence(trace: dict) -> str:
+    """One line naming the sizes and settings of a :func:`conv_trace`.
+
+    Examples
+    --------
+    >>> print(settings_sentence(conv_trace(np.ones((5, 5)), np.ones((3, 3)), stride=2, padding=1)))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Input 5×5, kernel 3×3, stride 2, padding 1 (1 zero on every side) → output 3×3 after
+    9 filter operations.
+    """
+    (sh, sw), (dh, dw) = trace["stride"], trace["dilation"]
+    stride = f"stride {sh}" if sh == sw else f"stride ({sh}, {sw})"
+    dilation = "" if (dh, dw) == (1, 1) else f", dilation {dh if dh == dw else (dh, dw)}"
+    n = len(trace["steps"])
+    return (
+        f"Input {_size(trace['input_shape'])}, kernel {_size(trace['kernel_shape'])}, {stride}, "
+        f"{padding_words(trace['padding'], trace['pads'])}{dilation} → output "
+        f"{_size(trace['output_shape'])} after {plural(n, 'filter operation')}."
+    )
+
+
+def stride_example(n: int, kernel: int) -> tuple[np.ndarray, np.ndarray]:
+    """A small input of digits 0–9 and a vertical-edge kernel of +1/0/−1, for the values view.
+
+    The input is seeded by its size (the same numbers every time); the kernel has +1 in
+    its left columns, −1 in its right ones and 0 in the middle one.
+
+    Examples
+    --------
+    >>> stride_example(4, 3)[1]
+    array([[ 1.,  0., -1.],
+           [ 1.,  0., -1.],
+           [ 1.,  0., -1.]])
+    """
+    x = np.random.default_rng(n).integers(0, 10, size=(n, n)).astype(np.float64)
+    cols = np.sign((kernel - 1) / 2 - np.arange(kernel))  # (k,): +1 … 0 … −1
+    return x, np.tile(cols, (kernel, 1)) + 0.0
 
 
 # ----------------------------------------------------------------------------- images

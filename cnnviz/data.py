@@ -257,8 +257,8 @@ def load(name: str) -> Dataset:
         raise
     except Exception as exc:  # urllib, hash and unpickling errors all mean the same here
         raise DataError(
-            f"{name} could not be downloaded or read ({type(exc).__name__}); it needs the "
-            "internet once — use mnist-sample offline."
+            f"{name} could not be downloaded or read: it needs the internet once (Keras keeps "
+            f"it in {keras_cache_dir()}) — use mnist-sample offline."
         ) from exc
     x_train, y_train, x_test, y_test = arrays
     return Dataset(
@@ -375,12 +375,42 @@ def load_sign_language_csv(
     test_fraction: float = 0.2,
     seed: int = 0,
 ) -> Dataset:
-    """A Sign-Language-MNIST dataset from its CSV(s); one file is split train/test, seeded."""
-    x, y = parse_sign_language_csv(train)
+    """A Sign-Language-MNIST dataset from its CSV(s), as the notebook reads them.
+
+    Parameters
+    ----------
+    train : bytes or str or Path
+        ``sign_mnist_train.csv`` (or any file in that format).
+    test : bytes or str or Path, optional
+        ``sign_mnist_test.csv``: the notebook's separate test set, used as it is. Without
+        it, a seeded ``test_fraction`` of ``train`` is held out instead.
+    test_fraction, seed : float, int
+        The split used when there is no test file.
+
+    Returns
+    -------
+    Dataset
+        ``extra["test_from"]`` says where the test images came from: ``"test CSV"`` or
+        ``"seeded split"``.
+
+    Raises
+    ------
+    DataError
+        Either file is malformed; the message says which file.
+    """
+    try:
+        x, y = parse_sign_language_csv(train)
+    except DataError as exc:
+        raise DataError(f"the training CSV: {exc}" if test is not None else str(exc)) from None
     if test is not None:
-        x_test, y_test = parse_sign_language_csv(test)
+        try:
+            x_test, y_test = parse_sign_language_csv(test)
+        except DataError as exc:
+            raise DataError(f"the test CSV: {exc}") from None
+        test_from = "test CSV"
     else:
         x, y, x_test, y_test = train_val_split(x, y, test_fraction, seed)
+        test_from = "seeded split"
     return Dataset(
         name="sign_language",
         x_train=x,
@@ -388,13 +418,67 @@ def load_sign_language_csv(
         x_test=x_test,
         y_test=y_test,
         class_names=SIGN_LANGUAGE,
-        source="Sign Language MNIST CSV (your file)",
+        source=f"Sign Language MNIST CSV (your file; test set: {test_from})",
+        extra={"test_from": test_from},
     )
+
+
+VALIDATION_CHOICES = ("seeded split", "test set")
+
+
+def validation_data(
+    ds: Dataset, on: str = "seeded split", fraction: float = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training images and the images to validate on after each epoch.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Any dataset.
+    on : str
+        ``"seeded split"``: hold out a seeded ``fraction`` of the training images (the
+        usual way; the test set stays unseen until the end). ``"test set"``: train on every
+        training image and validate on the test set, as the Sign-Language notebook does
+        (``validation_data=(x_test, y_test)``); the validation curve is then the test
+        curve, so choosing epochs by it tunes on the test set.
+    fraction, seed : float, int
+        The held-out share and the seed of the split.
+
+    Returns
+    -------
+    x_train, y_train, x_val, y_val : np.ndarray
+        ``uint8`` images and ``int64`` labels.
+    """
+    if on not in VALIDATION_CHOICES:
+        raise DataError(f"validate on one of {', '.join(VALIDATION_CHOICES)}, got {on!r}.")
+    if on == "test set":
+        return ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    return train_val_split(ds.x_train, ds.y_train, fraction, seed)
+
+
+MAX_IMAGE_SIDE = 512  # pixels; 224 is what the ImageNet models take, 150 Chollet's convnet
+IMAGE_CHANNELS = (1, 3)  # grey or RGB
+
+
+def image_size_pair(image_size: int | tuple[int, int]) -> tuple[int, int]:
+    """``150`` or ``(150, 150)`` → ``(150, 150)``, checked: each side in 8..512 pixels."""
+    pair = (image_size, image_size) if isinstance(image_size, int | np.integer) else image_size
+    try:
+        h, w = (int(v) for v in pair)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"image size must be one number or (height, width), got {image_size!r}."
+        ) from None
+    if not (8 <= h <= MAX_IMAGE_SIDE and 8 <= w <= MAX_IMAGE_SIDE):
+        raise DataError(
+            f"image size must be between 8 and {MAX_IMAGE_SIDE} pixels a side, got {h}×{w}."
+        )
+    return h, w
 
 
 def load_image_zip(
     source: bytes | str | Path,
-    image_size: tuple[int, int] = (28, 28),
+    image_size: int | tuple[int, int] = (28, 28),
     channels: int = 1,
     test_fraction: float = 0.2,
     seed: int = 0,
@@ -403,17 +487,23 @@ def load_image_zip(
     """A dataset from a zip of class folders: ``cats/1.png``, ``dogs/7.jpg`` …
 
     The class of an image is the name of the folder that holds it; classes are sorted by
-    name. Images are converted to grey (``channels=1``) or RGB and resized.
+    name. Images are converted to grey (``channels=1``) or RGB (``channels=3``) and
+    resized to ``image_size`` (``150`` means 150×150, Chollet's cats vs dogs; 224 the
+    ImageNet models').
 
     Raises
     ------
     DataError
         Not a zip, empty, a member whose path escapes the zip's folder (``../x``,
         ``/etc/x``), a member that is not an image, a member larger than
-        ``max_member_bytes``, fewer than two classes.
+        ``max_member_bytes``, fewer than two classes, a size outside 8–512 pixels or
+        channels other than 1 or 3.
     """
     from PIL import Image, UnidentifiedImageError
 
+    image_size = image_size_pair(image_size)
+    if channels not in IMAGE_CHANNELS:
+        raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels}.")
     raw = _read_source(source, "zip")
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
@@ -469,7 +559,7 @@ def load_image_zip(
         x_test=x_test,
         y_test=y_test,
         class_names=names,
-        source="your zip of class folders",
+        source=f"your zip of class folders ({image_size[0]}×{image_size[1]}×{channels})",
     )
 
 

@@ -159,3 +159,87 @@ def pick_examples(
     hits = np.flatnonzero((np.asarray(y_true) == np.asarray(y_pred)) == correct)
     rng = np.random.default_rng(seed)
     return np.sort(rng.permutation(hits)[:n])
+
+
+def predicted_probability(probs: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """The probability the model gave its own answer: ``(N,)`` float64.
+
+    For one sigmoid unit that is ``p`` when it answered 1 and ``1 - p`` when it answered 0.
+
+    Examples
+    --------
+    >>> predicted_probability(np.array([[0.2, 0.8], [0.6, 0.4]]), np.array([1, 0])).tolist()
+    [0.8, 0.6]
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.int64).reshape(-1)
+    if probs.shape[-1] == 1:
+        return np.where(y_pred == 1, probs[:, 0], 1.0 - probs[:, 0])
+    return probs[np.arange(len(y_pred)), y_pred]
+
+
+CONFUSION_SCALES = ("counts", "log", "row")
+
+
+def confusion_colour_values(confusion: np.ndarray, scale: str = "log") -> np.ndarray:
+    """What the confusion matrix's colours encode; the cells still show the counts.
+
+    ``"counts"``: the counts (a few big diagonal cells hide the errors); ``"log"``:
+    ``log10(1 + count)``, so 1–6 mistakes are visible beside 200 hits; ``"row"``: each
+    count divided by its row total, i.e. the share of the true class (a row sums to 1;
+    an empty row is 0).
+
+    Examples
+    --------
+    >>> confusion_colour_values(np.array([[9, 1], [0, 0]]), "row").tolist()
+    [[0.9, 0.1], [0.0, 0.0]]
+    >>> confusion_colour_values(np.array([[9, 0]]), "log").round(3).tolist()
+    [[1.0, 0.0]]
+    """
+    cm = np.asarray(confusion, dtype=np.float64)
+    if scale == "counts":
+        return cm
+    if scale == "log":
+        return np.log10(1.0 + cm)
+    if scale == "row":
+        totals = cm.sum(axis=1, keepdims=True)
+        return np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
+    raise ValueError(f"scale must be one of {', '.join(CONFUSION_SCALES)}, got {scale!r}")
+
+
+def confused_pairs(confusion: np.ndarray, class_names: tuple[str, ...], n: int = 5) -> list[dict]:
+    """The ``n`` most frequent mistakes: off-diagonal cells by count, largest first.
+
+    Ties are broken by the larger share of the true class, then by class order. Cells
+    with no mistakes are never listed.
+
+    Returns
+    -------
+    list of dict
+        Keys ``true``, ``predicted`` (class names), ``count``, ``share`` (of the true
+        class's images).
+
+    Examples
+    --------
+    >>> cm = np.array([[5, 2, 0], [0, 4, 1], [3, 0, 6]])
+    >>> [(p["true"], p["predicted"], p["count"]) for p in confused_pairs(cm, ("a", "b", "c"))]
+    [('c', 'a', 3), ('a', 'b', 2), ('b', 'c', 1)]
+    """
+    cm = np.asarray(confusion, dtype=np.int64)
+    totals = cm.sum(axis=1)
+    cells = [
+        (int(cm[t, p]), cm[t, p] / totals[t], t, p)
+        for t in range(cm.shape[0])
+        for p in range(cm.shape[1])
+        if t != p and cm[t, p] > 0
+    ]
+    cells.sort(key=lambda c: (-c[0], -c[1], c[2], c[3]))
+    return [
+        {
+            "true": str(class_names[t]),
+            "predicted": str(class_names[p]),
+            "count": count,
+            "share": float(share),
+        }
+        for count, share, t, p in cells[:n]
+    ]

@@ -90,6 +90,12 @@ def feature_map_layers(model: keras.Model) -> list[str]:
     ]
 
 
+def is_probability_output(model: keras.Model) -> bool:
+    """Whether the model's last layer outputs probabilities (a softmax, or one sigmoid)."""
+    act = getattr(model.layers[-1], "activation", None)
+    return act in (keras.activations.softmax, keras.activations.sigmoid)
+
+
 def _batch(model: keras.Model, image: np.ndarray) -> np.ndarray:
     """Validate one ``(H, W, C)`` image against the model and add the batch axis."""
     expected = image_shape(model)
@@ -216,6 +222,74 @@ def _check_class(model: keras.Model, class_index: int | None, x: np.ndarray) -> 
     return int(class_index)
 
 
+def _explain_batch(
+    model: keras.Model,
+    image: np.ndarray,
+    method: str,
+    classes: list[int],
+    layer: str | None,
+    smooth_samples: int,
+    smooth_noise: float,
+    normalize: bool,
+) -> np.ndarray:
+    """One method's maps ``(len(classes), H, W)`` for one image, all classes as one batch."""
+    import tensorflow as tf
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+    from tf_keras_vis.layercam import Layercam
+    from tf_keras_vis.saliency import Saliency
+    from tf_keras_vis.scorecam import Scorecam
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    if method not in METHODS:
+        raise ExplainError(f"method must be one of {list(METHODS)}, got {method!r}.")
+    x = _batch(model, image)  # (1, H, W, C)
+    if model.outputs[0].shape[-1] > 1:
+        score = CategoricalScore(list(classes))
+    else:  # one sigmoid unit: its logit is evidence for class 1, its negative for class 0
+        signs = tf.constant([1.0 if c == 1 else -1.0 for c in classes])
+
+        def score(out):
+            return signs * out[:, 0]
+
+    convs = conv_layers(model)
+    if method in CAM_METHODS:
+        if not convs:
+            raise ExplainError(
+                f"Model {model.name!r} has no convolutional layer, so {METHODS[method]} "
+                "does not apply; try vanilla saliency or SmoothGrad."
+            )
+        layer = layer or convs[-1]
+        if layer not in convs:
+            raise ExplainError(f"{layer!r} is not a convolutional layer of {model.name!r}.")
+    if method == "scorecam" and model.outputs[0].shape[-1] == 1:
+        raise ExplainError(
+            "Score-CAM weighs masks by a softmax over classes, so it needs several output "
+            "units; this model has one sigmoid unit."
+        )
+    sink = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
+        warnings.simplefilter("ignore")  # keras input-structure and scipy deprecation notes
+        seed = tf.constant(np.repeat(x, len(classes), axis=0))  # (n, H, W, C)
+        if method == "scorecam":
+            # Score-CAM weighs masked copies by softmax scores: it wants the original model.
+            cam = Scorecam(model)(score, seed, penultimate_layer=layer, normalize_cam=normalize)
+        elif method in ("saliency", "smoothgrad"):
+            samples = smooth_samples if method == "smoothgrad" else 0
+            cam = Saliency(linear_clone(model))(
+                score, seed, smooth_samples=samples, smooth_noise=smooth_noise,
+                normalize_map=normalize,
+            )  # fmt: skip
+        else:
+            cls_ = {"gradcam": Gradcam, "gradcam++": GradcamPlusPlus, "layercam": Layercam}
+            cam = cls_[method](linear_clone(model))(
+                score, seed, penultimate_layer=layer, seek_penultimate_conv_layer=False,
+                normalize_cam=normalize,
+            )  # fmt: skip
+    cam = np.nan_to_num(np.asarray(cam, dtype=np.float32)).reshape(len(classes), *x.shape[1:3])
+    return np.clip(cam, 0, 1) if normalize else np.maximum(cam, 0)
+
+
 def heatmap(
     model: keras.Model,
     image: np.ndarray,
@@ -247,63 +321,93 @@ def heatmap(
     Returns
     -------
     np.ndarray
-        ``float32`` ``(H, W)`` in [0, 1] at the input's resolution (all zeros when the
-        method finds no positive evidence).
+        ``float32`` ``(H, W)`` in [0, 1] at the input's resolution, stretched from its own
+        minimum to its own maximum (all zeros when the method finds no positive evidence).
+        :func:`evidence` gives the unstretched values, to compare classes.
     """
-    import tensorflow as tf
-    from tf_keras_vis.gradcam import Gradcam
-    from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
-    from tf_keras_vis.layercam import Layercam
-    from tf_keras_vis.saliency import Saliency
-    from tf_keras_vis.scorecam import Scorecam
-    from tf_keras_vis.utils.scores import CategoricalScore
+    cls = _check_class(model, class_index, _batch(model, image))
+    return _explain_batch(
+        model, image, method, [cls], layer, smooth_samples, smooth_noise, normalize=True
+    )[0]
 
-    if method not in METHODS:
-        raise ExplainError(f"method must be one of {list(METHODS)}, got {method!r}.")
-    x = _batch(model, image)  # (1, H, W, C)
-    cls = _check_class(model, class_index, x)
-    if model.outputs[0].shape[-1] > 1:
-        score = CategoricalScore([cls])
-    else:  # one sigmoid unit: its logit is evidence for class 1, its negative for class 0
-        sign = 1.0 if cls == 1 else -1.0
 
-        def score(out):
-            return sign * out[:, 0]
+def evidence(
+    model: keras.Model,
+    image: np.ndarray,
+    method: str = "gradcam",
+    layer: str | None = None,
+    *,
+    smooth_samples: int = 20,
+    smooth_noise: float = 0.2,
+) -> np.ndarray:
+    """Every class's map for one method, in the method's own units: ``(K, H, W)``, ≥ 0.
 
-    convs = conv_layers(model)
-    if method in CAM_METHODS:
-        if not convs:
-            raise ExplainError(
-                f"Model {model.name!r} has no convolutional layer, so {METHODS[method]} "
-                "does not apply; try vanilla saliency or SmoothGrad."
-            )
-        layer = layer or convs[-1]
-        if layer not in convs:
-            raise ExplainError(f"{layer!r} is not a convolutional layer of {model.name!r}.")
-    sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
-        warnings.simplefilter("ignore")  # keras input-structure and scipy deprecation notes
-        seed = tf.constant(x)
-        if method == "scorecam" and model.outputs[0].shape[-1] == 1:
-            raise ExplainError(
-                "Score-CAM weighs masks by a softmax over classes, so it needs several output "
-                "units; this model has one sigmoid unit."
-            )
-        if method == "scorecam":
-            # Score-CAM weighs masked copies by softmax scores: it wants the original model.
-            cam = Scorecam(model)(score, seed, penultimate_layer=layer)
-        elif method in ("saliency", "smoothgrad"):
-            samples = smooth_samples if method == "smoothgrad" else 0
-            cam = Saliency(linear_clone(model))(
-                score, seed, smooth_samples=samples, smooth_noise=smooth_noise
-            )
-        else:
-            cls_ = {"gradcam": Gradcam, "gradcam++": GradcamPlusPlus, "layercam": Layercam}
-            cam = cls_[method](linear_clone(model))(
-                score, seed, penultimate_layer=layer, seek_penultimate_conv_layer=False
-            )
-    cam = np.nan_to_num(np.asarray(cam, dtype=np.float32)[0])  # (H, W)
-    return np.clip(cam, 0, 1)
+    Unlike :func:`heatmap`, nothing is stretched, so the maps of different classes can be
+    put on one scale: the evidence for "1" in a 7 is then visibly weaker than for "7".
+    The units differ between methods (a weighted sum of feature maps for the CAMs, a
+    gradient for saliency), so scales are shared across classes, not across methods.
+
+    Parameters
+    ----------
+    model, image, method, layer, smooth_samples, smooth_noise
+        As for :func:`heatmap`.
+
+    Returns
+    -------
+    np.ndarray
+        ``float32`` ``(K, H, W)``: row ``k`` is the evidence for class ``k`` (``K`` = 2 for
+        a one-unit sigmoid model).
+    """
+    n_classes = len(predict_proba(model, image))
+    return _explain_batch(
+        model, image, method, list(range(n_classes)), layer, smooth_samples, smooth_noise,
+        normalize=False,
+    )  # fmt: skip
+
+
+def display_limits(maps: np.ndarray, index: int, shared: bool) -> tuple[float, float]:
+    """Colour limits ``(0, top)`` for map ``index`` of ``maps`` ``(K, H, W)``.
+
+    ``shared=False``: its own maximum (every map reaches full colour: compare *where*);
+    ``shared=True``: the maximum over all maps (compare *how strong*). ``top`` is 1 for
+    an all-zero map or stack, so "no evidence" is drawn white, not stretched noise.
+
+    Examples
+    --------
+    >>> maps = np.array([[[0.0, 2.0]], [[0.5, 0.0]]])   # class 0 strong, class 1 weak
+    >>> display_limits(maps, 1, shared=False), display_limits(maps, 1, shared=True)
+    ((0.0, 0.5), (0.0, 2.0))
+    """
+    top = float(np.max(maps) if shared else np.max(maps[index]))
+    return 0.0, (top if top > 0 else 1.0)
+
+
+def evidence_summary(
+    maps: dict[str, np.ndarray], names: tuple[str, ...] | list[str], predicted: int
+) -> str:
+    """Which class each method's strongest map belongs to, in one sentence.
+
+    ``maps`` holds, per method name, :func:`evidence` ``(K, H, W)``. A method agrees
+    with the model when its largest value over all classes lies in the predicted class's
+    map; a method that finds no evidence for any class says so.
+
+    Examples
+    --------
+    >>> ev = np.zeros((3, 2, 2)); ev[1, 0, 0] = 2.0; ev[2, 1, 1] = 1.0
+    >>> print(evidence_summary({"Score-CAM": ev, "Grad-CAM": ev[::-1]}, "abc", 2))
+    Score-CAM gives its strongest map to class b, not c; Grad-CAM to class b, not c.
+    """
+    parts = []
+    for i, (method, ev) in enumerate(maps.items()):
+        peaks = np.asarray(ev).reshape(len(ev), -1).max(axis=1)  # (K,)
+        if not np.isfinite(peaks).all() or peaks.max() <= 0:
+            parts.append(f"{method} finds no evidence for any class")
+            continue
+        top = int(np.argmax(peaks))
+        verb = "gives its strongest map to" if i == 0 else "to"
+        tail = "the predicted class" if top == predicted else f"not {names[predicted]}"
+        parts.append(f"{method} {verb} class {names[top]}, {tail}")
+    return "; ".join(parts) + "." if parts else "No method was run."
 
 
 # ---------------------------------------------------------------------- sanity check
@@ -335,18 +439,66 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
+SANITY_THRESHOLD = 0.5  # rank correlation at or above this: the map barely changed
+
+
+def sanity_verdict(rho: float, threshold: float = SANITY_THRESHOLD) -> str:
+    """The sanity check's verdict on one method, with the rule it applies.
+
+    Parameters
+    ----------
+    rho : float
+        Spearman rank correlation between the method's map on the trained model and on a
+        copy with random weights (:func:`rank_correlation`); NaN when a map is blank.
+    threshold : float
+        At or above it the map is called suspicious.
+
+    Examples
+    --------
+    >>> sanity_verdict(0.651)
+    'suspicious: 0.65 ≥ 0.5, the map barely changed when the weights were randomised'
+    >>> sanity_verdict(-0.1)
+    'passes: -0.10 < 0.5, the map changed with the weights'
+    """
+    if not np.isfinite(rho):
+        return "cannot tell: one of the maps is blank (no evidence to compare)"
+    if rho >= threshold:
+        return (
+            f"suspicious: {rho:.2f} ≥ {threshold:g}, the map barely changed when the "
+            "weights were randomised"
+        )
+    return f"passes: {rho:.2f} < {threshold:g}, the map changed with the weights"
+
+
+def sanity_rule(threshold: float = SANITY_THRESHOLD) -> str:
+    """The sanity check's rule in one sentence, to print next to its verdicts."""
+    return (
+        f"Rule: a method passes when the Spearman rank correlation between its map on the "
+        f"trained model and on a copy with random weights is below {threshold:g}; at "
+        f"{threshold:g} or above the map barely depends on what the model learned "
+        "(Adebayo et al., 2018)."
+    )
+
+
 def sanity_table(
-    trained: dict[str, np.ndarray], randomized: dict[str, np.ndarray]
+    trained: dict[str, np.ndarray],
+    randomized: dict[str, np.ndarray],
+    threshold: float = SANITY_THRESHOLD,
 ) -> dict[str, list]:
     """Per method, the rank correlation between its map on the trained and random model.
 
-    Returns columns ``{"method": [...], "rank correlation": [...], "verdict": [...]}``.
+    Returns columns ``{"method": [...], "rank correlation": [...], "verdict": [...]}``;
+    a blank map (all one value) has no ranking, so its correlation is NaN and its
+    verdict says it cannot tell.
     """
     methods = [m for m in trained if m in randomized]
-    rhos = [round(rank_correlation(trained[m], randomized[m]), 3) for m in methods]
-    verdicts = [
-        "changed: depends on the weights" if r < 0.5 else "similar: suspicious" for r in rhos
-    ]
+    rhos = []
+    for m in methods:
+        blank = np.ptp(trained[m]) == 0 or np.ptp(randomized[m]) == 0
+        rhos.append(
+            float("nan") if blank else round(rank_correlation(trained[m], randomized[m]), 3)
+        )
+    verdicts = [sanity_verdict(r, threshold) for r in rhos]
     return {"method": methods, "rank correlation": rhos, "verdict": verdicts}
 
 
@@ -358,6 +510,10 @@ def mass_fraction(cam: np.ndarray, mask: np.ndarray) -> float:
 
 # -------------------------------------------------------------- activation maximisation
 
+# Defaults of :func:`maximize`, chosen on the bundled MNIST models (see the test that the
+# ten class dreams of book_mnist are read as their class by another model too).
+DREAM_STEPS = 100
+
 
 @dataclass
 class Dream:
@@ -368,11 +524,108 @@ class Dream:
     image : np.ndarray
         ``float32`` ``(H, W, C)`` in [0, 1].
     scores : list of float
-        The target's value after each optimisation step.
+        The target's value on the image after each optimisation step (class score before
+        softmax, or the filter's response at the centre of its map).
+    box : tuple of int or None
+        For a filter, ``(top, left, bottom, right)`` (bottom/right exclusive) of the pixels
+        its centre unit sees (its receptive field), where the dream lives; ``None`` for a
+        class, which sees the whole image.
     """
 
     image: np.ndarray
     scores: list[float]
+    box: tuple[int, int, int, int] | None = None
+
+    def view(self, margin: int = 2) -> np.ndarray:
+        """The part worth looking at: the whole image, or a filter's field plus ``margin``."""
+        if self.box is None:
+            return self.image
+        top, left, bottom, right = self.box
+        h, w = self.image.shape[:2]
+        return self.image[
+            max(0, top - margin) : min(h, bottom + margin),
+            max(0, left - margin) : min(w, right + margin),
+        ]
+
+
+def neutral_value(model: keras.Model) -> float:
+    """The input that says nothing: black (0) for grayscale models, mid-grey for colour ones.
+
+    Grayscale image data (MNIST, Fashion-MNIST) is drawn white on black, so an empty black
+    page is its blank; colour photos have no such background, so mid-grey is.
+    """
+    return 0.0 if image_shape(model)[-1] == 1 else 0.5
+
+
+def _unit_model(model: keras.Model, layer: str) -> keras.Model:
+    """A model from the input to ``layer``'s output *before* its activation.
+
+    A ReLU unit that is silent at the start has no gradient, so the ascent would never
+    move; its pre-activation always has one. Built on a clone: ``model`` is untouched.
+    """
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    target = clone.get_layer(layer)
+    if getattr(target, "activation", None) is not None:
+        target.activation = keras.activations.linear
+    return keras.Model(clone.inputs, target.output)
+
+
+def receptive_field(model: keras.Model, layer: str) -> tuple[int, int, int, int]:
+    """``(top, left, bottom, right)`` of the input pixels the centre unit of ``layer`` sees.
+
+    Found by gradients rather than by formula, so any stack of conv, pooling and padding
+    layers works: the input pixels whose change moves the centre unit of any channel, for
+    a few random inputs (max pooling passes gradient to one pixel per window, so one input
+    is not enough).
+
+    Examples
+    --------
+    >>> from cnnviz import models
+    >>> m = models.build("toy_4x4", (4, 4, 1), 2)   # one 3×3 conv: a 2×2 map
+    >>> receptive_field(m, "conv1")   # its unit (1, 1) sees rows and columns 1–3
+    (1, 1, 4, 4)
+    """
+    import tensorflow as tf
+
+    sub = _unit_model(model, layer)
+    h, w = sub.outputs[0].shape[1:3]
+    x = tf.Variable(np.random.default_rng(0).random((4, *image_shape(model)), np.float32))
+    with tf.GradientTape() as tape:
+        out = sub(x, training=False)  # (4, h, w, c)
+        centre = tf.reduce_sum(out[:, h // 2, w // 2, :])
+    grad = np.abs(tape.gradient(centre, x).numpy()).sum(axis=(0, 3))  # (H, W)
+    rows, cols = np.flatnonzero(grad.any(axis=1)), np.flatnonzero(grad.any(axis=0))
+    if not len(rows):
+        return 0, 0, *grad.shape
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def _random_transforms(
+    n: int, rng: np.random.Generator, size: tuple[int, int], jitter: int, rotation: float,
+    scale: float,
+) -> np.ndarray:  # fmt: skip
+    """``(n, 8)`` projective transforms (output -> input pixel) for keras.ops.image."""
+    h, w = size
+    angles = np.deg2rad(rng.uniform(-rotation, rotation, n))
+    zooms = rng.uniform(1 - scale, 1 + scale, n)
+    shifts = rng.integers(-jitter, jitter + 1, (n, 2)) if jitter else np.zeros((n, 2))
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    out = np.zeros((n, 8), np.float32)
+    for i, (a, z, (dy, dx)) in enumerate(zip(angles, zooms, shifts, strict=True)):
+        c, s = np.cos(a) / z, np.sin(a) / z  # rotate and zoom about the centre, then shift
+        out[i, :6] = [c, -s, cx - c * cx + s * cy - dx, s, c, cy - s * cx - c * cy - dy]
+    return out
+
+
+def _blur_kernel(sigma: float, channels: int) -> np.ndarray:
+    """A ``(k, k, channels, 1)`` Gaussian for a depthwise convolution (identity if 0)."""
+    if sigma <= 0:
+        return np.ones((1, 1, channels, 1), np.float32)
+    r = np.arange(-int(np.ceil(3 * sigma)), int(np.ceil(3 * sigma)) + 1)
+    g = np.exp(-(r**2) / (2 * sigma**2))
+    k = np.outer(g, g) / np.outer(g, g).sum()
+    return np.repeat(k[:, :, None, None], channels, axis=2).astype(np.float32)
 
 
 def maximize(
@@ -380,51 +633,68 @@ def maximize(
     targets: int | list[int],
     layer: str | None = None,
     *,
-    steps: int = 50,
-    tv_weight: float = 0.3,
-    norm_weight: float = 0.1,
-    jitter: int = 1,
+    steps: int = DREAM_STEPS,
+    tv_weight: float = 0.5,
+    norm_weight: float = 0.5,
+    jitter: int | None = None,
+    rotation: float | None = None,
+    scale: float | None = None,
+    blur: float = 0.8,
+    learning_rate: float = 0.02,
     seed: int = 0,
 ) -> list[Dream]:
     """Activation maximisation: the inputs that most excite classes or filters.
 
-    All targets are optimised together as one batch, so ten classes cost about as much
-    as one.
+    Projected gradient ascent on the input. Each step
+
+    1. draws the current image through a Gaussian ``blur`` (the dream is made of smooth
+       strokes, not single-pixel noise),
+    2. moves it by a random ``jitter`` (pixels), ``rotation`` (degrees) and ``scale``
+       (fraction), so that only features that survive small moves and turns pay off
+       (what a network reads as a digit does; adversarial pixel noise does not),
+    3. follows the gradient of the target minus the total-variation (``tv_weight``:
+       smoothness) and L2-norm (``norm_weight``: little ink far from the
+       :func:`neutral_value`) penalties,
+    4. clips the image back to the valid range [0, 1].
+
+    It starts from the neutral value (plus faint noise), not from random noise. All
+    targets are optimised together as one batch, so ten classes cost about as much as one.
+
+    A class is scored before softmax. A filter is scored at the centre of its map, before
+    its activation (a silent ReLU gives no gradient), divided by its steepest slope at the
+    start (weak filters get the same contrast as strong ones), from a mid-grey start so
+    it can ask for darker and brighter pixels; its dream lives in that unit's receptive
+    field (:attr:`Dream.box`), so filters move by at most one pixel and do not turn. The
+    recorded scores are the raw responses.
 
     Parameters
     ----------
     model : keras.Model
-        Functional image model (not modified: tf-keras-vis works on a clone).
+        Functional image model (not modified: the work is done on clones).
     targets : int or list of int
         Class indices (``layer=None``) or filter indices of conv ``layer``.
     layer : str or None
-        A conv layer to dream filters of; ``None`` dreams output classes (pre-softmax).
+        A conv layer to dream filters of; ``None`` dreams output classes.
     steps : int
-        Gradient-ascent steps.
+        Gradient-ascent steps (1–2000).
     tv_weight, norm_weight : float
-        Total-variation (smoothness) and L2-norm (small values) regularisation weights.
-    jitter : int
-        Random shift in pixels applied before each step (makes the result robust).
+        Total-variation and L2-norm penalty weights (0 switches one off).
+    jitter, rotation, scale : int, float, float or None
+        Random moves per step; ``None``: 2 px, 10°, ±10 % for classes, 1 px, 0°, 0 for
+        filters.
+    blur : float
+        Sigma in pixels of the Gaussian the image is drawn through (0: none).
+    learning_rate : float
+        Adam's step size, in units of the [0, 1] pixel range.
     seed : int
-        Seed of the starting noise and of the jitter.
+        Seed of the starting noise and of the random moves.
 
     Returns
     -------
     list of Dream
-        One per target: the image in [0, 1] and the target's value per step.
+        One per target: the image in [0, 1] and the target's value after each step.
     """
     import tensorflow as tf
-    from tf_keras_vis.activation_maximization import ActivationMaximization
-    from tf_keras_vis.activation_maximization.callbacks import Callback
-    from tf_keras_vis.activation_maximization.input_modifiers import Jitter
-    from tf_keras_vis.activation_maximization.regularizers import (
-        Norm,
-        TotalVariation2D,
-    )
-    from tf_keras_vis.utils.model_modifiers import (
-        ExtractIntermediateLayer,
-        ReplaceToLinear,
-    )
 
     shape = image_shape(model)
     targets = [int(t) for t in np.atleast_1d(targets)]
@@ -432,52 +702,119 @@ def maximize(
         raise ExplainError(f"steps must be between 1 and 2000, got {steps}.")
     if not targets:
         raise ExplainError("Choose at least one class or filter to visualise.")
+    for name, value in (("tv_weight", tv_weight), ("norm_weight", norm_weight), ("blur", blur)):
+        if not value >= 0:
+            raise ExplainError(f"{name} must be 0 or more, got {value}.")
     if layer is None:
-        n_units, what = int(model.outputs[0].shape[-1]), "class index"
-        modifiers = [ReplaceToLinear()]
+        net, n_units, what = linear_clone(model), int(model.outputs[0].shape[-1]), "class index"
+        start, box, moves = neutral_value(model), None, (2, 10.0, 0.1)
     else:
         if layer not in conv_layers(model):
             raise ExplainError(f"{layer!r} is not a convolutional layer of {model.name!r}.")
-        n_units, what = int(model.get_layer(layer).output.shape[-1]), f"filter of {layer}"
-        modifiers = [ExtractIntermediateLayer(layer)]
+        net = _unit_model(model, layer)
+        n_units, what = int(net.outputs[0].shape[-1]), f"filter of {layer}"
+        start, box, moves = 0.5, receptive_field(model, layer), (1, 0.0, 0.0)
     bad = [t for t in targets if not 0 <= t < n_units]
     if bad:
         raise ExplainError(f"{what} must be in 0..{n_units - 1}, got {bad[0]}.")
-    picks = tf.constant(np.eye(n_units, dtype=np.float32)[targets])  # (n, units) one-hot
+    jitter = moves[0] if jitter is None else int(jitter)
+    rotation = moves[1] if rotation is None else float(rotation)
+    scale = moves[2] if scale is None else float(scale)
 
-    def score(out):
-        if layer is None:  # (n, classes): each sample's own class score
-            return tf.reduce_sum(out * picks, axis=-1)
-        # (n, h, w, c): mean of each sample's map's positive part (a linear filter's
-        # plain mean is nearly flat in the input, so it gives no picture).
-        maps = tf.reduce_sum(out * picks[:, None, None, :], axis=-1)  # (n, h, w)
-        return tf.reduce_mean(tf.nn.relu(maps), axis=(1, 2))
-
-    history: list[np.ndarray] = []
-
-    class _Record(Callback):
-        def __call__(self, i, values, grads, scores, *args, **kwargs):
-            history.append(np.ravel(keras.ops.convert_to_numpy(scores[0])))  # (n,)
-
+    n = len(targets)
     rng = np.random.default_rng(seed)
-    start = rng.uniform(0, 1, size=(len(targets), *shape)).astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tf.random.set_seed(seed)  # Jitter draws from TF's RNG
-        viz = ActivationMaximization(model, model_modifier=modifiers)
-        result = viz(
-            score,
-            seed_input=tf.constant(start),
-            input_range=(0.0, 1.0),
-            input_modifiers=[Jitter(jitter=jitter)] if jitter else [],
-            regularizers=[TotalVariation2D(weight=tv_weight), Norm(weight=norm_weight, p=2)],
-            steps=steps,
-            optimizer=keras.optimizers.Adam(learning_rate=0.05),
-            callbacks=[_Record()],
+    picks = tf.constant(np.eye(n_units, dtype=np.float32)[targets])  # (n, units) one-hot
+    kernel = tf.constant(_blur_kernel(blur, shape[-1]))
+    x = tf.Variable(np.clip(start + rng.normal(0, 0.02, (n, *shape)), 0, 1).astype(np.float32))
+    optimizer = keras.optimizers.Adam(learning_rate)
+
+    def score(images):
+        out = net(images, training=False)
+        if layer is not None:  # (n, h, w, c): the centre unit of each chosen channel
+            out = out[:, out.shape[1] // 2, out.shape[2] // 2, :]
+        return tf.reduce_sum(out * picks, axis=-1)  # (n,)
+
+    def draw(v):
+        return tf.nn.depthwise_conv2d(v, kernel, [1, 1, 1, 1], "SAME")  # (n, H, W, C)
+
+    gain = tf.ones(n)
+    if layer is not None:
+        # A filter's response is divided by its steepest slope at the start, so weak and
+        # strong filters meet the same penalties and are drawn with the same contrast.
+        with tf.GradientTape() as tape:
+            first = score(draw(x))
+        slope = tf.reduce_max(tf.abs(tape.gradient(first, x)), axis=(1, 2, 3))  # (n,)
+        gain = 1.0 / tf.maximum(slope, 1e-8)
+
+    @tf.function(reduce_retracing=True)
+    def step(transforms):
+        with tf.GradientTape() as tape:
+            drawn = draw(x)
+            moved = keras.ops.image.affine_transform(
+                drawn, transforms, interpolation="bilinear", fill_mode="constant",
+                fill_value=start,
+            )  # fmt: skip
+            tv = tf.reduce_mean(tf.abs(drawn[:, 1:] - drawn[:, :-1]), axis=(1, 2, 3))
+            tv += tf.reduce_mean(tf.abs(drawn[:, :, 1:] - drawn[:, :, :-1]), axis=(1, 2, 3))
+            norm = tf.sqrt(tf.reduce_mean(tf.square(drawn - start), axis=(1, 2, 3)) + 1e-12)
+            # Penalties are per-pixel means; x10 puts them on the scale of a class score.
+            penalty = 10 * (tv_weight * tv + norm_weight * norm)
+            loss = -tf.reduce_sum(gain * score(moved) - penalty)
+        optimizer.apply_gradients([(tape.gradient(loss, x), x)])
+        x.assign(tf.clip_by_value(x, 0.0, 1.0))  # projected: stay a valid image
+        return score(draw(x))
+
+    sink = io.StringIO()
+    history = []
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
+        warnings.simplefilter("ignore")  # keras: input structure name mismatch
+        for _ in range(steps):
+            moves_ = _random_transforms(n, rng, shape[:2], jitter, rotation, scale)
+            history.append(step(tf.constant(moves_)).numpy())
+        images = np.clip(draw(x).numpy(), 0, 1)  # (n, H, W, C)
+    curves = np.stack(history, axis=1)  # (n, steps)
+    return [Dream(images[i], [float(v) for v in curves[i]], box) for i in range(n)]
+
+
+def curves_verdict(scores: dict[str, list[float]]) -> str:
+    """One true sentence about activation-maximisation curves: did each target rise?
+
+    A curve *rose* when its last value is above its first. The sentence names the
+    targets that did not, so a caption never claims a rise the curves do not show.
+
+    Examples
+    --------
+    >>> curves_verdict({"class 3": [0.1, 2.0], "class 8": [0.5, 4.0]})
+    'Both curves rose: each target fires more strongly than at the start (on average 0.3 → 3).'
+    >>> curves_verdict({"class 3": [0.1, 2.0], "class 8": [4.0, 1.0]})
+    '1 of 2 curves rose; class 8 (4 → 1) did not: try more steps or weaker penalties.'
+    """
+    if not scores:
+        return "There are no curves to read."
+    if any(len(v) < 2 for v in scores.values()):
+        return "One step is not a curve: run at least two steps to see whether the targets rise."
+    firsts = np.array([v[0] for v in scores.values()], dtype=np.float64)
+    lasts = np.array([v[-1] for v in scores.values()], dtype=np.float64)
+    if not (np.isfinite(firsts).all() and np.isfinite(lasts).all()):
+        return "Some values are not finite numbers: the ascent diverged; try a smaller step."
+    rose = lasts > firsts
+    n = len(rose)
+    if rose.all():
+        lead = {1: "The curve rose", 2: "Both curves rose"}.get(n, f"All {n} curves rose")
+        who = "the target fires" if n == 1 else "each target fires"
+        return (
+            f"{lead}: {who} more strongly than at the start "
+            f"(on average {firsts.mean():.2g} → {lasts.mean():.2g})."
         )
-    images = np.clip(np.asarray(result, dtype=np.float32), 0, 1)  # (n, H, W, C)
-    curves = np.stack(history, axis=1) if history else np.zeros((len(targets), 0))  # (n, steps)
-    return [Dream(images[i], [float(v) for v in curves[i]]) for i in range(len(targets))]
+    failed = [
+        f"{k} ({v[0]:.2g} → {v[-1]:.2g})"
+        for (k, v), r in zip(scores.items(), rose, strict=True)
+        if not r
+    ]
+    return (
+        f"{int(rose.sum())} of {n} curves rose; {', '.join(failed)} did not: "
+        "try more steps or weaker penalties."
+    )
 
 
 # ------------------------------------------------------------------------ ImageNet model

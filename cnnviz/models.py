@@ -28,6 +28,14 @@ class ModelError(ValueError):
     """A model name, shape or file cannot be used; the message says why."""
 
 
+# Batch norm's moving averages move (1 - momentum) of the way to each batch's statistics.
+# Keras's default 0.99 suits the textbooks' runs of thousands of steps; the app's runs are
+# a few hundred (mnist-sample at batch 128: 57 steps an epoch), after which 0.99 still
+# holds a third of its starting values and inference-mode answers are wrong or unsure.
+# 0.9 (PyTorch's default) has caught up after ~30 steps. See training.BatchNormCheck.
+BN_MOMENTUM = 0.9
+
+
 @dataclass(frozen=True)
 class ZooEntry:
     """One textbook model: how to build it and the lesson it teaches."""
@@ -38,6 +46,7 @@ class ZooEntry:
     source: str
     default_input_shape: tuple[int, int, int]
     builder: Callable[[tuple[int, int, int], int], keras.Model]
+    default_classes: int = 10  # the textbook's task: 1 = one sigmoid unit (two classes)
 
 
 def _head(x, num_classes: int):
@@ -61,14 +70,14 @@ def _book_mnist(input_shape, num_classes):
 def _dli_asl(input_shape, num_classes):
     inputs = keras.Input(input_shape, name="image")  # (batch, 28, 28, 1)
     x = layers.Conv2D(75, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = layers.BatchNormalization(name="bn1")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn1")(x)
     x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool1")(x)  # (batch, 14, 14, 75)
     x = layers.Conv2D(50, 3, padding="same", activation="relu", name="conv2")(x)
     x = layers.Dropout(0.2, name="dropout1")(x)
-    x = layers.BatchNormalization(name="bn2")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn2")(x)
     x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool2")(x)  # (batch, 7, 7, 50)
     x = layers.Conv2D(25, 3, padding="same", activation="relu", name="conv3")(x)
-    x = layers.BatchNormalization(name="bn3")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn3")(x)
     x = layers.MaxPooling2D(2, strides=2, padding="same", name="pool3")(x)  # (batch, 4, 4, 25)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(512, activation="relu", name="dense1")(x)
@@ -110,6 +119,21 @@ def _cookbook_cnn(input_shape, num_classes):
     return keras.Model(inputs, _head(x, num_classes), name="cookbook_cnn")
 
 
+def _global_pool_cnn(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 28, 28, 1)
+    # A 4-px zero margin: a digit moved up to 4 px towards an edge still lies wholly
+    # inside every map, instead of having its deep features cut off by the frame.
+    x = layers.ZeroPadding2D(4, name="margin")(inputs)  # (batch, 36, 36, 1)
+    for i, filters in enumerate((32, 64, 128), start=1):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        if i < 3:
+            x = layers.MaxPooling2D(2, name=f"pool{i}")(x)  # 36 -> 18 -> 9
+    # (batch, 9, 9, 128) -> (batch, 128): the strongest response of each filter, wherever
+    # it is. No Flatten, so nothing downstream knows the position.
+    x = layers.GlobalMaxPooling2D(name="global_pool")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="global_pool_cnn")
+
+
 def _cifar_augment(input_shape, num_classes, weight_decay: float = 1e-4):
     inputs = keras.Input(input_shape, name="image")  # (batch, 32, 32, 3)
     x = inputs
@@ -123,11 +147,37 @@ def _cifar_augment(input_shape, num_classes, weight_decay: float = 1e-4):
                 name=f"conv{block}_{j}",
             )(x)
             x = layers.Activation("relu", name=f"relu{block}_{j}")(x)
-            x = layers.BatchNormalization(name=f"bn{block}_{j}")(x)
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{block}_{j}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
         x = layers.Dropout(rate, name=f"dropout{block}")(x)
     x = layers.Flatten(name="flatten")(x)
     return keras.Model(inputs, _head(x, num_classes), name="cifar_augment")
+
+
+def _chollet_small_data(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 150, 150, 3)
+    x = inputs
+    # Four conv + pool blocks halve the image four times: 148→74, 72→36, 34→17, 15→7.
+    for i, filters in enumerate((32, 64, 128, 128), start=1):
+        x = layers.Conv2D(filters, 3, activation="relu", name=f"conv{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)  # (batch, 7 * 7 * 128 = 6272) for 150×150
+    x = layers.Dropout(0.5, name="dropout1")(x)  # listing 5.13
+    x = layers.Dense(512, activation="relu", name="dense1")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="chollet_small_data")
+
+
+def _cookbook_50_grey(input_shape, num_classes):
+    inputs = keras.Input(input_shape, name="image")  # (batch, 50, 50, 1)
+    x = inputs
+    # 'same' padding, so only the pooling shrinks the image: 50→25→12→6→3.
+    for i, filters in enumerate((32, 64, 128, 128), start=1):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)  # (batch, 3 * 3 * 128 = 1152) for 50×50
+    x = layers.Dense(128, activation="relu", name="dense1")(x)
+    x = layers.Dropout(0.5, name="dropout1")(x)
+    return keras.Model(inputs, _head(x, num_classes), name="cookbook_50_grey")
 
 
 def _toy_4x4(input_shape, num_classes):
@@ -157,6 +207,7 @@ ZOO: dict[str, ZooEntry] = {
             "NVIDIA Deep Learning Institute, ASL alphabet notebook.",
             (28, 28, 1),
             _dli_asl,
+            24,
         ),
         ZooEntry(
             "fashion_leaky",
@@ -186,10 +237,21 @@ ZOO: dict[str, ZooEntry] = {
         ZooEntry(
             "cookbook_cnn",
             "Cookbook CNN",
-            "Ten 3×3 filters (100 parameters) make the network robust to small shifts.",
+            "Ten 3×3 filters slide over the image, but Flatten + Dense 1000 tie every "
+            "feature to its place again: move the digit 4 px and it is lost.",
             "Deep-learning cookbook, translation experiment (CNN).",
             (28, 28, 1),
             _cookbook_cnn,
+        ),
+        ZooEntry(
+            "global_pool_cnn",
+            "Global-pooling CNN",
+            "Global max pooling instead of Flatten keeps how strongly each filter fired, "
+            "not where: a digit moved 4 px is still recognised.",
+            "cnnviz's answer to the cookbook's translation experiment: a 4-px zero margin, "
+            "Conv 32 → pool → Conv 64 → pool → Conv 128 → GlobalMaxPooling2D → Dense 10.",
+            (28, 28, 1),
+            _global_pool_cnn,
         ),
         ZooEntry(
             "cifar_augment",
@@ -201,12 +263,35 @@ ZOO: dict[str, ZooEntry] = {
             _cifar_augment,
         ),
         ZooEntry(
+            "chollet_small_data",
+            "Chollet's small-data convnet (cats vs dogs)",
+            "With 2,000 photos, four conv blocks and dropout learn cats vs dogs from scratch; "
+            "augmentation and a pretrained base do better.",
+            "Deep Learning with Python (F. Chollet, 1st ed.), listing 5.5 with the dropout of "
+            "listing 5.13; 3,453,121 parameters for one sigmoid output, as the book's summary.",
+            (150, 150, 3),
+            _chollet_small_data,
+            1,
+        ),
+        ZooEntry(
+            "cookbook_50_grey",
+            "Cookbook 50×50 grey CNN",
+            "Shrinking photos to 50×50 grey makes them cheap enough to train four conv blocks "
+            "on a CPU.",
+            "Deep-learning cookbook, cats vs dogs on 50×50 greyscale images (four 3×3 conv + "
+            "2×2 max-pool blocks, Dense 128, dropout 0.5).",
+            (50, 50, 1),
+            _cookbook_50_grey,
+            2,
+        ),
+        ZooEntry(
             "toy_4x4",
             "Toy 4×4 CNN",
             "Twelve parameters, small enough to compute every number by hand.",
             "Deep-learning cookbook, CNN from scratch.",
             (4, 4, 1),
             _toy_4x4,
+            1,
         ),
     )
 }
@@ -413,21 +498,21 @@ BLOCK_KINDS = ("conv", "pool", "batchnorm", "dropout", "dense")
 _BLOCK_KEYS = {
     "conv": {"filters": int, "kernel": int, "stride": int, "padding": str, "activation": str},
     "pool": {"size": int, "stride": int, "padding": str, "mode": str},
-    "batchnorm": {},
+    "batchnorm": {"momentum": float},
     "dropout": {"rate": float},
     "dense": {"units": int, "activation": str},
 }
 _BLOCK_DEFAULTS = {
     "conv": {"filters": 32, "kernel": 3, "stride": 1, "padding": "valid", "activation": "relu"},
     "pool": {"size": 2, "stride": 0, "padding": "valid", "mode": "max"},
-    "batchnorm": {},
+    "batchnorm": {"momentum": BN_MOMENTUM},
     "dropout": {"rate": 0.25},
     "dense": {"units": 128, "activation": "relu"},
 }
 EXAMPLE_SPEC = """conv filters=32 kernel=3 padding=same activation=leaky_relu
 pool size=2
 conv filters=64 kernel=3 padding=same activation=relu
-batchnorm
+batchnorm momentum=0.9
 pool size=2
 dropout rate=0.25
 dense units=128 activation=relu"""
@@ -437,8 +522,9 @@ def parse_blocks(text: str) -> list[dict]:
     """Parse a learner's block list, one block per line: ``kind key=value …``.
 
     Kinds: ``conv`` (filters, kernel, stride, padding, activation), ``pool`` (size,
-    stride, padding, mode=max|avg), ``batchnorm``, ``dropout`` (rate), ``dense`` (units,
-    activation). Missing keys take defaults; blank lines and ``#`` comments are ignored.
+    stride, padding, mode=max|avg), ``batchnorm`` (momentum, default :data:`BN_MOMENTUM`),
+    ``dropout`` (rate), ``dense`` (units, activation). Missing keys take defaults; blank
+    lines and ``#`` comments are ignored.
 
     Examples
     --------
@@ -490,6 +576,8 @@ def _check_block(i: int, b: dict) -> None:
         raise ModelError(f"block {i}: pool mode must be 'max' or 'avg', got {b['mode']!r}")
     if "rate" in b and not 0.0 <= b["rate"] < 1.0:
         raise ModelError(f"block {i}: dropout rate must be in [0, 1), got {b['rate']}")
+    if "momentum" in b and not 0.0 <= b["momentum"] < 1.0:
+        raise ModelError(f"block {i}: batchnorm momentum must be in [0, 1), got {b['momentum']}")
 
 
 def build_custom(
@@ -527,12 +615,20 @@ def build_custom(
         inputs = keras.Input(tuple(input_shape), name="image")
         x = inputs
         flat = False
-        for b in blocks:
+        for i, b in enumerate(blocks, start=1):
             kind = b["kind"]
             act = b.get("activation", "linear")
             keras_act = None if act in ("leaky_relu", "linear") else act
             if kind in ("conv", "pool") and flat:
                 raise ModelError(f"a {kind} block cannot follow a dense block (the image is flat)")
+            window = b.get("kernel", b.get("size"))
+            h, w = x.shape[1], x.shape[2]
+            if kind in ("conv", "pool") and b["padding"] == "valid" and min(h, w) < window:
+                setting = "kernel" if kind == "conv" else "size"
+                raise ModelError(
+                    f"block {i} ({kind}): the image is only {h}×{w} there, smaller than its "
+                    f"{window}×{window} window — use a smaller {setting} or padding=same."
+                )
             if kind == "conv":
                 x = layers.Conv2D(
                     b["filters"],
@@ -549,7 +645,8 @@ def build_custom(
                     b["size"], strides=b["stride"] or None, padding=b["padding"], name=named("pool")
                 )(x)
             elif kind == "batchnorm":
-                x = layers.BatchNormalization(name=named("bn"))(x)
+                momentum = b.get("momentum", BN_MOMENTUM)
+                x = layers.BatchNormalization(momentum=momentum, name=named("bn"))(x)
             elif kind == "dropout":
                 x = layers.Dropout(b["rate"], name=named("dropout"))(x)
             elif kind == "dense":
@@ -565,9 +662,11 @@ def build_custom(
         return keras.Model(inputs, _head(x, num_classes), name=name)
     except ModelError:
         raise
-    except ValueError as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise ModelError(f"these blocks cannot take input {tuple(input_shape)}: {reason}") from exc
+    except ValueError as exc:  # Keras's own message: keep its first plain sentence
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        plain = [ln for ln in lines if not ln.startswith("Exception encountered")]
+        reason = (plain or [type(exc).__name__])[0].split(" Received")[0].rstrip(".")
+        raise ModelError(f"these blocks cannot take input {tuple(input_shape)}: {reason}.") from exc
 
 
 # --- the summary table -------------------------------------------------------------------

@@ -47,7 +47,7 @@ RUNS: dict[str, RunSpec] = {
     "dropout": RunSpec("fashion_leaky_dropout", note="the same CNN with four dropout layers"),
     "augmentation": RunSpec(
         "fashion_leaky",
-        training.Augmentation(rotation=0.03, shift=0.1, zoom=0.1),
+        training.Augmentation(rotation=10.8, shift=0.1, zoom=0.1),  # 10.8° = 0.03 turn
         note="random ±11° turns, ±10 % shifts and zooms of each training batch",
     ),
     "L2": RunSpec("fashion_leaky", l2=1e-3, note="an L2 penalty of 0.001 on every weight"),
@@ -207,6 +207,13 @@ def measure_gap(history: Mapping[str, Sequence[float]]) -> Gap:
     )
 
 
+def _gap_words(gap: float) -> str:
+    """The loss gap in words that stay right for negative values."""
+    if gap < 0:
+        return f"gap {gap:.2f}: validation loss below training loss"
+    return f"gap {gap:.2f}"
+
+
 def describe_gap(name: str, gap: Gap) -> str:
     """One sentence: the gap of run ``name`` in loss and accuracy, and the turn-up epoch.
 
@@ -220,7 +227,7 @@ def describe_gap(name: str, gap: Gap) -> str:
     s = (
         f"{name}: after {gap.epochs} epoch{'s' * (gap.epochs != 1)} validation loss is "
         f"{gap.val_loss:.2f} vs "
-        f"{gap.train_loss:.2f} in training (gap {gap.loss_gap:.2f})"
+        f"{gap.train_loss:.2f} in training ({_gap_words(gap.loss_gap)})"
     )
     if np.isfinite(gap.accuracy_gap):
         s += (
@@ -232,22 +239,156 @@ def describe_gap(name: str, gap: Gap) -> str:
     return s + "."
 
 
-def verdict(gaps: Mapping[str, Gap], baseline: str = "plain") -> str:
-    """Compare every run's loss gap with ``baseline``'s, in one or two sentences."""
+# Thresholds of the verdict. A loss gap within ±NO_GAP is "no gap"; accuracies closer than
+# max(MIN_POINTS, two validation images) are "about the same".
+NO_GAP = 0.05
+MIN_POINTS = 0.01
+LEARNED = 0.05  # validation accuracy this far above guessing, at least, to count as learned
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
+def _points(v: float) -> str:
+    n = round(100 * v)
+    return f"{n} point{'s' * (n != 1)}"
+
+
+def _names(keys: Sequence[str]) -> str:
+    bold = [f"**{k}**" for k in keys]
+    return bold[0] if len(bold) == 1 else ", ".join(bold[:-1]) + " and " + bold[-1]
+
+
+def _state(name: str, g: Gap) -> str:
+    """What one run's own curves say: overfits, no gap, or a negative gap."""
+    if g.loss_gap > NO_GAP:
+        return (
+            f"**{name}** overfits: its validation loss ends {g.loss_gap:.2f} above its "
+            f"training loss (accuracy {_pct(g.val_accuracy)} on validation, "
+            f"{_pct(g.train_accuracy)} on training)."
+        )
+    if g.loss_gap < -NO_GAP:
+        return (
+            f"**{name}** shows no overfitting: its validation loss is even {-g.loss_gap:.2f} "
+            "below its training loss."
+        )
+    return f"**{name}** shows no gap between training and validation ({g.loss_gap:+.2f})."
+
+
+def _against(name: str, g: Gap, base: Gap, base_name: str, tol: float) -> str:
+    """How run ``name`` compares with the baseline: its gap, then its validation accuracy."""
+    if g.loss_gap < -NO_GAP:
+        gap = f"closes the gap (its validation loss is even {-g.loss_gap:.2f} below training)"
+    elif g.loss_gap <= NO_GAP:
+        gap = f"closes the gap ({g.loss_gap:+.2f})"
+    elif g.loss_gap < base.loss_gap:
+        gap = f"narrows the gap from {base.loss_gap:.2f} to {g.loss_gap:.2f}"
+    else:
+        gap = f"does not narrow the gap ({g.loss_gap:.2f} vs {base.loss_gap:.2f})"
+    d = g.val_accuracy - base.val_accuracy
+    if not np.isfinite(d):
+        return f"**{name}** {gap}."
+    was = f"{_pct(base.val_accuracy)} → {_pct(g.val_accuracy)}"
+    if d < -tol and g.loss_gap < base.loss_gap:
+        return (
+            f"**{name}** {gap}, but its validation accuracy falls ({was}): it underfits — "
+            "the gap shrank because training got worse, not because new images got better."
+        )
+    if d < -tol:
+        return f"**{name}** {gap}, and its validation accuracy falls ({was})."
+    if d > tol:
+        return f"**{name}** {gap}, and its validation accuracy rises ({was})."
+    return f"**{name}** {gap}, with about the same validation accuracy ({was})."
+
+
+def verdict(
+    gaps: Mapping[str, Gap],
+    baseline: str = "plain",
+    n_train: int | None = None,
+    n_val: int | None = None,
+    num_classes: int = 10,
+) -> str:
+    """What the runs show, in sentences that stay true for any histories.
+
+    Covered: runs at chance level (their gap means nothing), negative gaps (validation
+    below training: no overfitting, never "narrowed to -0.18"), no gap at all, a
+    regularised run that closes the gap by doing worse on new images (underfitting), and
+    tiny runs where one validation image is several points.
+
+    Parameters
+    ----------
+    gaps : mapping
+        Run name -> :class:`Gap`.
+    baseline : str
+        The run the others are compared with (when present and learned).
+    n_train, n_val : int, optional
+        Training and validation images, for the "tiny run" warning and the noise level.
+    num_classes : int
+        For the accuracy of guessing.
+    """
     if not gaps:
         raise OverfittingError("no runs to compare")
-    smallest = min(gaps, key=lambda k: gaps[k].loss_gap)
-    s = f"The smallest gap is **{smallest}** ({gaps[smallest].loss_gap:.2f})."
-    if baseline in gaps:
-        base = gaps[baseline].loss_gap
-        others = [
-            f"{k} {'narrows' if g.loss_gap < base else 'does not narrow'} it to {g.loss_gap:.2f}"
-            for k, g in gaps.items()
-            if k != baseline
-        ]
-        if others:
-            s += f" Against the {baseline} run's {base:.2f}: " + ", ".join(others) + "."
-    return s
+    chance = 1 / num_classes
+    # Accuracy differences up to tol are noise (1e-9: rounding of the differences themselves).
+    tol = (max(MIN_POINTS, 2 / n_val) if n_val else MIN_POINTS) + 1e-9
+    parts = []
+    if (n_val and 2 / n_val > MIN_POINTS) or (n_train and n_train < 100):
+        few = (
+            f"{n_train} training and {n_val} validation images"
+            if n_train
+            else f"{n_val} validation images"
+        )
+        parts.append(
+            f"A small run ({few}): one validation image is worth {100 / n_val:.1f} points, "
+            f"so accuracy differences of up to {_points(tol)} are noise."
+            if n_val
+            else f"A small run ({n_train} training images): expect noisy curves."
+        )
+    learned = {
+        k: g
+        for k, g in gaps.items()
+        if not np.isfinite(g.val_accuracy) or g.val_accuracy > chance + max(LEARNED, tol)
+    }
+    if stuck := [k for k in gaps if k not in learned]:
+        accs = ", ".join(_pct(gaps[k].val_accuracy) for k in stuck)
+        one = len(stuck) == 1
+        parts.append(
+            f"{_names(stuck)} {'has' if one else 'have'} not learned the task yet (validation "
+            f"accuracy {accs}; guessing gives {_pct(chance)}): {'its' if one else 'their'} "
+            "gap says nothing about overfitting. Train longer or on more images."
+        )
+    if not learned:
+        return " ".join(parts)
+    if baseline in learned:
+        base = learned[baseline]
+        parts.append(_state(baseline, base))
+        others = [_against(k, g, base, baseline, tol) for k, g in learned.items() if k != baseline]
+        if others and base.loss_gap > NO_GAP:
+            parts.append(f"Against the {baseline} run:")
+            parts.extend(others)
+        elif others:
+            parts.append(f"With no overfitting in the {baseline} run there is nothing to cure.")
+            parts.extend(_state(k, g) for k, g in learned.items() if k != baseline)
+    else:
+        parts.extend(_state(k, g) for k, g in learned.items())
+    accs = {k: g.val_accuracy for k, g in learned.items() if np.isfinite(g.val_accuracy)}
+    if len(accs) > 1:
+        top = max(accs.values())
+        near = [k for k, v in accs.items() if top - v <= tol]
+        if len(near) == 1:
+            parts.append(f"Best on the validation images: **{near[0]}** ({_pct(top)}).")
+        elif len(near) == len(accs):
+            parts.append(
+                f"On the validation images all runs are within {_points(tol)} of "
+                f"each other ({_pct(min(accs.values()))}–{_pct(top)})."
+            )
+        else:
+            parts.append(
+                f"Best on the validation images: {_names(near)}, within {_points(tol)} "
+                f"of each other (up to {_pct(top)})."
+            )
+    return " ".join(parts)
 
 
 # --- precomputed curves --------------------------------------------------------------

@@ -18,7 +18,17 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnviz import translation
-from cnnviz.conv import _check_padding, _pair, as_matrix, format_number, output_size, pad_amounts
+from cnnviz.conv import (
+    _check_padding,
+    _nested,
+    _pair,
+    as_matrix,
+    format_number,
+    output_size,
+    pad_amounts,
+    plural,
+    reached,
+)
 
 __all__ = [
     "MODES",
@@ -29,8 +39,10 @@ __all__ = [
     "global_pool",
     "pool2d",
     "pool_steps",
+    "pool_trace",
     "shift",
     "shift_demo",
+    "size_sentence",
 ]
 
 MODES = ("max", "avg", "sum")
@@ -265,7 +277,7 @@ PRESETS: dict[str, np.ndarray] = {
 def shift(x: np.ndarray, dy: int = 0, dx: int = 0) -> np.ndarray:
     """Move an image by whole pixels, filling the uncovered border with zeros.
 
-    Used by the shift-invariance demo: max pooling's output survives a shift that stays
+    Used by the shift-invariance demo: pooling's output survives a shift that stays
     inside each pooling window.
 
     Examples
@@ -277,48 +289,212 @@ def shift(x: np.ndarray, dy: int = 0, dx: int = 0) -> np.ndarray:
     return translation.shift(as_matrix(x, "input"), dx=dx, dy=dy)
 
 
+def size_sentence(x_shape: tuple[int, ...], out_shape: tuple[int, ...], n_steps: int) -> str:
+    """``"4×4 → **2×2** in 4 window positions."`` (singular for one).
+
+    Examples
+    --------
+    >>> size_sentence((4, 4), (1, 1), 1)
+    '4×4 → **1×1** in 1 window position.'
+    """
+    h, w = x_shape[:2]
+    ho, wo = out_shape[:2]
+    return f"{h}×{w} → **{ho}×{wo}** in {plural(n_steps, 'window position')}."
+
+
+def pool_trace(
+    x: np.ndarray,
+    size: int | tuple[int, int] = 2,
+    stride: int | tuple[int, int] | None = None,
+    padding: str | int = "valid",
+    mode: str = "max",
+) -> dict:
+    """Everything the in-browser stepper shows for a pooling of a 2-D input, JSON-able.
+
+    Same layout as :func:`cnnviz.conv.conv_trace` (``kind`` ``"pool"``, one channel):
+    ``input`` ``(1, H, W)``, ``size``, ``stride``, ``padding``, ``pads``, ``mode``,
+    ``input_shape``, ``kernel_shape`` (the window), ``output_shape``, ``output``,
+    ``reached`` and ``steps`` with ``out``, ``rows``, ``cols``, ``padded``, ``window``
+    ``(1, ph, pw)`` (None on padding: it takes no part), ``winner`` (``[r, c]`` inside
+    the window, max only, else None), ``value``, ``output`` and ``lines``.
+
+    Raises
+    ------
+    PoolError
+        As :func:`pool2d`, or an input that is not 2-D.
+
+    Examples
+    --------
+    >>> t = pool_trace([[1, 2], [3, 4]], mode="max")
+    >>> t["steps"][0]["lines"], t["steps"][0]["winner"]
+    (['max(1, 2, 3, 4) = 4'], [1, 1])
+    """
+    mode = _check_mode(mode)
+    plan = _plan(x, size, stride, padding)
+    if not plan.squeeze:
+        raise PoolError(f"The stepper shows a 2-D input, got shape {plan.x.shape}.")
+    steps = pool_steps(x, size, stride, padding, mode)
+    out = pool2d(x, size, stride, padding, mode)
+    (h, w), (ph, pw) = plan.x.shape[:2], plan.size
+    padding = _check_padding(padding)
+    return {
+        "kind": "pool",
+        "mode": mode,
+        "channels": [""],
+        "input": _nested(plan.x[None, :, :, 0]),
+        "size": [ph, pw],
+        "stride": list(plan.stride),
+        "dilation": [1, 1],
+        "padding": padding,
+        "pads": [list(p) for p in plan.pads],
+        "input_shape": [h, w],
+        "kernel_shape": [ph, pw],
+        "output_shape": list(plan.out_shape),
+        "output": _nested(out),
+        "reached": {
+            "rows": reached(h, ph, plan.stride[0], padding).tolist(),
+            "cols": reached(w, pw, plan.stride[1], padding).tolist(),
+        },
+        "steps": [
+            {
+                "out": [s.out_row, s.out_col],
+                "rows": list(s.rows),
+                "cols": list(s.cols),
+                "padded": s.padded.tolist(),
+                "window": _nested(s.window[None]),
+                "winner": None if s.winner is None else list(s.winner),
+                "value": s.value,
+                "output": s.value,
+                "lines": [s.expression()],
+            }
+            for s in steps
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class ShiftDemo:
-    """Max pooling of an image, of it moved by one pixel, and moved across a window.
+    """One bright pixel pooled where it starts, moved 1 pixel, and moved a window's width.
 
     Attributes
     ----------
     inputs, outputs : tuple of numpy.ndarray
-        Original, shifted inside the window, shifted across it; and their pooled maps.
-    labels : tuple of str
+        The strips (``(size, W)``) and their pooled maps, one per case.
+    moves : tuple of int
+        Pixels moved right in each case (0 first).
+    windows : tuple of tuple of int
+        For each case, the pooled-map columns whose window holds the pixel.
     unchanged : tuple of bool
         Whether each pooled map equals the original's.
+    labels : tuple of str
+        One title per case, saying where the pixel is now.
+    size, stride : int
+    mode, padding : str
     """
 
     inputs: tuple[np.ndarray, ...]
     outputs: tuple[np.ndarray, ...]
-    labels: tuple[str, ...]
+    moves: tuple[int, ...]
+    windows: tuple[tuple[int, ...], ...]
     unchanged: tuple[bool, ...]
+    labels: tuple[str, ...]
+    size: int
+    stride: int
+    mode: str
+    padding: str
+
+    def summary(self) -> str:
+        """What the demo shows, in one or two sentences built from its own results."""
+        op = {"max": "max", "avg": "average", "sum": "sum"}[self.mode]
+        name = f"{self.size}×{self.size} {op} pooling, stride {self.stride},"
+        one = self.unchanged[1]
+        text = f"With {name} moving the pixel 1 px "
+        text += "leaves the pooled map unchanged" if one else "already changes the pooled map"
+        if len(self.moves) > 2:
+            far = self.moves[2]
+            verb = "leaves it unchanged" if self.unchanged[2] else "changes it"
+            text += f", and moving it {far} px {verb}"
+        text += "."
+        if one:
+            return text + (
+                " Pooling tolerates a shift that stays inside a window, not a larger one: "
+                "a little translation tolerance, not invariance."
+            )
+        if self.size == 1:
+            return text + " A 1×1 window pools nothing, so there is no tolerance to shifts."
+        return text + (
+            f" The windows overlap (stride {self.stride} < size {self.size}), so a 1 px move "
+            "already enters another window: no tolerance to shifts with these settings."
+        )
 
 
-def shift_demo(size: int = 2, grid: int = 6, row: int = 2) -> ShiftDemo:
-    """A single bright pixel, max-pooled before and after moving right.
+def _where(before: tuple[int, ...], after: tuple[int, ...]) -> str:
+    """Where the pixel went, relative to the windows that held it before."""
+    if not after:
+        return "in no window (the stride skips it)"
+    if after == before:
+        return "still in the same window" if len(after) == 1 else "still in the same windows"
+    if not set(after) & set(before):
+        return "now in another window"
+    return "also in another window (overlap)"
 
-    The pixel starts in the first column of a pooling window; one step right keeps it in
-    the same window (pooled map unchanged), ``size`` steps right crosses into the next
-    window (pooled map changes).
+
+def shift_demo(
+    size: int = 2, stride: int | None = None, mode: str = "max", padding: str = "valid"
+) -> ShiftDemo:
+    """A single bright pixel in a strip of pooling windows, pooled before and after moving.
+
+    The strip is ``size`` rows tall and wide enough for three window positions; the
+    pixel starts in the first column. It moves 1 px (inside its window when the window
+    is wider than 1) and ``size`` px (out of its window). Every flag and label comes from
+    the real pooled maps (:func:`pool2d`) and window positions (:func:`pool_steps`).
+
+    Parameters
+    ----------
+    size : int
+        Pool window (square), >= 1.
+    stride : int, optional
+        Defaults to ``size``.
+    mode : {"max", "avg", "sum"}
+    padding : {"valid", "same"}
 
     Examples
     --------
-    >>> shift_demo().unchanged
-    (True, True, False)
+    >>> demo = shift_demo(2)
+    >>> demo.moves, demo.unchanged, demo.windows
+    ((0, 1, 2), (True, True, False), ((0,), (0,), (1,)))
+    >>> shift_demo(2, stride=1).unchanged
+    (True, False, False)
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-        raise PoolError(f"The shift demo needs a pool size >= 2, got {size!r}.")
-    if grid < 2 * size:
-        raise PoolError(f"grid must be at least twice the pool size {size}, got {grid}.")
-    x = np.zeros((grid, grid))  # (grid, grid): one bright pixel
-    x[row % grid, 0] = 1.0
-    inputs = (x, shift(x, dx=1), shift(x, dx=size))
-    outputs = tuple(pool2d(v, size) for v in inputs)
+    mode = _check_mode(mode)
+    (size, _), (stride, _) = (
+        _pair(size, "pool size"),
+        _pair(size if stride is None else stride, "stride"),
+    )
+    moves = (0, 1, size) if size > 1 else (0, 1)
+    width = max(size + 2 * stride, size + 1)
+    row = size // 2
+    base = np.zeros((size, width))  # (size, W): one window tall
+    base[row, 0] = 1.0
+    inputs = tuple(shift(base, dx=m) for m in moves)
+    outputs = tuple(pool2d(v, size, stride, padding, mode) for v in inputs)
+    steps = pool_steps(base, size, stride, padding, mode)
+    holders = tuple(
+        tuple(sorted({s.out_col for s in steps if row in s.rows and m in s.cols})) for m in moves
+    )
+    labels = ["original: the pixel in column 0"] + [
+        f"moved {m} px: {_where(holders[0], held)}"
+        for m, held in zip(moves[1:], holders[1:], strict=True)
+    ]
     return ShiftDemo(
         inputs=inputs,
         outputs=outputs,
-        labels=("original", "moved 1 px (inside its window)", f"moved {size} px (next window)"),
+        moves=moves,
+        windows=holders,
         unchanged=tuple(bool(np.array_equal(o, outputs[0])) for o in outputs),
+        labels=tuple(labels),
+        size=size,
+        stride=stride,
+        mode=mode,
+        padding=str(padding),
     )

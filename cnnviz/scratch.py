@@ -15,7 +15,7 @@ write every number down: :func:`train_toy` and :func:`toy_walkthrough`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import keras
@@ -146,7 +146,7 @@ def _relu_layer(layer, x: np.ndarray) -> np.ndarray:
     return out if top is None else np.minimum(out, top)
 
 
-_IDENTITY = {  # inference-time no-ops: noise and augmentation switch off outside training
+INFERENCE_IDENTITY = {  # inference-time no-ops: noise and augmentation switch off outside training
     "Dropout",
     "SpatialDropout1D",
     "SpatialDropout2D",
@@ -184,7 +184,7 @@ def layer_forward(layer, x: np.ndarray) -> np.ndarray:
         The layer type (or its activation) has no numpy version here.
     """
     kind = type(layer).__name__
-    if kind in _IDENTITY:
+    if kind in INFERENCE_IDENTITY:
         return x
     if kind == "Conv2D":
         return _conv2d(layer, x)
@@ -212,23 +212,27 @@ def layer_forward(layer, x: np.ndarray) -> np.ndarray:
         return _softmax(x, axis=layer.get_config().get("axis", -1))
     if kind == "Rescaling":
         return x * layer.scale + layer.offset
+    if kind == "ZeroPadding2D" and layer.get_config().get("data_format") != "channels_first":
+        (top, bottom), (left, right) = layer.padding
+        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))  # zeros around
     raise UnsupportedLayerError(
         f"layer {layer.name!r} of type {kind} has no numpy version in forward(); supported: "
         "Conv2D, MaxPooling2D, AveragePooling2D, global pooling, Dense, Flatten, Reshape, "
-        "Dropout, BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Rescaling"
+        "Dropout, BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Rescaling, "
+        "ZeroPadding2D"
     )
 
 
 # --- a whole model ------------------------------------------------------------------
 
 
-def _steps(model) -> list[tuple[object, object, object]]:
+def steps(model) -> list[tuple[object, object, object]]:
     """(layer, its input tensor, its output tensor) in running order.
 
     Read from this model's own graph nodes (deepest first), not ``layer.input``: a layer
     rewired by :func:`cnnviz.models.to_functional` belongs to two graphs.
     """
-    steps = []
+    out = []
     for depth in sorted(model._nodes_by_depth, reverse=True):
         for node in model._nodes_by_depth[depth]:
             layer = node.operation
@@ -239,8 +243,8 @@ def _steps(model) -> list[tuple[object, object, object]]:
                     f"layer {layer.name!r} of type {type(layer).__name__} has several inputs "
                     "or outputs; forward() runs only chains of single-input layers"
                 )
-            steps.append((layer, node.input_tensors[0], node.outputs[0]))
-    return steps
+            out.append((layer, node.input_tensors[0], node.outputs[0]))
+    return out
 
 
 def forward(model, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -253,7 +257,7 @@ def forward(model, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
         padding, dilation), Max/AveragePooling2D, GlobalMax/AveragePooling2D, Dense,
         Flatten, Reshape, Dropout-like layers (identity at inference),
         BatchNormalization (moving statistics), Activation, ReLU, LeakyReLU, Softmax,
-        Rescaling; activations in :data:`ACTIVATIONS`.
+        Rescaling, ZeroPadding2D; activations in :data:`ACTIVATIONS`.
     x : np.ndarray
         One input ``(H, W, C)`` or a batch ``(N, H, W, C)``, floats as the model eats them.
 
@@ -274,7 +278,7 @@ def forward(model, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
         x = x[None]  # one image -> a batch of one
     values = {id(model.inputs[0]): x}
     out: list[tuple[str, np.ndarray]] = []
-    for layer, in_tensor, out_tensor in _steps(model):
+    for layer, in_tensor, out_tensor in steps(model):
         in_id, out_id = id(in_tensor), id(out_tensor)
         if in_id not in values:
             raise UnsupportedLayerError(
@@ -317,14 +321,8 @@ def compare(model, x: np.ndarray) -> list[LayerDiff]:
     """
     model = models.to_functional(model)
     ours = forward(model, x)
-    steps = _steps(model)
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == len(model.inputs[0].shape) - 1:
-        x = x[None]
-    # A read-only view of the same layers that returns every intermediate output.
-    probe = keras.Model(model.inputs, [out for _, _, out in steps])
-    theirs = probe.predict_on_batch(x)
-    theirs = theirs if isinstance(theirs, list | tuple) else [theirs]
+    chain = steps(model)
+    theirs = [out for _, out in keras_outputs(model, x)]
     return [
         LayerDiff(
             layer=name,
@@ -333,8 +331,35 @@ def compare(model, x: np.ndarray) -> list[LayerDiff]:
             max_abs_diff=float(np.abs(mine - np.asarray(ref, np.float64)).max()),
             max_abs_value=float(np.abs(mine).max()),
         )
-        for (name, mine), (layer, _, _), ref in zip(ours, steps, theirs, strict=True)
+        for (name, mine), (layer, _, _), ref in zip(ours, chain, theirs, strict=True)
     ]
+
+
+def keras_outputs(model, x: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """Every layer's output as Keras computes it, in one batched forward pass.
+
+    Parameters
+    ----------
+    model : keras.Model
+        As for :func:`forward` (only read: a second model over the same layers is built).
+    x : np.ndarray
+        ``(H, W, C)`` or ``(N, H, W, C)``.
+
+    Returns
+    -------
+    list of (keras.layers.Layer, np.ndarray)
+        In running order (see :func:`steps`), each output float32 with the batch axis.
+    """
+    model = models.to_functional(model)
+    chain = steps(model)
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == len(model.inputs[0].shape) - 1:
+        x = x[None]
+    # A read-only view of the same layers that returns every intermediate output.
+    probe = keras.Model(model.inputs, [out for _, _, out in chain])
+    outs = probe.predict_on_batch(x)
+    outs = outs if isinstance(outs, list | tuple) else [outs]
+    return [(layer, np.asarray(o)) for (layer, _, _), o in zip(chain, outs, strict=True)]
 
 
 # --- the cookbook's toy problem ---------------------------------------------------------
@@ -509,3 +534,44 @@ def table(rows: list[LayerDiff]) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def relu_warning(traces: Sequence[ToyTrace], loss: Sequence[float] | None = None) -> str | None:
+    """The warning under the toy walk-through, or ``None`` when there is nothing to warn about.
+
+    It calls the ReLU "dead" only when it really outputs 0 in all four cells for every
+    input shown (then max-pooling passes 0, the prediction is ``sigmoid(dense bias)``
+    whatever the input, and no gradient reaches the filter). A ReLU dead for some inputs
+    only, or a loss that is still high although the ReLU passes values, get their own
+    sentences.
+
+    Parameters
+    ----------
+    traces : sequence of ToyTrace
+        The walk-throughs of the inputs shown (index = input number).
+    loss : sequence of float, optional
+        Training loss per epoch, when the model was trained.
+    """
+    dead = [i for i, t in enumerate(traces) if not np.any(t.relu > 0)]
+    if traces and len(dead) == len(traces):
+        worst = max(float(t.conv.max()) for t in traces)
+        return (
+            "Dead ReLU: for every input the filter's four sums are ≤ 0 (largest "
+            f"{worst:.4f}), so the ReLU outputs 0, max-pooling passes 0 and the prediction "
+            f"is sigmoid(bias) = {traces[0].p:.4f} whatever the input. No gradient reaches "
+            "the filter, so training cannot fix it: try another seed."
+        )
+    if dead:
+        which = ", ".join(f"#{i}" for i in dead)
+        return (
+            f"For input {which} the ReLU outputs 0 in all four cells: the model answers "
+            f"sigmoid(bias) = {traces[dead[0]].p:.4f} for it, and the filter gets no gradient "
+            "from it."
+        )
+    if loss is not None and len(loss) and loss[-1] > 0.6:
+        passed = ", ".join(f"{t.pooled:.4f}" for t in traces)
+        return (
+            f"The loss is still {loss[-1]:.3f} after {len(loss)} epochs although the ReLU "
+            f"passes values (max-pooled: {passed}): train for more epochs or try another seed."
+        )
+    return None

@@ -1,7 +1,9 @@
 """Rebuild everything in ``assets/`` from ``../shared/datasets/mnist`` (no network).
 
-    python scripts/build_assets.py            # sample data, sample images and models
+    python scripts/build_assets.py                    # sample data, sample images and models
     python scripts/build_assets.py --only data
+    python scripts/build_assets.py --only book_mnist global_pool_cnn  # chosen models only
+    python scripts/build_assets.py --only digits_0_4   # one model, nothing else
 
 Reproducible: the split and every model use fixed seeds; retraining on the same
 machine and library versions gives the same weights (within float round-off across
@@ -23,13 +25,26 @@ SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
 SEED = 0
 N_TRAIN = 8000
 SAMPLES_PER_CLASS = 3
-# name -> (zoo model, epochs, augment with random shifts of up to this many pixels)
+# name -> (zoo model, epochs, augmentation: random shifts of up to N pixels, or a recipe)
+# The Translation lab's subjects (cookbook_mlp, cookbook_cnn) stay unaugmented, as in the
+# book; book_mnist, the default model of Predict/Activations/Heatmaps, learns from digits
+# turned, scaled, shifted, sheared and written with thinner or thicker pens, so that it
+# holds up on real handwriting (benchmarks/bench_handwriting.py).
 MODELS = {
-    "book_mnist": ("book_mnist", 8, 0),
+    "book_mnist": ("book_mnist", 20, "handwriting"),
     "cookbook_mlp": ("cookbook_mlp", 8, 0),
     "cookbook_cnn": ("cookbook_cnn", 8, 0),
     "cookbook_cnn_shift": ("cookbook_cnn", 8, 3),
+    # The Translation lab's invariant network: same recipe, no augmentation.
+    "global_pool_cnn": ("global_pool_cnn", 8, 0),
 }
+# The "handwriting" recipe (each epoch draws new random changes for every image).
+ROTATION_DEG = 15  # turned by up to ±15°
+ZOOM = 0.2  # scaled by 0.8–1.2
+ASPECT = 0.15  # width/height changed by up to ±15 % (narrow and wide writers)
+SHEAR = 0.2  # slanted by up to ±0.2 (about ±11°)
+SHIFT_PX = 2  # moved by up to ±2 px
+PEN = ("thinner", "same", "thicker", "much thicker")  # grey erosion 2×2 / - / dilation 2×2, 3×3
 
 
 def build_data() -> None:
@@ -60,6 +75,16 @@ def build_data() -> None:
     print(f"wrote {10 * SAMPLES_PER_CLASS} sample digits to assets/samples/")
 
 
+def describe_augmentation(kind: int | str) -> str:
+    """The card's one-line description of a model's augmentation."""
+    if kind == "handwriting":
+        return (
+            f"each epoch: rotation ±{ROTATION_DEG}°, scale ±{ZOOM:.0%}, aspect ±{ASPECT:.0%}, "
+            f"shear ±{SHEAR}, shift ±{SHIFT_PX} px, pen {'/'.join(PEN)} (equal chance)"
+        )
+    return f"random shift up to {kind} px" if kind else "none"
+
+
 def random_shift(x: np.ndarray, max_px: int, rng: np.random.Generator) -> np.ndarray:
     """Shift each image of ``x`` (N, H, W, C) by up to ``max_px`` pixels, zero fill."""
     from cnnviz.translation import shift
@@ -67,6 +92,41 @@ def random_shift(x: np.ndarray, max_px: int, rng: np.random.Generator) -> np.nda
     dys = rng.integers(-max_px, max_px + 1, len(x))
     dxs = rng.integers(-max_px, max_px + 1, len(x))
     return np.stack([shift(img, int(dx), int(dy)) for img, dx, dy in zip(x, dxs, dys, strict=True)])
+
+
+def handwriting_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each ``(N, 28, 28)`` image turned, scaled, stretched, sheared, shifted, re-inked.
+
+    One random affine map per image about the frame's centre (bilinear, zero fill), then
+    one of :data:`PEN` with equal chance: the stroke thickness of another pen.
+    """
+    from scipy import ndimage
+
+    n = len(x)
+    angle = np.deg2rad(rng.uniform(-ROTATION_DEG, ROTATION_DEG, n))
+    zoom = rng.uniform(1 - ZOOM, 1 + ZOOM, n)
+    aspect = rng.uniform(1 - ASPECT, 1 + ASPECT, n)
+    shear = rng.uniform(-SHEAR, SHEAR, n)
+    shift = rng.uniform(-SHIFT_PX, SHIFT_PX, (n, 2))
+    centre = np.array([13.5, 13.5])
+    out = np.empty_like(x)
+    for i in range(n):
+        c, s = np.cos(angle[i]), np.sin(angle[i])
+        forward = (
+            np.array([[c, -s], [s, c]])
+            @ np.array([[1, shear[i]], [0, 1]])
+            @ np.diag([zoom[i] * aspect[i], zoom[i] / aspect[i]])
+        )  # (row, col) of the digit -> (row, col) in the new image, about the centre
+        back = np.linalg.inv(forward)  # affine_transform maps output to input pixels
+        offset = centre - back @ (centre + shift[i])
+        out[i] = ndimage.affine_transform(x[i], back, offset=offset, order=1, mode="constant")
+    pen = rng.integers(0, len(PEN), n)
+    for kind, op, size in ((0, ndimage.grey_erosion, 2), (2, ndimage.grey_dilation, 2),
+                           (3, ndimage.grey_dilation, 3)):  # fmt: skip
+        chosen = pen == kind
+        if chosen.any():
+            out[chosen] = op(out[chosen], size=(1, size, size))
+    return out
 
 
 def build_models(names: list[str]) -> None:
@@ -89,7 +149,10 @@ def build_models(names: list[str]) -> None:
         )
         rng = np.random.default_rng(SEED)
         for _ in range(epochs):
-            xs = random_shift(x_train, shift, rng) if shift else x_train
+            if shift == "handwriting":
+                xs = handwriting_augment(x_train[..., 0], rng)[..., None]
+            else:
+                xs = random_shift(x_train, shift, rng) if shift else x_train
             model.fit(xs, ds.y_train, batch_size=128, epochs=1, shuffle=True, verbose=2)
         loss, acc = model.evaluate(x_test, ds.y_test, verbose=0)
         card = {
@@ -102,7 +165,7 @@ def build_models(names: list[str]) -> None:
                 "optimizer": "adam",
                 "learning_rate": 1e-3,
                 "seed": SEED,
-                "augmentation": f"random shift up to {shift} px" if shift else "none",
+                "augmentation": describe_augmentation(shift),
             },
             "metrics": {"test_loss": round(float(loss), 4), "test_accuracy": round(float(acc), 4)},
             "built_by": "scripts/build_assets.py",
@@ -113,15 +176,73 @@ def build_models(names: list[str]) -> None:
         print(f"wrote {path.relative_to(ROOT)}: test accuracy {acc:.4f}")
 
 
+# The transfer-learning base (issue 13): trained on digits 0–4 only, so that the Transfer
+# page can teach it digits 5–9 from a few labels. Augmented, as a base meant to be reused:
+# its features then hold up on digits it never saw.
+DIGITS_BASE = {
+    "model": "fashion_leaky",
+    "epochs": 20,
+    "augmentation": {"rotation": 15, "shift": 0.15, "zoom": 0.15},
+}
+
+
+def build_digits_base() -> None:
+    """Train the zoo's fashion_leaky CNN on the sample's digits 0–4 and bundle it."""
+    import keras
+
+    from cnnviz import data, models, training, transfer
+
+    ds = data.load_mnist_sample()
+    x, y = transfer.digit_subset(ds.x_train, ds.y_train, transfer.OLD_DIGITS)  # ~4,100 images
+    x_test, y_test = transfer.digit_subset(ds.x_test, ds.y_test, transfer.OLD_DIGITS)
+    keras.utils.set_random_seed(SEED)
+    model = models.build(DIGITS_BASE["model"], (28, 28, 1), len(transfer.OLD_DIGITS))
+    aug = training.Augmentation(**DIGITS_BASE["augmentation"])
+    config = training.TrainConfig(
+        epochs=DIGITS_BASE["epochs"], augmentation=aug, validation_split=0.0, seed=SEED
+    )
+    training.train(model, data.prepare(x), y, config, verbose=2)
+    acc = transfer.accuracy(model, data.prepare(x_test), y_test)
+    card = {
+        "name": "digits_0_4",
+        "model": DIGITS_BASE["model"],
+        "dataset": "mnist-sample, digits 0–4 only",
+        "classes": [str(d) for d in transfer.OLD_DIGITS],
+        "hyperparameters": {
+            "epochs": DIGITS_BASE["epochs"],
+            "batch_size": config.batch_size,
+            "optimizer": "adam",
+            "learning_rate": config.learning_rate,
+            "seed": SEED,
+            "augmentation": aug.describe(),
+        },
+        "metrics": {"test_accuracy": round(acc, 4), "test_images": len(x_test)},
+        "built_by": "scripts/build_assets.py --only digits_0_4",
+    }
+    path = models.save(model, transfer.DIGITS_BASE, card, include_optimizer=False)
+    print(f"wrote {path.relative_to(ROOT)}: test accuracy on digits 0–4 {acc:.4f}")
+
+
+EXTRA = {"digits_0_4": build_digits_base}  # built by their own functions
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["data", "models"], help="rebuild one part")
+    parser.add_argument(
+        "--only", action="extend", nargs="+", choices=["data", "models", *MODELS, *EXTRA],
+        help="rebuild only these: the data, all models, or models by name",
+    )  # fmt: skip
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
-    if args.only in (None, "data"):
+    only = set(args.only or ["data", "models", *EXTRA])
+    if "data" in only:
         build_data()
-    if args.only in (None, "models"):
-        build_models(args.models)
+    chosen = args.models if "models" in only else [m for m in MODELS if m in only]
+    if chosen:
+        build_models(chosen)
+    for name, build in EXTRA.items():
+        if name in only:
+            build()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -49,8 +50,9 @@ def serve(
     timeout: float = 90,
     env: dict[str, str] | None = None,
     info: dict | None = None,
+    script: str = "streamlit_app.py",
 ) -> Iterator[str]:
-    """Run ``streamlit run streamlit_app.py`` for the duration; yields the base URL.
+    """Run ``streamlit run <script>`` (the app by default); yields the base URL.
 
     ``env`` adds environment variables for the server (e.g. ``CNNVIZ_RUNS_DIR``);
     ``info``, if given, receives the server's ``"pid"`` (benchmarks read ``/proc``).
@@ -61,7 +63,7 @@ def serve(
         "-m",
         "streamlit",
         "run",
-        "streamlit_app.py",
+        script,
         "--server.port",
         str(port),
         "--server.address",
@@ -154,7 +156,8 @@ def visit(page, base: str, path: str, timeout_ms: int = 90_000) -> None:
     link = page.locator(f'a[data-testid="stSidebarNavLink"][href="{base}{path}"]')
     if page.url.startswith(base) and link.count() == 1:
         link.click()
-        page.wait_for_url(base + path, timeout=timeout_ms)
+        # the query string (the learner token, ?learner=…) travels with the learner
+        page.wait_for_url(re.compile(re.escape(base + path) + r"(\?.*)?$"), timeout=timeout_ms)
     else:
         page.goto(base + path, wait_until="domcontentloaded", timeout=timeout_ms)
     wait_idle(page, timeout_ms)
@@ -184,14 +187,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument(
-        "--next", type=int, default=4, help="click the page's first 'Next ▶' button N times"
+        "--next", type=int, default=4, help="click the page's first 'Next' button N times"
     )
     args = parser.parse_args()
     with serve() as base, browser(width=args.width) as page:
         visit(page, base, args.page)
         for _ in range(args.next):  # part-filled output reads better than step 1
-            page.get_by_role("button", name="Next ▶").first.click()
-            wait_idle(page)
+            page.get_by_role("button", name="Next", exact=True).first.click()  # in the browser
         shoot(page, args.out)
     print(f"wrote {args.out}")
 

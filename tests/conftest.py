@@ -42,3 +42,52 @@ def _no_network(monkeypatch):
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _runs_dir(tmp_path_factory, monkeypatch):
+    """The learners' runs (cnnviz.runs) go to a fresh folder per test, never to ~/.cache."""
+    monkeypatch.setenv("CNNVIZ_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+
+
+@pytest.fixture
+def fake_imagenet_weights(tmp_path, monkeypatch):
+    """Random MobileNetV2 (96×96) weights standing in for the ImageNet download, offline.
+
+    ``cnnviz.transfer`` then finds them where it keeps the real ones, and its download
+    returns them (calling ``on_progress`` once, as a one-chunk download would).
+    """
+    from cnnviz import transfer
+
+    path = tmp_path / "mobilenet_v2_96.weights.h5"
+    transfer.application_base("mobilenet_v2", None, 96).save_weights(path)
+
+    def download(name, size=None, on_progress=None, url=None, timeout=30.0):
+        if on_progress is not None:
+            on_progress(path.stat().st_size, path.stat().st_size)
+        return path
+
+    monkeypatch.setattr(transfer, "weights_path", lambda name, size=None: path)
+    monkeypatch.setattr(transfer, "download_weights", download)
+    return path
+
+
+@pytest.fixture
+def pets_zip() -> bytes:
+    """A zip of two class folders of small RGB pictures: red ``cats``, blue ``dogs``."""
+    import io
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(10):
+            for name, colour in (("cats", (200, 40, 40)), ("dogs", (40, 60, 210))):
+                pixels = np.clip(rng.normal(colour, 20, (40, 48, 3)), 0, 255).astype(np.uint8)
+                img = io.BytesIO()
+                Image.fromarray(pixels).save(img, format="PNG")
+                z.writestr(f"pets/{name}/{i}.png", img.getvalue())
+    return buf.getvalue()

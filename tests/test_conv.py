@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -124,24 +126,43 @@ def test_channel_mismatch_and_bad_shapes():
     ("cell", "shown"),
     [
         ("abc", "'abc'"),
+        ("2,5", r"'2,5' \(write decimals with a dot: 2\.5\)"),
+        ("1e3", r"'1e3' \(write the number in full: 1000\)"),
+        ("1 000", "'1 000'"),
+        ("0x1", "'0x1'"),
+        ("nan", "'nan'"),
+        ("inf", "'inf'"),
         (None, "an empty cell"),
         (np.nan, "an empty cell"),
         (np.inf, "inf"),
-        ("", "an"),
+        ("", "an empty cell"),
+        ("  ", "an empty cell"),
     ],
 )
-def test_non_numeric_cell_is_named(cell, shown):
-    grid = [[1, 2], [3, cell]]
-    with pytest.raises(ValueError, match=r"cell \(2, 2\) holds " + shown):
+def test_non_numeric_cell_is_named_by_its_0_based_position(cell, shown):
+    grid = [[1, 2], [3, cell]]  # the bad cell is row 1, col 1, as the figure numbers it
+    with pytest.raises(ValueError, match=r"cell \(1, 1\) holds " + shown + r"\.$") as info:
         conv.conv2d(grid, np.ones((2, 2)))
-    with pytest.raises(ValueError, match="kernel"):
+    assert isinstance(info.value, conv.ConvError)
+    assert str(info.value).startswith("The input must contain only numbers like 2, -1 or 0.5")
+    with pytest.raises(ValueError, match=r"^The kernel .* cell \(1, 1\)"):
         conv.conv2d(np.ones((3, 3)), grid)
+
+
+def test_cell_text_as_a_learner_types_it():
+    cells = [["2", "-1", "0.5", " 3 "], ["−2", ".5", "+4", "7."]]  # "−" is a typographic minus
+    np.testing.assert_array_equal(conv.as_matrix(cells), [[2, -1, 0.5, 3], [-2, 0.5, 4, 7]])
+    with pytest.raises(ValueError, match=r"cell \(0, 2\) holds '1e3'"):
+        conv.as_matrix([["1", "2", "1e3"]])
 
 
 def test_as_matrix_accepts_data_editor_frames():
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"0": ["1", "2"], "1": [3.5, 4]})
     np.testing.assert_array_equal(conv.as_matrix(frame), [[1, 3.5], [2, 4]])
+    text = pd.DataFrame([["1", "2,5"]], columns=["0", "1"], dtype=object)
+    with pytest.raises(ValueError, match=r"cell \(0, 1\) holds '2,5'"):
+        conv.as_matrix(text)
 
 
 def test_bias_relu_and_kernels():
@@ -165,6 +186,148 @@ def test_read_image_and_bad_bytes(tmp_path):
     assert conv.read_image(path.read_bytes(), rgb=True).shape[-1] == 3
     with pytest.raises(ValueError, match="not a PNG, JPEG"):
         conv.read_image(b"not a png")
+
+
+# ----------------------------------------------------------------------------- traces
+def _assert_trace_matches_steps(trace, x, k, bias, stride, padding, dilation, relu=False):
+    """Every number of the stepper's trace is conv_steps' / conv2d's number."""
+    steps = conv.conv_steps(x, k, bias, stride, padding, dilation)
+    sums = conv.conv2d(x, k, bias, stride, padding, dilation)
+    sums = sums[..., 0] if sums.ndim == 3 else sums
+    out = conv.relu(sums) if relu else sums
+    assert trace["output_shape"] == list(sums.shape)
+    np.testing.assert_allclose(trace["sums"], sums)
+    np.testing.assert_allclose(trace["output"], out)
+    assert len(trace["steps"]) == len(steps) == sums.size
+    for got, want in zip(trace["steps"], steps, strict=True):
+        assert got["out"] == [want.out_row, want.out_col]
+        assert got["rows"] == list(want.rows) and got["cols"] == list(want.cols)
+        assert got["padded"] == want.padded.tolist()
+        window = want.window if want.window.ndim == 3 else want.window[..., None]
+        products = want.products if want.products.ndim == 3 else want.products[..., None]
+        np.testing.assert_allclose(got["window"], np.moveaxis(window, -1, 0))
+        np.testing.assert_allclose(got["products"], np.moveaxis(products, -1, 0))
+        np.testing.assert_allclose(got["subtotals"], products.sum(axis=(0, 1)))
+        assert got["value"] == want.value
+        assert got["output"] == out[want.out_row, want.out_col]
+    json.dumps(trace, allow_nan=False)  # what the browser receives is strict JSON
+
+
+@pytest.mark.parametrize(
+    ("stride", "padding", "dilation"),
+    [(1, "valid", 1), (2, "same", 1), (2, 1, 1), (1, "same", 2), (3, 2, 1), ((1, 2), "valid", 1)],
+)
+def test_conv_trace_equals_conv_steps(stride, padding, dilation):
+    rng = np.random.default_rng(5)
+    x = rng.integers(-3, 10, size=(6, 7)).astype(float)
+    k = rng.integers(-2, 3, size=(3, 2)).astype(float)
+    trace = conv.conv_trace(x, k, 1.5, stride, padding, dilation, relu=True)
+    _assert_trace_matches_steps(trace, x, k, 1.5, stride, padding, dilation, relu=True)
+    assert trace["stride"] == list(conv._pair(stride, "stride"))
+    assert trace["pads"] == [
+        list(conv.pad_amounts(n, kk, s, padding, dilation))
+        for n, kk, s in zip(x.shape, k.shape, conv._pair(stride, "s"), strict=True)
+    ]
+    np.testing.assert_array_equal(trace["input"], x[None])
+    np.testing.assert_array_equal(trace["kernel"], k[None])
+    first = trace["steps"][0]
+    assert first["lines"][-1] == conv.relu_expression(first["value"])
+    assert (
+        first["lines"][0] == conv.conv_steps(x, k, 1.5, stride, padding, dilation)[0].expression()
+    )
+
+
+def test_conv_trace_rgb_has_one_map_per_channel_and_subtotals():
+    x, k = conv.RGB_EXAMPLE
+    trace = conv.conv_trace(x, k, bias=0.5, stride=2, padding="same")
+    _assert_trace_matches_steps(trace, x, k, 0.5, 2, "same", 1)
+    assert trace["channels"] == ["red", "green", "blue"]
+    partials = np.asarray(trace["partials"])  # (3, Ho, Wo): each slice on its own channel
+    for c in range(3):
+        np.testing.assert_allclose(
+            partials[c], conv.conv2d(x[..., c], k[..., c], stride=2, padding="same")
+        )
+    np.testing.assert_allclose(partials.sum(axis=0) + 0.5, trace["sums"])
+    for step in trace["steps"]:
+        i, j = step["out"]
+        np.testing.assert_allclose(step["subtotals"], partials[:, i, j])
+        assert step["lines"][0].startswith("red: ") and step["lines"][2].startswith("blue: ")
+    first = trace["steps"][0]
+    red, green, blue = (conv.format_number(v) for v in first["subtotals"])
+    assert first["lines"][1].endswith(f"= {green}")
+    assert first["lines"][3] == (
+        f"{red} + {green} + ({blue}) + 0.5 (bias) = {conv.format_number(first['value'])}"
+    )
+
+
+def test_worked_lines_single_channel_and_bias():
+    step = conv.conv_steps(BOOK_X, BOOK_K, bias=-2)[0]
+    assert step.worked() == ["1×1 + 2×2 + 5×3 + 6×4 - 2 (bias) = 42"]
+    np.testing.assert_array_equal(step.subtotals, [44])
+    rgb = conv.conv_steps(*conv.RGB_EXAMPLE)[4]  # the centre: the whole red square
+    assert rgb.worked()[-1] == "9 + 0 + 0 = 9"
+    assert conv.relu_expression(-0.25) == "ReLU: max(0, -0.25) = 0"
+    with pytest.raises(ValueError, match="one filter at a time, got 2"):
+        conv.conv_trace(np.ones((4, 4, 1)), np.ones((2, 2, 1, 2)))
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "s", "p", "d", "missed"),
+    [
+        (5, 3, 1, "valid", 1, []),
+        (5, 3, 2, "valid", 1, []),
+        (6, 3, 2, "valid", 1, [5]),
+        (7, 1, 2, "valid", 1, [1, 3, 5]),
+        (5, 3, 1, "valid", 2, [1, 3]),
+        (9, 2, 4, "valid", 2, [1, 3, 5, 7, 8]),
+        (6, 3, 2, "same", 1, []),
+        (4, 2, 3, 1, 1, [1]),  # windows over -1..0 and 2..3
+    ],
+)
+def test_reached_cells_by_hand_and_from_the_steps(n, k, s, p, d, missed):
+    hit = conv.reached(n, k, s, p, d)
+    assert np.flatnonzero(~hit).tolist() == missed
+    steps = conv.conv_steps(np.ones((n, n)), np.ones((k, k)), stride=s, padding=p, dilation=d)
+    touched = {c for st in steps for c in st.cols if 0 <= c < n}
+    assert touched == set(np.flatnonzero(hit).tolist())
+    sentence = conv.coverage_sentence(n, k, s, p, d)
+    assert (sentence is None) == (not missed)
+    if missed:
+        assert f"columns {', '.join(map(str, missed))} (counted from 0)" in sentence
+
+
+def test_coverage_sentence_gives_the_right_reason():
+    assert "the stride steps over them" in conv.coverage_sentence(7, 1, 2)
+    assert "past the last window" not in conv.coverage_sentence(7, 1, 2)
+    assert "the dilated kernel skips them" in conv.coverage_sentence(5, 3, 1, dilation=2)
+    tail = conv.coverage_sentence(6, 3, 2)
+    assert "past the last window" in tail and "steps over" not in tail
+    both = conv.coverage_sentence(9, 2, 4, dilation=2)
+    assert "the stride and the dilation step over them" in both and "past the last" in both
+
+
+def test_sentences_and_examples():
+    assert conv.plural(1, "filter operation") == "1 filter operation"
+    assert conv.plural(4, "window position") == "4 window positions"
+    trace = conv.conv_trace(np.ones((4, 4)), np.ones((2, 2)), stride=2, padding="same")
+    assert conv.settings_sentence(trace) == (
+        "Input 4×4, kernel 2×2, stride 2, padding 'same' (0 before, 0 after) → output 2×2 "
+        "after 4 filter operations."
+    )
+    trace = conv.conv_trace(np.ones((5, 6)), np.ones((3, 3)), padding="same", dilation=2)
+    assert "padding 'same' (2 before, 2 after), dilation 2 → output 5×6 after 30" in (
+        conv.settings_sentence(trace)
+    )
+    assert conv.padding_words(0, ((0, 0), (0, 0))) == "no padding"
+    assert conv.padding_words(2, ((2, 2), (2, 2))) == "padding 2 (2 zeros on every side)"
+    assert conv.settings_sentence(conv.conv_trace(np.ones((2, 2)), np.ones((2, 2)))).endswith(
+        "output 1×1 after 1 filter operation."
+    )
+    x, k = conv.stride_example(6, 4)
+    assert x.shape == (6, 6) and set(np.unique(x)) <= set(range(10))
+    np.testing.assert_array_equal(k[0], [1, 1, -1, -1])
+    np.testing.assert_array_equal(conv.stride_example(6, 4)[0], x)  # the same every time
+    np.testing.assert_array_equal(conv.stride_example(3, 1)[1], [[0]])
 
 
 # ----------------------------------------------------------------------------- TensorFlow
@@ -223,3 +386,47 @@ def test_2d_kernel_sums_over_channels_like_tf():
     x, k = rng.normal(size=(5, 5, 3)), rng.normal(size=(3, 3))
     want = _tf_conv(x, np.repeat(k[:, :, None, None], 3, axis=2), 0.0, 1, "valid", 1)
     np.testing.assert_allclose(conv.conv2d(x, k), want)
+
+
+@pytest.mark.parametrize(
+    ("stride", "dilation"), [(2, 2), (4, 3), ((1, 2), (2, 1)), ((2, 1), 1), (1, 3), (1, 1)]
+)
+def test_keras_refusal_is_what_keras_says(stride, dilation):
+    try:
+        keras.layers.Conv2D(1, 3, strides=stride, dilation_rate=dilation)
+    except ValueError as exc:
+        said = str(exc)
+    else:
+        said = None
+    assert conv.keras_refusal(stride, dilation) == said
+
+
+def test_keras_sizes_sentence_never_claims_a_size_keras_refuses():
+    # Issue 9: stride 4 with dilation 3 used to read "Keras valid gives 2×2".
+    text = conv.keras_sizes_sentence(12, 3, stride=4, dilation=3)
+    assert "gives" not in text and "refuses" in text
+    assert conv.keras_refusal(4, 3) in text
+    for n, k, s, d in [(5, 3, 2, 1), (12, 3, 1, 3), (7, 5, 1, 1), (3, 5, 1, 1)]:
+        text = conv.keras_sizes_sentence(n, k, s, d)
+        for mode in ("valid", "same"):
+            layer = keras.layers.Conv2D(1, k, strides=s, dilation_rate=d, padding=mode)
+            try:
+                size = layer.compute_output_shape((1, n, n, 1))[1]
+            except ValueError:
+                size = None
+            shown = f"{size}×{size}" if size and size > 0 else "no output"
+            assert f"`{mode}` gives {shown}" in text
+
+
+def test_stride_with_dilation_matches_tf_on_a_padded_input():
+    """Keras refuses strides > 1 with dilation > 1; TensorFlow's dilated conv at stride 1,
+    sampled every s cells on the same padded input, is the same convolution."""
+    rng = np.random.default_rng(9)
+    x, k = rng.normal(size=(9, 10, 2)), rng.normal(size=(3, 2, 2, 1))
+    for stride, dilation, padding in ((2, 2, "valid"), (3, 2, 1), (2, 3, "same")):
+        got = conv.conv2d(x, k, 0.0, stride, padding, dilation)
+        pads = [conv.pad_amounts(n, kk, stride, padding, dilation) for n, kk in ((9, 3), (10, 2))]
+        xp = np.pad(x, (*pads, (0, 0)))
+        full = tf.nn.conv2d(xp[None], k, strides=1, padding="VALID", dilations=dilation)
+        want = full.numpy()[0, ::stride, ::stride][: got.shape[0], : got.shape[1]]
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)

@@ -200,6 +200,72 @@ def test_image_zip_not_a_zip_and_huge_member():
         data.load_image_zip(big, max_member_bytes=1000)
 
 
+def test_image_zip_at_150x150x3_keeps_colour():
+    def rgb(colour):
+        buf = io.BytesIO()
+        Image.new("RGB", (200, 120), colour).save(buf, format="JPEG", quality=95)
+        return buf.getvalue()
+
+    members = {f"cats/{i}.jpg": rgb((200, 30, 30)) for i in range(3)}
+    members |= {f"dogs/{i}.jpg": rgb((20, 40, 220)) for i in range(2)}
+    ds = data.load_image_zip(_zip(members), image_size=150, channels=3, test_fraction=0.2)
+    assert ds.input_shape == (150, 150, 3) and ds.x_train.dtype == np.uint8
+    assert len(ds.x_train) == 4 and len(ds.x_test) == 1
+    x = np.concatenate([ds.x_train, ds.x_test]).astype(int)
+    y = np.concatenate([ds.y_train, ds.y_test])
+    red = x[y == 0][:, 75, 75]  # the cats are red, the dogs blue, after the resize too
+    blue = x[y == 1][:, 75, 75]
+    assert (np.abs(red - [200, 30, 30]) <= 3).all() and (np.abs(blue - [20, 40, 220]) <= 3).all()
+    assert "150×150×3" in ds.source
+    grey = data.load_image_zip(_zip(members), image_size=(50, 60), channels=1)
+    assert grey.input_shape == (50, 60, 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "channels", "match"),
+    [
+        (4, 1, "between 8 and 512 pixels a side, got 4×4"),
+        ((28, 1000), 1, "got 28×1000"),
+        ("big", 1, "one number or"),
+        (28, 2, "channels must be 1 .grey. or 3 .RGB., got 2"),
+    ],
+)
+def test_image_zip_bad_size_or_channels(size, channels, match):
+    members = {"a/1.png": _png(1), "b/2.png": _png(2)}
+    with pytest.raises(DataError, match=match):
+        data.load_image_zip(_zip(members), image_size=size, channels=channels)
+
+
+def test_sign_language_separate_test_csv_and_validating_on_it(tmp_path):
+    train_rows = [[c] + [c * 10] * 784 for c in (0, 1, 2, 3)] * 3  # 12 training images
+    test_rows = [[5] + [99] * 784, [24] + [7] * 784]  # 2 test images, as given
+    ds = data.load_sign_language_csv(_csv(train_rows), _csv(test_rows), seed=0)
+    assert len(ds.x_train) == 12 and len(ds.x_test) == 2  # nothing held out of the train CSV
+    np.testing.assert_array_equal(ds.y_test, [5, 23])  # F and Y
+    assert ds.x_test[0, 0, 0, 0] == 99 and ds.extra["test_from"] == "test CSV"
+    # the notebook's "validate on the test set": every training image trains
+    x_tr, y_tr, x_val, y_val = data.validation_data(ds, "test set")
+    assert len(x_tr) == len(y_tr) == 12 and x_val is ds.x_test and y_val is ds.y_test
+    # the usual way: a seeded split of the training images, the test set untouched
+    x_tr, y_tr, x_val, y_val = data.validation_data(ds, "seeded split", 0.25, seed=3)
+    assert len(x_tr) == len(y_tr) == 9 and len(x_val) == 3
+    again = data.validation_data(ds, "seeded split", 0.25, seed=3)
+    np.testing.assert_array_equal(again[3], y_val)
+    with pytest.raises(DataError, match="validate on one of"):
+        data.validation_data(ds, "the moon")
+    # without a test file: a seeded split, said so
+    alone = data.load_sign_language_csv(_csv(train_rows), test_fraction=0.25)
+    assert len(alone.x_test) == 3 and alone.extra["test_from"] == "seeded split"
+
+
+def test_sign_language_bad_test_csv_names_the_file():
+    good = _csv([[1] + [0] * 784])
+    with pytest.raises(DataError, match=r"^the test CSV: row 1 has 784 columns"):
+        data.load_sign_language_csv(good, _csv([[1] + [0] * 783]))
+    with pytest.raises(DataError, match=r"^the training CSV: label 25"):
+        data.load_sign_language_csv(_csv([[25] + [0] * 784]), good)
+
+
 # --- preparation ---------------------------------------------------------------------------
 
 

@@ -85,3 +85,57 @@ def test_evaluate_bundled_model_matches_keras_and_card():
     assert ev.accuracy == pytest.approx(card["metrics"]["test_accuracy"], abs=1e-4)
     assert ev.confusion.sum() == 2000 and np.trace(ev.confusion) == round(ev.accuracy * 2000)
     np.testing.assert_array_equal(ev.confusion.sum(axis=1), np.bincount(ds.y_test, minlength=10))
+
+
+def test_predicted_probability_softmax_and_sigmoid():
+    probs = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]])
+    np.testing.assert_allclose(evaluation.predicted_probability(probs, [1, 0]), [0.7, 0.5])
+    sig = np.array([[0.9], [0.2]])
+    y_pred = evaluation.predict_classes(sig)  # 1, 0
+    np.testing.assert_allclose(evaluation.predicted_probability(sig, y_pred), [0.9, 0.8])
+
+
+def test_confusion_colour_values_by_hand():
+    cm = np.array([[98, 2, 0], [0, 0, 0], [1, 9, 90]])
+    np.testing.assert_array_equal(evaluation.confusion_colour_values(cm, "counts"), cm)
+    np.testing.assert_allclose(evaluation.confusion_colour_values(cm, "log"), np.log10(1 + cm))
+    row = evaluation.confusion_colour_values(cm, "row")
+    np.testing.assert_allclose(row[0], [0.98, 0.02, 0.0])
+    np.testing.assert_array_equal(row[1], [0, 0, 0])  # a class with no test images: 0, not NaN
+    np.testing.assert_allclose(row[2], [0.01, 0.09, 0.9])
+    with pytest.raises(ValueError, match="scale must be one of counts, log, row, got 'sqrt'"):
+        evaluation.confusion_colour_values(cm, "sqrt")
+
+
+def test_confused_pairs_by_hand():
+    cm = np.array([[5, 2, 0], [0, 4, 2], [3, 0, 6]])
+    pairs = evaluation.confused_pairs(cm, ("a", "b", "c"), 5)
+    # counts 3 (c→a), then a tie at 2: b→c is 2/6 of b, a→b 2/7 of a, so b→c first
+    assert [(p["true"], p["predicted"], p["count"]) for p in pairs] == [
+        ("c", "a", 3),
+        ("b", "c", 2),
+        ("a", "b", 2),
+    ]
+    assert pairs[0]["share"] == pytest.approx(3 / 9)
+    assert len(evaluation.confused_pairs(cm, ("a", "b", "c"), 1)) == 1
+    assert evaluation.confused_pairs(np.diag([3, 4]), ("x", "y")) == []  # no mistakes
+
+
+def test_confusion_heatmap_uses_the_sequential_scale_and_shows_counts():
+    from cnnviz.plots import style
+    from cnnviz.plots import training as plots
+
+    cm = np.array([[200, 3], [1, 150]])
+    for scale in evaluation.CONFUSION_SCALES:
+        heat = plots.confusion_heatmap(cm, ("0", "1"), scale).data[0]
+        assert [list(c) for c in heat.colorscale] == [list(c) for c in style.SEQUENTIAL]
+        np.testing.assert_array_equal(np.asarray(heat.text), cm)  # cells always show counts
+        np.testing.assert_allclose(
+            np.asarray(heat.z, dtype=float), evaluation.confusion_colour_values(cm, scale)
+        )
+        assert heat.zmin == 0 and heat.showscale
+    log = plots.confusion_heatmap(cm, ("0", "1"), "log").data[0]
+    assert list(log.colorbar.ticktext) == [0, 1, 3, 10, 30, 100]  # in images, not log10
+    np.testing.assert_allclose(
+        log.colorbar.tickvals, np.log10(1 + np.array([0, 1, 3, 10, 30, 100]))
+    )

@@ -133,6 +133,7 @@ def test_caller_model_is_never_modified(book, three):
         explain.heatmap(book, three, method)
     explain.maximize(book, [1], steps=2)
     explain.maximize(book, [0], "conv1", steps=2)
+    explain.evidence(book, three, "gradcam")
     explain.randomized_clone(book)
     assert book.get_layer("output").activation is keras.activations.softmax
     for a, b in zip(before, book.get_weights(), strict=True):
@@ -203,7 +204,32 @@ def test_sanity_check_randomised_weights_change_gradcam(book, three):
     )
     assert rho < 0.5  # measured about -0.1: the map depends on the learned weights
     table = explain.sanity_table({"a": np.eye(3)}, {"a": np.eye(3)})
-    assert table == {"method": ["a"], "rank correlation": [1.0], "verdict": ["similar: suspicious"]}
+    assert table["rank correlation"] == [1.0]
+    assert table["verdict"] == [
+        "suspicious: 1.00 ≥ 0.5, the map barely changed when the weights were randomised"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rho", "starts"),
+    [
+        (0.5, "suspicious: 0.50 ≥ 0.5"),  # the threshold itself is suspicious
+        (0.4999, "passes: 0.50 < 0.5"),  # rounds to 0.50 but is below: the sign says so
+        (-0.8, "passes: -0.80 < 0.5"),  # anti-correlated maps changed a lot
+        (float("nan"), "cannot tell: one of the maps is blank"),
+    ],
+)
+def test_sanity_verdict_edges(rho, starts):
+    assert explain.sanity_verdict(rho).startswith(starts)
+
+
+def test_sanity_table_blank_map_and_custom_threshold_and_rule():
+    flat = np.zeros((3, 3))
+    table = explain.sanity_table({"a": flat, "b": np.eye(3)}, {"a": np.eye(3), "b": np.eye(3)})
+    assert np.isnan(table["rank correlation"][0]) and table["verdict"][0].startswith("cannot")
+    strict = explain.sanity_table({"b": np.eye(3)}, {"b": np.eye(3)}, threshold=1.01)
+    assert strict["verdict"][0].startswith("passes: 1.00 < 1.01")
+    assert "below 0.5" in explain.sanity_rule() and "0.5 or above" in explain.sanity_rule()
 
 
 def test_rank_correlation_and_mass_fraction_by_hand():
@@ -224,13 +250,98 @@ def test_maximize_raises_each_target_and_keeps_range(book):
     assert len(dreams) == 2
     for d in dreams:
         assert d.image.shape == (28, 28, 1) and 0 <= d.image.min() and d.image.max() <= 1
-        assert len(d.scores) == 15 and d.scores[-1] > d.scores[0]
-    filt = explain.maximize(book, [5], "conv1", steps=15)[0]
-    assert filt.scores[-1] > filt.scores[0]
+        assert len(d.scores) == 15 and d.scores[-1] > d.scores[0] and d.box is None
     with pytest.raises(ExplainError, match="got 28"):
         explain.maximize(book, [28], "conv1", steps=1)
     with pytest.raises(ExplainError, match="got 0"):
         explain.maximize(book, [1], steps=0)
+    with pytest.raises(ExplainError, match="tv_weight must be 0 or more, got -1"):
+        explain.maximize(book, [1], steps=1, tv_weight=-1)
+
+
+def test_class_dreams_are_read_as_their_class_by_this_and_another_model(book):
+    """With maximize's defaults, the ten dreams of book_mnist are digits, not adversarial
+    noise: book_mnist reads them as their class, and so does cookbook_cnn, trained apart
+    (another architecture, no augmentation). Measured: 10/10 and 10/10."""
+    other = models.load(models.bundled("cookbook_cnn"))
+    dreams = explain.maximize(book, list(range(10)))
+    images = np.stack([d.image for d in dreams])  # (10, 28, 28, 1)
+    own = book.predict(images, verbose=0).argmax(axis=1)
+    second = other.predict(images, verbose=0).argmax(axis=1)
+    assert (own == np.arange(10)).sum() >= 9, own
+    assert (second == np.arange(10)).sum() >= 7, second
+    assert all(d.scores[-1] > d.scores[0] for d in dreams)
+    assert all(0 <= d.image.min() and d.image.max() <= 1 for d in dreams)
+    assert all(d.image.mean() < 0.5 for d in dreams)  # white strokes on a dark page, as MNIST
+
+
+def test_filter_dreams_live_in_the_receptive_field_and_follow_the_kernel(book):
+    dreams = explain.maximize(book, [0, 2, 5], "conv1", steps=60)
+    weights = explain.kernels(book)[:, :, 0, :]  # (3, 3, 28)
+    for f, d in zip([0, 2, 5], dreams, strict=True):
+        assert d.box == (13, 13, 16, 16)  # the 3×3 pixels the centre unit of a 26×26 map sees
+        assert d.view().shape == (7, 7, 1)  # plus a 2-pixel margin
+        assert d.scores[-1] > d.scores[0]
+        top, left, bottom, right = d.box
+        wanted = d.image[top:bottom, left:right, 0] - 0.5  # brighter or darker than grey
+        w = weights[..., f]
+        agree = np.sum(np.abs(w) * (np.sign(wanted) == np.sign(w))) / np.abs(w).sum()
+        assert agree > 0.8, (f, agree)  # a linear filter wants its kernel's sign pattern
+    outside = dreams[0].image.copy()
+    outside[11:18, 11:18] = 0.5
+    assert np.abs(outside - 0.5).max() < 0.1  # pixels it cannot see stay neutral grey
+
+
+def test_receptive_field_grows_through_pooling():
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(2, 3, activation="relu", name="c1")(inputs)  # (14, 14)
+    x = keras.layers.MaxPooling2D(2)(x)  # (7, 7)
+    x = keras.layers.Conv2D(2, 3, activation="relu", name="c2")(x)  # (5, 5)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
+    assert explain.receptive_field(model, "c1") == (7, 7, 10, 10)  # unit (7, 7) of 14×14
+    # Unit (2, 2) of c2 sees pooled cells 2..4 = c1 cells 4..9 = input pixels 4..11.
+    assert explain.receptive_field(model, "c2") == (4, 4, 12, 12)
+
+
+def test_curves_verdict_never_claims_a_rise_that_is_not_there():
+    rise = explain.curves_verdict({"a": [0.0, 1.0], "b": [1.0, 3.0], "c": [-2.0, -1.0]})
+    assert rise.startswith("All 3 curves rose") and "-0.33 → 1" in rise
+    assert explain.curves_verdict({"a": [1.0, 2.0]}).startswith("The curve rose: the target")
+    mixed = explain.curves_verdict({"a": [0.0, 1.0], "b": [2.0, 2.0], "c": [3.0, 1.0]})
+    assert mixed.startswith("1 of 3 curves rose; b (2 → 2), c (3 → 1) did not")
+    assert explain.curves_verdict({"a": [5.0]}).startswith("One step is not a curve")
+    assert explain.curves_verdict({}) == "There are no curves to read."
+    assert "diverged" in explain.curves_verdict({"a": [0.0, float("nan")]})
+
+
+# ---------------------------------------------------------------------------- evidence
+
+
+def test_evidence_compares_classes_on_one_scale(book, three):
+    for method in ("gradcam", "saliency"):
+        ev = explain.evidence(book, three, method)
+        assert ev.shape == (10, 28, 28) and ev.min() >= 0
+        # Stretched to [0, 1] one class at a time, it is the heatmap of that class.
+        for c in (3, 8):
+            e = ev[c]
+            stretched = (e - e.min()) / (e.max() - e.min())
+            np.testing.assert_allclose(
+                stretched, explain.heatmap(book, three, method, c), atol=1e-4
+            )
+    ev = explain.evidence(book, three, "scorecam")
+    peaks = ev.reshape(10, -1).max(axis=1)
+    assert peaks.argmax() == 3 and peaks[3] > 2 * np.delete(peaks, 3).max()  # measured 3.6×
+    summary = explain.evidence_summary({"Score-CAM": ev}, tuple("0123456789"), 3)
+    assert summary == "Score-CAM gives its strongest map to class 3, the predicted class."
+    lo, hi = explain.display_limits(ev, 8, shared=True)
+    assert (lo, hi) == (0.0, float(ev.max())) and hi > ev[8].max()
+    assert explain.display_limits(ev, 8, shared=False) == (0.0, float(ev[8].max()))
+    assert explain.display_limits(np.zeros((2, 3, 3)), 0, shared=True) == (0.0, 1.0)
+
+
+def test_is_probability_output(book):
+    assert explain.is_probability_output(book)
+    assert not explain.is_probability_output(explain.linear_clone(book))
 
 
 # ---------------------------------------------------------------------------- ImageNet

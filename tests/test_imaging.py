@@ -23,21 +23,21 @@ def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-def _page_with_bar() -> np.ndarray:
-    """White 80×100 page, a black bar 20 wide × 40 tall in the top-left corner."""
+def _page_with_bar(width: int = 6) -> np.ndarray:
+    """White 80×100 page, a black bar ``width`` wide × 40 tall in the top-left corner."""
     page = np.full((80, 100), 255, np.uint8)
-    page[5:45, 8:28] = 0
+    page[5:45, 8 : 8 + width] = 0
     return page
 
 
 def test_off_centre_black_bar_becomes_white_centred_20px():
     out = prepare_image(_page_with_bar()).array[..., 0]
-    # Hand-worked: 40×20 bar -> longer side 20 -> 20 rows × 10 cols, centre of mass at
-    # (9.5, 4.5) placed on (13.5, 13.5): rows 4..23, cols 9..18.
+    # Hand-worked: 40×6 bar -> longer side 20 -> 20 rows × 3 cols, centre of mass at
+    # (9.5, 1) placed on (13.5, 13.5): rows 4..23, cols 12..14 (13.5 - 1 rounds to 12).
     assert out.shape == (28, 28)
-    np.testing.assert_allclose(out[4:24, 9:19], 1.0, atol=0.05)
+    np.testing.assert_allclose(out[4:24, 12:15], 1.0, atol=0.05)
     outside = np.ones_like(out, bool)
-    outside[4:24, 9:19] = False
+    outside[4:24, 12:15] = False
     assert out[outside].max() < 0.05  # black background: the stroke is now white
     com = imaging.centre_of_mass(out)
     np.testing.assert_allclose(com, (13.5, 13.5), atol=0.6)
@@ -48,7 +48,8 @@ def test_steps_are_named_and_end_with_the_model_input():
     titles = [t for t, _ in prep.steps]
     assert titles[0].startswith("Original (100×80)")
     assert "Inverted (white on black)" in titles
-    assert any(t.startswith("Cropped (20×40)") for t in titles)
+    assert any(t.startswith("Cropped (6×40)") for t in titles)
+    assert not any(t.startswith("Thinner pen") for t in titles)  # a 3-px stroke at 20 px
     np.testing.assert_array_equal(prep.steps[-1][1], prep.array[..., 0])
     assert prep.array.dtype == np.float32 and prep.warning is None
 
@@ -94,7 +95,7 @@ def test_sixteen_bit_png_matches_eight_bit():
 
 def test_transparent_background_is_composited_over_white():
     rgba = np.zeros((80, 100, 4), np.uint8)  # transparent black everywhere…
-    rgba[5:45, 8:28, 3] = 255  # …except an opaque black bar
+    rgba[5:45, 8:14, 3] = 255  # …except an opaque black bar
     out = prepare_image(_encode(Image.fromarray(rgba, "RGBA"), "PNG")).array
     np.testing.assert_allclose(out, prepare_image(_page_with_bar()).array, atol=1e-6)
 
@@ -223,3 +224,71 @@ def test_bundled_samples_are_confident_mnist_digits():
         assert int(np.argmax(explain.predict_proba(model, x))) == digit
     with pytest.raises(ImageError, match="digit 11"):
         imaging.load_sample(11)
+
+
+# ------------------------------------------------------------- photos and real handwriting
+
+
+def _photo_of(page: np.ndarray, tilt: float, noise: float, seed: int = 0) -> bytes:
+    """``page`` (uint8, dark ink on white) lit unevenly from the left, with sensor noise."""
+    rng = np.random.default_rng(seed)
+    light = 0.6 + tilt * np.linspace(0, 1, page.shape[1])[None, :]  # brighter to the right
+    grey = page / 255 * light + rng.normal(0, noise, page.shape)
+    return _encode(Image.fromarray((np.clip(grey, 0, 1) * 255).astype(np.uint8)), "PNG")
+
+
+def test_uneven_paper_and_noise_do_not_move_the_crop():
+    clean = prepare_image(_page_with_bar())
+    photo = prepare_image(_photo_of(_page_with_bar(), tilt=0.35, noise=0.03))
+    crop = [t for t, _ in photo.steps if t.startswith("Cropped")]
+    assert crop == ["Cropped (6×40)"]  # the lit half of the page is not mistaken for ink
+    np.testing.assert_allclose(photo.array, clean.array, atol=0.15)
+    plane, level = imaging.paper_background(np.tile(np.linspace(0.2, 0.5, 30), (20, 1)))
+    np.testing.assert_allclose(plane, np.tile(np.linspace(0.2, 0.5, 30), (20, 1)), atol=1e-6)
+    assert level == pytest.approx(0, abs=1e-9)
+
+
+def test_pure_noise_has_no_strokes_and_says_so():
+    rng = np.random.default_rng(0)
+    prep = prepare_image((rng.random((90, 120)) * 255).astype(np.uint8))
+    assert prep.warning == imaging.NO_STROKES and not prep.array.any()
+    assert prep.steps[-1][0] == "Blank: nothing to read (28×28)"  # what the model gets, last
+    flat = prepare_image(np.full((30, 30), 90, np.uint8))
+    assert flat.warning == imaging.NO_CONTENT
+
+
+def test_a_thick_pen_is_thinned_towards_mnists_width():
+    bar = np.pad(np.ones((30, 4)), 5)  # area 120, outline 2·30 + 2·4 - 4 = 64 pixels
+    assert imaging.stroke_width(bar) == pytest.approx(240 / 64)
+    fat = prepare_image(_page_with_bar(width=20))  # a 20-px stroke: 10 px at the 20-px scale
+    titles = [t for t, _ in fat.steps]
+    thinned = next(t for t in titles if t.startswith("Thinner pen"))
+    assert thinned == "Thinner pen (6.9 → 4.6 px at 20 px)"
+    assert titles.index(thinned) == titles.index("Cropped (20×40)") + 1
+
+
+def test_handwriting_test_set_is_what_the_readme_says():
+    from sklearn.datasets import load_digits
+
+    photos, labels = imaging.load_handwriting()
+    assert len(photos) == 1000 and np.bincount(labels).tolist() == [100] * 10
+    assert all(p[:2] == b"\xff\xd8" for p in photos)  # JPEG files
+    with np.load(imaging.HANDWRITING) as z:
+        rows = z["source_rows"]
+    np.testing.assert_array_equal(load_digits().target[rows], labels)  # provenance
+    sizes = {Image.open(io.BytesIO(p)).size for p in photos[:50]}
+    assert len(sizes) > 30 and all(56 <= w <= 128 and 56 <= h <= 128 for w, h in sizes)
+
+
+def test_upload_path_reads_real_handwriting_far_better_than_a_naive_resize():
+    from cnnviz import models
+
+    model = models.load(models.bundled("book_mnist"))
+    photos, labels = imaging.load_handwriting()
+    pick = np.concatenate([np.flatnonzero(labels == c)[:6] for c in range(10)])  # 60 photos
+    upload = np.stack([prepare_image(photos[i]).array for i in pick])
+    naive = np.stack([imaging.naive_input(photos[i]) for i in pick])
+    assert naive.shape == upload.shape == (60, 28, 28, 1)
+    acc_upload = np.mean(model.predict(upload, verbose=0).argmax(1) == labels[pick])
+    acc_naive = np.mean(model.predict(naive, verbose=0).argmax(1) == labels[pick])
+    assert acc_upload >= 0.75 and acc_naive <= 0.25, (acc_upload, acc_naive)

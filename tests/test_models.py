@@ -19,8 +19,16 @@ COUNTS = {
     "fashion_leaky_dropout": ((28, 28, 1), 10, 356_234),
     "cookbook_mlp": ((28, 28, 1), 10, 795_010),
     "cookbook_cnn": ((28, 28, 1), 10, 1_701_110),
+    # 32·(9+1) + 64·(9·32+1) + 128·(9·64+1) + 10·(128+1): no Flatten, so no huge Dense
+    "global_pool_cnn": ((28, 28, 1), 10, 93_962),
     "cifar_augment": ((32, 32, 3), 10, 309_290),
     "toy_4x4": ((4, 4, 1), 1, 12),
+    # Deep Learning with Python (1st ed.), listing 5.6's model.summary(): 3,453,121
+    # (listing 5.5's convnet; listing 5.13's dropout has no weights).
+    "chollet_small_data": ((150, 150, 3), 1, 3_453_121),
+    # 320 + 18,496 + 73,856 + 147,584 (four 3×3 convs) + 147,584 (Dense 128 on 3×3×128)
+    # + 258 (two softmax units): counted by hand from the layers.
+    "cookbook_50_grey": ((50, 50, 1), 2, 388_098),
 }
 
 
@@ -110,8 +118,17 @@ def test_parse_blocks_errors(text, match):
         ([{"kind": "dropout", "rate": 1.5}], r"rate must be in \[0, 1\), got 1.5"),
         (
             [{"kind": "conv", "filters": 2, "kernel": 40, "stride": 1, "padding": "valid"}],
-            "cannot take input",
+            r"^block 1 \(conv\): the image is only 28×28 there, smaller than its 40×40 window "
+            "— use a smaller kernel or padding=same.$",
         ),
+        (
+            [
+                {"kind": "conv", "filters": 2, "kernel": 3, "stride": 1, "padding": "valid"},
+                {"kind": "pool", "size": 40, "stride": 0, "padding": "valid", "mode": "max"},
+            ],
+            r"^block 2 \(pool\): the image is only 26×26 there, smaller than its 40×40",
+        ),
+        ([{"kind": "batchnorm", "momentum": 1.0}], r"momentum must be in \[0, 1\), got 1.0"),
         (
             [
                 {"kind": "dense", "units": 4},
@@ -172,3 +189,36 @@ def test_load_converts_a_sequential_model_to_functional(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), seq.predict(x, verbose=0), atol=1e-6)
     with pytest.raises(ModelError, match=r"expects input \(28, 28, 1\), but the data is"):
         models.load(path, expected_input_shape=(32, 32, 3))
+
+
+def test_custom_batchnorm_momentum_defaults_to_short_run_value():
+    model = models.build_custom(
+        models.parse_blocks("conv filters=2\nbatchnorm\nbatchnorm momentum=0.99")
+    )
+    assert model.get_layer("bn1").momentum == models.BN_MOMENTUM == 0.9
+    assert model.get_layer("bn2").momentum == 0.99
+    assert "batchnorm momentum=0.9" in models.EXAMPLE_SPEC  # the default spec shows the option
+    for name, shape, classes in (("dli_asl", (28, 28, 1), 24), ("cifar_augment", (32, 32, 3), 10)):
+        bns = [la for la in models.build(name, shape, classes).layers if "bn" in la.name]
+        assert bns and {la.momentum for la in bns} == {0.9}
+
+
+def test_shrinking_errors_are_one_plain_sentence():
+    for spec in ("pool size=2\n" * 5, "conv kernel=3 stride=30\nconv kernel=3"):
+        with pytest.raises(ModelError) as exc:
+            models.build_custom(models.parse_blocks(spec))
+        text = str(exc.value)
+        assert "Exception encountered" not in text and "\n" not in text
+        assert text.endswith("or padding=same.")
+
+
+def test_small_data_convnets_take_their_own_image_sizes():
+    entry = models.ZOO["chollet_small_data"]
+    chollet = models.build("chollet_small_data", num_classes=entry.default_classes)
+    assert chollet.input_shape == (None, 150, 150, 3)
+    assert chollet.get_layer("pool4").output.shape[1:] == (7, 7, 128)  # 148→74→36→17→7
+    assert chollet.output_shape == (None, 1)  # cats vs dogs: one sigmoid unit, as the book
+    grey = models.build("cookbook_50_grey", num_classes=2)
+    assert grey.input_shape == (None, 50, 50, 1) and grey.output_shape == (None, 2)
+    assert grey.get_layer("flatten").output.shape[1:] == (3 * 3 * 128,)
+    assert models.ZOO["chollet_small_data"].default_classes == 1

@@ -37,8 +37,9 @@ def test_measure_gap_on_synthetic_histories():
     assert "lowest at epoch 2 and rose afterwards" in text
     assert "rose afterwards" not in overfitting.describe_gap("dropout", h)
     v = overfitting.verdict({"plain": g, "dropout": h})
-    assert v.startswith("The smallest gap is **dropout** (0.05).")
-    assert "dropout narrows it to 0.05" in v
+    assert v.startswith("**plain** overfits: its validation loss ends 0.85 above its training")
+    assert "**dropout** narrows the gap from 0.85 to 0.05" in v and "rises (81.0 % → 84.0 %)" in v
+    assert v.endswith("Best on the validation images: **dropout** (84.0 %).")
 
 
 def test_measure_gap_without_accuracy_and_bad_histories():
@@ -111,3 +112,99 @@ def test_bundled_curves_show_the_lesson():
     gaps = {k: measure_gap(h) for k, h in runs.items()}
     assert gaps["dropout"].loss_gap < gaps["plain"].loss_gap
     assert gaps["plain"].train_accuracy > gaps["plain"].val_accuracy
+
+
+def _gap(train_loss, val_loss, train_acc, val_acc, epochs=10) -> overfitting.Gap:
+    """A final-epoch gap made by hand (best epoch = last)."""
+    return overfitting.Gap(
+        train_loss,
+        val_loss,
+        val_loss - train_loss,
+        train_acc,
+        val_acc,
+        train_acc - val_acc,
+        epochs,
+        val_loss,
+        epochs,
+    )
+
+
+PLAIN = _gap(0.05, 0.40, 0.99, 0.90)  # overfits: gap 0.35, validation 90 %
+
+
+def test_verdict_regulariser_that_narrows_the_gap_and_keeps_accuracy():
+    v = overfitting.verdict({"plain": PLAIN, "dropout": _gap(0.20, 0.30, 0.95, 0.902)}, n_val=500)
+    assert v == (
+        "**plain** overfits: its validation loss ends 0.35 above its training loss (accuracy "
+        "90.0 % on validation, 99.0 % on training). Against the plain run: **dropout** "
+        "narrows the gap from 0.35 to 0.10, with about the same validation accuracy (90.0 % "
+        "→ 90.2 %). On the validation images all runs are within 1 point of each other "
+        "(90.0 %–90.2 %)."
+    )
+
+
+def test_verdict_underfitting_dropout_with_a_negative_gap():
+    # The issue's case: dropout "narrowed it to -0.18" and was called the smallest gap,
+    # while it underfits (86.3 % vs 90.0 % on validation).
+    v = overfitting.verdict(
+        {"plain": PLAIN, "dropout": _gap(0.60, 0.42, 0.82, 0.863)}, n_train=300, n_val=300
+    )
+    assert "**dropout** closes the gap (its validation loss is even 0.18 below training)" in v
+    assert "but its validation accuracy falls (90.0 % → 86.3 %): it underfits" in v
+    assert "-0.18" not in v and "narrows" not in v and "smallest" not in v
+    assert v.endswith("Best on the validation images: **plain** (90.0 %).")
+
+
+def test_verdict_when_nothing_overfits_or_the_gap_is_negative():
+    v = overfitting.verdict(
+        {"plain": _gap(0.30, 0.31, 0.91, 0.90), "dropout": _gap(0.40, 0.30, 0.88, 0.905)},
+        n_val=2000,
+    )
+    assert v.startswith("**plain** shows no gap between training and validation (+0.01).")
+    assert "nothing to cure" in v
+    assert "**dropout** shows no overfitting: its validation loss is even 0.10 below" in v
+    assert "narrow" not in v and "underfit" not in v
+
+
+def test_verdict_gap_that_grows_and_no_baseline():
+    v = overfitting.verdict({"plain": PLAIN, "L2": _gap(0.02, 0.50, 1.0, 0.85)}, n_val=1000)
+    assert (
+        "**L2** does not narrow the gap (0.48 vs 0.35), and its validation accuracy falls "
+        "(90.0 % → 85.0 %)." in v
+    )
+    assert "underfits" not in v  # a wider gap and worse accuracy is not underfitting
+    v = overfitting.verdict({"dropout": _gap(0.2, 0.3, 0.95, 0.92), "L2": PLAIN})
+    assert v.startswith("**dropout** overfits: its validation loss ends 0.10 above")
+    assert "**L2** overfits" in v and "Against" not in v
+
+
+def test_verdict_tiny_runs_and_chance_accuracy():
+    # 20 images, one epoch: nobody has learned anything yet.
+    v = overfitting.verdict(
+        {"plain": _gap(2.29, 2.30, 0.15, 0.10, 1), "dropout": _gap(2.31, 2.28, 0.1, 0.15, 1)},
+        n_train=20,
+        n_val=20,
+    )
+    assert v == (
+        "A small run (20 training and 20 validation images): one validation image is worth "
+        "5.0 points, so accuracy differences of up to 10 points are noise. **plain** and "
+        "**dropout** have not learned the task yet (validation accuracy 10.0 %, 15.0 %; "
+        "guessing gives 10.0 %): their gap says nothing about overfitting. Train longer or "
+        "on more images."
+    )
+    # One run stuck at chance among learned ones: left out of the comparison.
+    v = overfitting.verdict({"plain": PLAIN, "L2": _gap(2.3, 2.3, 0.11, 0.12)}, n_val=500)
+    assert "**L2** has not learned the task yet (validation accuracy 12.0 %" in v
+    assert "Against" not in v and "Best" not in v
+    # Tiny validation set: a 5-point difference is noise, not "rises".
+    v = overfitting.verdict(
+        {"plain": _gap(0.1, 0.6, 1.0, 0.75), "dropout": _gap(0.3, 0.5, 0.9, 0.80)}, n_val=40
+    )
+    assert "one validation image is worth 2.5 points" in v
+    assert "with about the same validation accuracy (75.0 % → 80.0 %)" in v  # 2 images
+    assert "all runs are within 5 points of each other" in v
+
+
+def test_describe_gap_words_a_negative_gap():
+    g = _gap(0.6, 0.42, 0.82, 0.863)
+    assert "(gap -0.18: validation loss below training loss)" in overfitting.describe_gap("d", g)

@@ -8,6 +8,7 @@ import pytest
 
 from cnnviz import conv, pooling
 from cnnviz.plots import arithmetic as plots
+from cnnviz.plots import style
 
 X = np.arange(1, 17, dtype=float).reshape(4, 4)
 K = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -91,17 +92,89 @@ def test_stride_animation_kernel_footprint_moves_by_the_stride():
         plots.stride_animation(3, 5)
 
 
-def test_image_pair_and_shift_demo_and_matrix():
+def _stops(trace) -> list:
+    return [list(stop) for stop in trace.colorscale]
+
+
+def test_image_pair_shows_the_picture_as_it_is_and_a_signed_map():
     img = np.random.default_rng(0).random((8, 8))
-    fig = plots.image_pair_figure(img, conv.conv2d(img, conv.KERNELS["edge"]))
-    assert fig.data[0].z.shape == (8, 8) and fig.data[1].z.shape == (6, 6)
-    assert fig.data[1].zmid == 0
+    feature = conv.conv2d(img, conv.KERNELS["edge"])
+    fig = plots.image_pair_figure(img, feature)
+    picture, fmap = fig.data
+    np.testing.assert_array_equal(picture.z, img)  # not inverted, not stretched
+    assert _stops(picture) == style.GRAY and (picture.zmin, picture.zmax) == (0, 1)
+    assert _stops(fmap) == style.DIVERGING and fmap.zmin == -fmap.zmax == -abs(feature).max()
+    assert fmap.showscale and fig.layout.xaxis.showticklabels is False
     rgb = plots.image_pair_figure(np.zeros((4, 4, 3)), np.zeros((4, 4)))
     assert isinstance(rgb.data[0], go.Image)
-    demo = pooling.shift_demo(2)
-    fig = plots.shift_demo_figure(demo.inputs, demo.outputs, demo.labels, demo.unchanged)
+
+
+def test_pooled_pair_is_drawn_at_true_size_on_one_scale():
+    fmap = np.abs(np.random.default_rng(1).normal(size=(12, 8)))
+    pooled = pooling.pool2d(fmap, 2, mode="sum")
+    fig = plots.pooled_pair_figure(fmap, pooled, ("a", "b"))
+    left, right = fig.data
+    assert _stops(left) == _stops(right) == style.SEQUENTIAL
+    assert (left.zmin, left.zmax) == (right.zmin, right.zmax) == (0, pooled.max())
+    assert not left.showscale and right.showscale
+    # Same rows in both panels' ranges: a pooled pixel is as tall as an input pixel.
+    assert list(fig.layout.yaxis.range) == list(fig.layout.yaxis2.range) == [11.5, -0.5]
+    assert list(fig.layout.xaxis2.range) == [-0.5, 3.5]
+    assert fig.layout.xaxis.domain[1] - fig.layout.xaxis.domain[0] > 1.5 * (
+        fig.layout.xaxis2.domain[1] - fig.layout.xaxis2.domain[0]
+    )
+
+
+@pytest.mark.parametrize(("size", "stride", "mode"), [(2, 2, "max"), (4, 4, "avg"), (3, 1, "sum")])
+def test_shift_demo_figure_draws_windows_and_verdicts(size, stride, mode):
+    demo = pooling.shift_demo(size, stride, mode)
+    fig = plots.shift_demo_figure(demo)
     titles = [a.text for a in fig.layout.annotations]
-    assert titles[3:] == ["pooled: same as original"] * 2 + ["pooled: CHANGED"]
-    np.testing.assert_array_equal(fig.data[5].z, demo.outputs[2])
-    m = plots.matrix_figure(K, "Kernel")
-    assert list(np.asarray(m.data[0].text).ravel()) == ["1", "2", "3", "4"]
+    assert titles[0::2] == list(demo.labels)
+    assert titles[1::2] == [
+        f"pooled 1×{demo.outputs[0].shape[1]}: " + ("same as the original" if u else "CHANGED")
+        for u in demo.unchanged
+    ]
+    for i, (x, y) in enumerate(zip(demo.inputs, demo.outputs, strict=True)):
+        np.testing.assert_array_equal(fig.data[2 * i].z, x)
+        np.testing.assert_array_equal(fig.data[2 * i + 1].z, y)
+    n_windows = demo.outputs[0].shape[1]
+    strip = [sh for sh in fig.layout.shapes if sh.xref == "x"]
+    assert len(strip) == n_windows  # every window's boundary on the first strip
+    hot = [sh for sh in strip if sh.line.color == style.ACCENT]
+    assert len(hot) == len(demo.windows[0])
+    assert all(_stops(t) == style.SEQUENTIAL for t in fig.data)
+    assert sum(bool(t.showscale) for t in fig.data) == 1
+
+
+def test_stepper_data_scales_and_id():
+    trace = conv.conv_trace(*conv.RGB_EXAMPLE)
+    data = plots.stepper_data(trace, step=99)
+    assert data["trace"] is trace and data["step"] == len(trace["steps"]) - 1
+    assert data["palette"] == style.palette()
+    sc = data["scales"]
+    assert sc["input"] == {"scale": "channels", "limits": [0.0, 1.0]}
+    # +1 and -1 slices on ONE symmetric scale: +1 is red, 0 white, -1 blue.
+    assert sc["kernel"] == {"scale": "diverging", "limits": [-1.0, 1.0]}
+    partials = np.abs(trace["partials"]).max()
+    assert sc["partials"] == {"scale": "diverging", "limits": [-partials, partials]}
+    for grid in ("kernel", "products", "partials", "output"):
+        lo, hi = sc[grid]["limits"]
+        assert lo == -hi > -np.inf
+    other = plots.stepper_data(conv.conv_trace(*conv.RGB_EXAMPLE, stride=2))
+    assert other["id"] != data["id"]
+    assert plots.stepper_data(conv.conv_trace(*conv.RGB_EXAMPLE))["id"] == data["id"]
+    pool = plots.stepper_data(pooling.pool_trace(X, 2, mode="sum"))
+    assert pool["scales"]["input"] == pool["scales"]["output"]
+    assert pool["scales"]["output"] == {"scale": "sequential", "limits": [0.0, 54.0]}
+    signed = plots.stepper_data(conv.conv_trace(X - 10, K))
+    assert signed["scales"]["input"] == {"scale": "diverging", "limits": [-9.0, 9.0]}
+
+
+def test_step_figure_uses_the_visual_language():
+    out = conv.conv2d(X, -K)
+    fig = plots.step_figure(X, out, conv.conv_steps(X, -K)[0], ((0, 0), (0, 0)), -K)
+    inp, ker, res = fig.data
+    assert _stops(inp) == style.SEQUENTIAL
+    assert _stops(ker) == _stops(res) == style.DIVERGING
+    assert ker.zmin == -ker.zmax == -4 and res.showscale

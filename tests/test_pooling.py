@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,77 @@ def test_shift_invariance_demo_inside_vs_across_window():
 
 
 @pytest.mark.parametrize(
+    ("size", "stride", "padding", "mode"),
+    [(2, 2, "valid", "max"), (3, 2, "same", "avg"), (2, 1, "valid", "sum"), (3, 3, "same", "max")],
+)
+def test_pool_trace_equals_pool_steps(size, stride, padding, mode):
+    x = np.random.default_rng(4).integers(0, 10, size=(5, 6)).astype(float)
+    trace = pooling.pool_trace(x, size, stride, padding, mode)
+    steps = pooling.pool_steps(x, size, stride, padding, mode)
+    out = pooling.pool2d(x, size, stride, padding, mode)
+    np.testing.assert_array_equal(trace["output"], out)
+    assert trace["output_shape"] == list(out.shape) and trace["mode"] == mode
+    assert len(trace["steps"]) == len(steps)
+    for got, want in zip(trace["steps"], steps, strict=True):
+        assert got["out"] == [want.out_row, want.out_col]
+        assert got["rows"] == list(want.rows) and got["cols"] == list(want.cols)
+        assert got["padded"] == want.padded.tolist()
+        window = np.array(got["window"][0], dtype=float)  # None (padding) becomes NaN
+        np.testing.assert_array_equal(window, want.window)
+        assert got["winner"] == (list(want.winner) if want.winner else None)
+        assert got["value"] == got["output"] == want.value
+        assert got["lines"] == [want.expression()]
+    json.dumps(trace, allow_nan=False)
+    with pytest.raises(ValueError, match="2-D input"):
+        pooling.pool_trace(np.ones((4, 4, 2)))
+
+
+def test_size_sentence_counts_window_positions():
+    assert pooling.size_sentence((4, 4), (2, 2), 4) == "4×4 → **2×2** in 4 window positions."
+    assert pooling.size_sentence((4, 4), (1, 1), 1) == "4×4 → **1×1** in 1 window position."
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+@pytest.mark.parametrize("stride_offset", [-1, 0, 2])
+@pytest.mark.parametrize("mode", ["max", "avg", "sum"])
+def test_shift_demo_follows_size_stride_and_operation(size, stride_offset, mode):
+    stride = max(size + stride_offset, 1)
+    demo = pooling.shift_demo(size, stride, mode)
+    assert demo.moves == ((0, 1, size) if size > 1 else (0, 1))
+    for x, y, m, held, same in zip(
+        demo.inputs, demo.outputs, demo.moves, demo.windows, demo.unchanged, strict=True
+    ):
+        assert x.shape[0] == size and x.sum() == 1 and x[size // 2, m] == 1
+        np.testing.assert_array_equal(y, pooling.pool2d(x, size, stride, mode=mode))
+        assert same == np.array_equal(y, demo.outputs[0])
+        # The windows holding the pixel are exactly the pooled cells that see it.
+        assert held == tuple(np.flatnonzero(y[0] > 0).tolist())
+    inside = size > 1 and stride > 1  # col 1 shares window 0 with col 0 and no other
+    assert demo.unchanged[1] == inside  # 1 px stays inside its window only then
+    assert not any(demo.unchanged[2:])  # moving a window's width always changes it
+    text = demo.summary()
+    assert ("leaves the pooled map unchanged" in text) == inside
+    assert ("not invariance" in text) == inside
+    if not inside:
+        assert "no tolerance to shifts" in text
+    op = {"max": "max", "avg": "average", "sum": "sum"}[mode]
+    assert text.startswith(f"With {size}×{size} {op} pooling, stride {stride}, ")
+
+
+def test_shift_demo_labels_say_where_the_pixel_is():
+    assert pooling.shift_demo(2).labels == (
+        "original: the pixel in column 0",
+        "moved 1 px: still in the same window",
+        "moved 2 px: now in another window",
+    )
+    assert pooling.shift_demo(2, 1).labels[1] == "moved 1 px: also in another window (overlap)"
+    assert pooling.shift_demo(2, 4).labels[2] == "moved 2 px: in no window (the stride skips it)"
+    assert pooling.shift_demo(2, 4).windows[2] == ()
+    with pytest.raises(ValueError, match="mode"):
+        pooling.shift_demo(2, mode="median")
+
+
+@pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
         ({"size": 0}, "0"),
@@ -83,7 +156,7 @@ def test_invalid_arguments_name_the_value(kwargs, needle):
 
 
 def test_non_numeric_and_bad_channel():
-    with pytest.raises(ValueError, match=r"cell \(1, 2\) holds 'x'"):
+    with pytest.raises(ValueError, match=r"cell \(0, 1\) holds 'x'"):
         pooling.pool2d([[1, "x"], [3, 4]])
     with pytest.raises(ValueError, match=r"channel must be in 0\.\.0, got 1"):
         pooling.pool_steps(BOOK, channel=1)

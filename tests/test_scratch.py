@@ -160,3 +160,43 @@ def test_train_toy_learns_and_walkthrough_matches_model():
     w0 = scratch.toy_model(7).get_weights()
     for a, b in zip(w0, scratch.toy_model(7).get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _toy(kernel: float, bias: float, dense_b: float = 0.0) -> keras.Model:
+    """The toy CNN with a constant kernel: each 3×3 sum is kernel × (window sum) + bias."""
+    model = models.build("toy_4x4", (4, 4, 1), 1)
+    model.set_weights(
+        [
+            np.full((3, 3, 1, 1), kernel, "float32"),
+            np.array([bias], "float32"),
+            np.array([[1.0]], "float32"),
+            np.array([dense_b], "float32"),
+        ]
+    )
+    return model
+
+
+def test_relu_warning_only_when_the_relu_really_outputs_zero():
+    # Dead for both inputs: kernel -1 and bias -5 make every sum negative.
+    dead = [scratch.toy_walkthrough(_toy(-1.0, -5.0, 0.3), i) for i in (0, 1)]
+    assert all(not t.relu.any() for t in dead)
+    text = scratch.relu_warning(dead, [0.69] * 10)
+    assert text.startswith("Dead ReLU: for every input the filter's four sums are ≤ 0")
+    assert f"sigmoid(bias) = {dead[0].p:.4f}" in text and dead[0].p == pytest.approx(0.5744, 1e-3)
+    # Kernel -1, bias 0: input #0's sums are all negative; #1 has one window summing to -11/8,
+    # so one cell passes 11/8. Dead for input #0 only.
+    part = [scratch.toy_walkthrough(_toy(-1.0, 0.0), i) for i in (0, 1)]
+    assert not part[0].relu.any() and part[1].relu.any()
+    text = scratch.relu_warning(part)
+    assert text.startswith("For input #0 the ReLU outputs 0 in all four cells")
+    assert "Dead ReLU" not in text
+    # The issue's case: the ReLU passes small values (0.05 and 0.006) but the loss is
+    # still above 0.6: no "dead ReLU", a sentence about the loss instead.
+    alive = [scratch.toy_walkthrough(_toy(0.01, 0.0), i) for i in (0, 1)]
+    assert all(t.pooled > 0 for t in alive)
+    text = scratch.relu_warning(alive, [0.70, 0.69, 0.65])
+    assert text.startswith("The loss is still 0.650 after 3 epochs although the ReLU passes")
+    assert f"{alive[0].pooled:.4f}, {alive[1].pooled:.4f}" in text and "dead" not in text.lower()
+    # Alive and learned (or not trained yet): nothing to warn about.
+    assert scratch.relu_warning(alive, [0.7, 0.1]) is None
+    assert scratch.relu_warning(alive) is None

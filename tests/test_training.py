@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import keras
@@ -35,21 +36,36 @@ def test_one_short_epoch_beats_chance_and_reports_progress(tiny):
         TrainConfig(epochs=2, batch_size=64, validation_split=0.2),
         on_progress=events.append,
     )
-    assert result.stopped is None and result.device == "CPU"
+    assert result.status == "done" and result.device == "CPU" and not result.failed
     assert result.message.startswith("Trained 2 epochs")
     # 800 training images at batch 64 -> 13 batches; executions of 1024 // 64 = 16 batches
-    # are capped at one epoch, so one "batch" report per epoch, then one "epoch" report.
-    assert result.steps_per_execution == 13
+    # are capped at 13 / 8 (rounded up) = 2 batches so an epoch draws >= 8 live points:
+    # reports after batches 2, 4, …, 12 and 13, then one "epoch" report.
+    assert result.steps_per_execution == 2
+    per_epoch = [(b, 13) for b in (2, 4, 6, 8, 10, 12, 13)]
     assert [(e.kind, e.epoch, e.batch, e.batches) for e in events] == [
-        ("batch", 1, 13, 13),
+        *(("batch", 1, b, n) for b, n in per_epoch),
         ("epoch", 1, 13, 13),
-        ("batch", 2, 13, 13),
+        *(("batch", 2, b, n) for b, n in per_epoch),
         ("epoch", 2, 13, 13),
     ]
     for key in training.HISTORY_KEYS:
         assert len(result.history[key]) == 2
     assert events[-1].logs["val_accuracy"] == pytest.approx(result.history["val_accuracy"][-1])
-    assert result.images_per_sec == pytest.approx(800 * 2 / result.seconds)
+    # the live points: one per execution, at fractional epochs, whose image-weighted mean
+    # over an epoch is exactly Keras's epoch loss (they undo its running mean)
+    pts = result.points
+    images = [128, 128, 128, 128, 128, 128, 32]  # 2 batches of 64 each, then the last 32
+    np.testing.assert_allclose(pts["epoch"][:7], np.cumsum(images) / 800)
+    for e in range(2):
+        for metric in ("loss", "accuracy"):
+            epoch_mean = np.dot(pts[metric][7 * e : 7 * e + 7], images) / 800
+            assert epoch_mean == pytest.approx(result.history[metric][e], rel=1e-4)
+    assert result.images_seen == 1600
+    assert result.images_per_sec == pytest.approx(1600 / result.seconds)
+    # epoch 0: the untrained model on the 200 validation images
+    assert result.start.images == 200 and result.start.loss == pytest.approx(math.log(10), 0.1)
+    assert events[0].start == result.start
     # well above chance (10%) on unseen digits; our numpy evaluation agrees with Keras's
     ev = evaluation.evaluate(model, xt, yt)
     loss, acc = model.evaluate(xt, yt, verbose=0)
@@ -75,9 +91,13 @@ def test_stop_request_stops_after_the_current_batch(tiny):
         on_progress=events.append,
         should_stop=should_stop,
     )
-    assert result.stopped == "user" and "stopped on request" in result.message
+    assert result.status == "stopped" and "stopped on request" in result.message
+    assert result.stopped == "user"  # the older field, kept for callers that read it
     assert [e.batch for e in events if e.kind == "batch"] == [1, 2, 3]  # no 4th batch
     assert len(result.history["loss"]) == 1  # epoch 1 closed, epochs 2-3 never ran
+    # a stopped run keeps its curve and counts only the images it trained on
+    assert len(result.points["loss"]) == 3 and result.images_seen == 3 * 128
+    assert result.images_per_sec == pytest.approx(3 * 128 / result.seconds)
 
 
 def test_stop_with_steps_per_execution_stops_after_one_execution(tiny):
@@ -93,7 +113,7 @@ def test_stop_with_steps_per_execution_stops_after_one_execution(tiny):
     )
     spe = result.steps_per_execution
     assert spe == 5
-    assert result.stopped == "user"
+    assert result.status == "stopped"
     assert [e.batch for e in events if e.kind == "batch"] == [spe]
 
 
@@ -102,8 +122,10 @@ def test_huge_learning_rate_ends_with_nan_message(tiny):
     result = training.train(
         _book(), x[:256], y[:256], TrainConfig(epochs=3, optimizer="sgd", learning_rate=1e6)
     )
-    assert result.stopped == "nan"
-    assert "NaN" in result.message and "1e+06" in result.message
+    assert result.status == "nan" and result.failed
+    assert (
+        "NaN" in result.message and "1e+06" in result.message and "(e.g. 100000)" in result.message
+    )
     assert len(result.history["loss"]) < 3 and not math.isfinite(result.history["loss"][-1])
 
 
@@ -117,7 +139,7 @@ def test_early_stopping_when_validation_gets_worse():
     model = models.build("toy_4x4", num_classes=1)
     config = TrainConfig(epochs=6, batch_size=32, learning_rate=0.05, early_stopping_patience=1)
     result = training.train(model, x, y, config, x_val=x, y_val=1 - y)
-    assert result.stopped == "early_stopping"
+    assert result.status == "early_stopping"
     assert "Early stopping after epoch" in result.message
     vl = result.history["val_loss"]
     assert len(vl) < 6 and vl[-1] > min(vl)
@@ -127,7 +149,7 @@ def test_augmentation_trains_inside_the_graph_and_leaves_the_model_alone(tiny):
     x, y, _, _ = tiny
     model = _book()
     names = [layer.name for layer in model.layers]
-    aug = Augmentation(rotation=0.05, shift=0.1, zoom=0.1, flip=True)
+    aug = Augmentation(rotation=18, shift=0.1, zoom=0.1, flip=True)  # 18° = 0.05 turn
     layers = training.augmentation_layers(aug)
     assert [type(lay).__name__ for lay in layers] == [
         "RandomRotation",
@@ -136,7 +158,7 @@ def test_augmentation_trains_inside_the_graph_and_leaves_the_model_alone(tiny):
         "RandomFlip",
     ]
     result = training.train(model, x[:300], y[:300], TrainConfig(epochs=1, augmentation=aug))
-    assert result.stopped is None and len(result.history["loss"]) == 1
+    assert result.status == "done" and len(result.history["loss"]) == 1
     assert [layer.name for layer in model.layers] == names
     # the trained model is usable as it is: compiled, plain images in, probabilities out
     probs = model.predict(x[:4], verbose=0)
@@ -158,10 +180,6 @@ def test_same_seed_same_history(tiny):
         (TrainConfig(learning_rate=-1.0), "learning_rate must be > 0, got -1.0"),
         (TrainConfig(optimizer="adagrad"), "'adagrad'"),
         (TrainConfig(validation_split=1.0), "validation_split"),
-        (
-            TrainConfig(augmentation=Augmentation(rotation=10)),
-            r"augmentation rotation is a fraction in \[0, 1\] \(0.1 = 10%\), got 10",
-        ),
     ],
 )
 def test_bad_settings_raise(config, match, tiny):
@@ -172,8 +190,11 @@ def test_bad_settings_raise(config, match, tiny):
 
 def test_device_and_steps_per_execution():
     assert training.device_name() == "CPU"
+    # 1024 // 128 = 8 batches, but at most batches / 8 (rounded up): >= 8 points an epoch
     assert training.steps_per_execution(TrainConfig(batch_size=128), 57, on_gpu=False) == 8
-    assert training.steps_per_execution(TrainConfig(batch_size=128), 3, on_gpu=False) == 3
+    assert training.steps_per_execution(TrainConfig(batch_size=128), 40, on_gpu=False) == 5
+    assert training.steps_per_execution(TrainConfig(batch_size=128), 400, on_gpu=False) == 8
+    assert training.steps_per_execution(TrainConfig(batch_size=128), 3, on_gpu=False) == 1
     assert training.steps_per_execution(TrainConfig(batch_size=128), 57, on_gpu=True) == 32
     cfg = TrainConfig(steps_per_execution=1)
     assert training.steps_per_execution(cfg, 57, on_gpu=True) == 1
@@ -213,3 +234,274 @@ def test_optimizer_and_metrics_exist_before_fit_so_the_step_is_traced_once(tiny,
     assert len(result.history["loss"]) == 2
     assert model.optimizer.built and model.optimizer.iterations.numpy() > 0
     assert len(calls) == 1
+
+
+# --- how a run ends: the diverged rule -------------------------------------------------
+
+START = training.Start(loss=2.0, accuracy=0.1, chance=0.12, guess_loss=math.log(10))
+LIMIT = 2 * math.log(10)  # twice the larger of the start loss (2.0) and ln 10 (2.303)
+
+
+def _hist(loss, val_acc):
+    return {"loss": [2.1, loss], "accuracy": [0.5, 0.5], "val_loss": [1, 1],
+            "val_accuracy": [0.5, val_acc]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("last_loss", "val_acc", "peak", "expected"),
+    [
+        # rule 1: the last epoch's loss above twice max(start, ln K), on both sides
+        (LIMIT * 1.01, 0.9, None, "diverged"),
+        (LIMIT * 0.99, 0.9, None, None),
+        # rule 2a: near chance (<= 0.12 + 0.05) after a blow-up, on both sides of each
+        (1.0, 0.169, LIMIT * 1.01, "diverged"),
+        (1.0, 0.171, LIMIT * 1.01, None),
+        (1.0, 0.169, LIMIT * 0.99, None),  # near chance, no blow-up: not learned yet
+    ],
+)
+def test_diagnose_both_sides_of_each_threshold(last_loss, val_acc, peak, expected):
+    points = {"epoch": [0.5, 1.0], "loss": [2.2, peak or 2.2], "accuracy": [0.3, 0.3]}
+    status, why = training.diagnose(_hist(last_loss, val_acc), points, START)
+    assert status == expected
+    assert bool(why) == (expected is not None)
+
+
+def test_diagnose_accuracy_that_fell_to_chance_from_above():
+    # rule 2b: a model that started above chance (a pre-trained one) and ended at chance
+    # diverged even without a blow-up; starting at chance it merely has not learned
+    hist, points = _hist(1.0, 0.15), {"loss": [1.5]}
+    above = dataclasses.replace(START, accuracy=0.171)
+    at = dataclasses.replace(START, accuracy=0.169)
+    assert training.diagnose(hist, points, above)[0] == "diverged"
+    assert "fell from 17.1% before training to 15.0%" in training.diagnose(hist, points, above)[1]
+    assert training.diagnose(hist, points, at) == (None, "")
+
+
+def test_diagnose_without_validation_uses_training_accuracy():
+    hist = {"loss": [1.0], "accuracy": [0.13], "val_loss": [], "val_accuracy": []}
+    status, why = training.diagnose(hist, {"loss": [LIMIT * 2]}, START)
+    assert status == "diverged" and why.startswith("training accuracy ended at 13.0%")
+    note = training.not_learned_note(hist, START)
+    assert note.startswith("Training accuracy is 13.0%, about chance (12.0%)")
+    assert training.not_learned_note({"accuracy": [0.18]}, START) == ""
+
+
+def test_start_limits():
+    s = training.Start(loss=3.0, accuracy=0.0, chance=0.5, guess_loss=math.log(2))
+    assert s.loss_limit == 6.0 and s.chance_limit == pytest.approx(0.55)
+    s = training.Start(loss=0.05, accuracy=0.99, chance=0.1, guess_loss=math.log(10))
+    assert s.loss_limit == pytest.approx(2 * math.log(10))  # a trained model: ln K decides
+
+
+def test_adam_at_learning_rate_1_diverges_and_at_1e3_is_done(tiny):
+    """Done-when: book_mnist with Adam 1.0 ends "diverged", with 1e-3 "done"."""
+    x, y, _, _ = tiny
+    bad = training.train(_book(), x[:600], y[:600], TrainConfig(epochs=1, learning_rate=1.0))
+    assert bad.status == "diverged" and bad.failed
+    assert bad.history["loss"][-1] > bad.start.loss_limit
+    assert bad.message.startswith("Training diverged: the training loss ended at")
+    assert "try a smaller one (e.g. 0.1)" in bad.message
+    good = training.train(_book(), x[:600], y[:600], TrainConfig(epochs=1, learning_rate=1e-3))
+    assert good.status == "done" and not good.failed and not good.notes
+    assert good.history["val_accuracy"][-1] > good.start.chance_limit
+
+
+def test_tiny_learning_rate_is_not_learned_yet_not_diverged(tiny):
+    x, y, _, _ = tiny
+    result = training.train(
+        _book(), x[:300], y[:300], TrainConfig(epochs=1, optimizer="sgd", learning_rate=1e-4)
+    )
+    assert result.status == "done"
+    assert len(result.notes) == 1 and "has not learned yet" in result.notes[0]
+
+
+def test_result_from_progress_of_an_interrupted_run():
+    start = training.Start(loss=2.3, accuracy=0.1, chance=0.11, guess_loss=math.log(10))
+    points = {"epoch": [0.5, 1.0, 1.5], "loss": [2.0, 1.5, 1.2], "accuracy": [0.4, 0.6, 0.7]}
+    hist = {"loss": [1.75], "accuracy": [0.5], "val_loss": [1.3], "val_accuracy": [0.6]}
+    p = training.Progress("batch", 2, 5, 4, 8, {"loss": 1.35}, hist, points, 1200, 4000, 2.0, start)
+    config = TrainConfig(epochs=5)
+    r = training.result_from_progress(p, config, "CPU")
+    assert r.status == "stopped" and r.message == "Training stopped on request during epoch 2 of 5."
+    assert r.images_per_sec == 600.0 and r.points == points and r.history == hist
+    other = training.result_from_progress(p, config, "CPU", by_request=False)
+    assert other.status == "stopped" and other.message.startswith(
+        "Training was interrupted in epoch 2 of 5 by a click elsewhere on the page"
+    )
+    p.points = {**points, "loss": [2.0, 1.5, float("nan")]}
+    assert training.result_from_progress(p, config, "CPU").status == "nan"
+    p.points, p.history = {**points, "loss": [2.0, 1e4, 1e5]}, {**hist, "loss": [1e4]}
+    assert training.result_from_progress(p, config, "CPU").status == "diverged"
+    assert training.result_from_progress(None, config, "CPU").status == "stopped"
+
+
+# --- live progress and smoothing ----------------------------------------------------------
+
+
+def test_smooth_is_tensorboards_debiased_moving_average():
+    np.testing.assert_allclose(training.smooth([1.0, 3.0, 2.0], 0.0), [1.0, 3.0, 2.0])
+    # s1 = 0.5, s2 = 0.25 + 1.5 = 1.75, s3 = 0.875 + 1 = 1.875; debiased by 1 - 0.5^t
+    np.testing.assert_allclose(
+        training.smooth([1.0, 3.0, 2.0], 0.5), [1.0, 1.75 / 0.75, 1.875 / 0.875]
+    )
+    out = training.smooth([1.0, float("nan"), 3.0], 0.5)  # NaN is skipped, not spread
+    assert out[0] == 1.0 and math.isnan(out[1]) and out[2] == pytest.approx(1.75 / 0.75)
+    assert training.smooth([], 0.9).size == 0
+    with pytest.raises(TrainingError, match=r"smoothing must be in \[0, 1\), got 1"):
+        training.smooth([1.0], 1.0)
+
+
+def test_progress_speed_and_time_left():
+    p = training.Progress("batch", 1, 2, 3, 10, {"loss": 1.0}, {}, {}, 0, 1000, 0.0)
+    assert p.images_per_sec == 0 and p.seconds_left is None
+    assert training.progress_text(p) == "epoch 1/2 · batch 3/10 · loss 1.0000"
+    p.images_seen, p.seconds = 250, 0.5  # 500 images/s, 750 images to go
+    assert p.images_per_sec == 500 and p.seconds_left == 1.5
+    assert training.progress_text(p).endswith("500 images/s · about 2 s left")
+    p.images_total = 250 + 500 * 125  # 125 s left
+    assert training.progress_text(p).endswith("about 2 min 05 s left")
+
+
+# --- batch norm: training mode vs inference mode -----------------------------------------
+
+
+def _check(**kw):
+    base = dict(images=256, train_top=0.95, infer_top=0.94, train_accuracy=0.96,
+                infer_accuracy=0.95, agreement=0.99, momentum=0.99, steps=112)  # fmt: skip
+    return training.BatchNormCheck(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("kw", "disagrees"),
+    [
+        ({}, False),
+        ({"infer_accuracy": 0.96 - 0.051}, True),  # accuracy gap just above 5 points
+        ({"infer_accuracy": 0.96 - 0.049}, False),
+        ({"infer_top": 0.95 - 0.151}, True),  # confidence gap just above 0.15
+        ({"infer_top": 0.95 - 0.149}, False),
+        ({"infer_top": 0.95 + 0.151, "train_top": 0.95}, True),  # overconfident too
+    ],
+)
+def test_batchnorm_check_thresholds(kw, disagrees):
+    check = _check(**kw)
+    assert check.disagrees is disagrees
+    assert bool(check.sentence()) is disagrees
+
+
+def test_batchnorm_sentences_say_why():
+    lagging = _check(infer_top=0.20, infer_accuracy=0.45)
+    text = lagging.sentence()
+    assert "96% accurate and 95% sure on average in training mode" in text
+    assert "45% accurate and 20% sure in inference mode" in text
+    assert "momentum 0.99" in text and "only 1% of the way" in text
+    assert f"after 112 steps they still hold {0.99**112:.0%} of their starting" in text
+    caught_up = _check(infer_top=0.20, momentum=0.9).sentence()  # 0.9^112 ≈ 0
+    assert "average the last ~10 steps" in caught_up and "still hold" not in caught_up
+    refreshed = _check(infer_top=0.20, refreshed_from=1024).sentence()
+    assert "recomputed from 1,024 training images" in refreshed and "larger batch" in refreshed
+
+
+def _bn_model(momentum):
+    keras.utils.set_random_seed(0)
+    spec = f"conv filters=8 kernel=3\nbatchnorm momentum={momentum}\npool size=2\ndropout"
+    return models.build_custom(models.parse_blocks(spec), (28, 28, 1), 10)
+
+
+def test_short_run_with_keras_default_momentum_disagrees_without_refresh(tiny):
+    x, y, _, _ = tiny
+    model = _bn_model(0.99)
+    result = training.train(
+        model, x, y, TrainConfig(epochs=1, batch_size=64, refresh_batchnorm=False)
+    )
+    check = result.batchnorm
+    # 900 images at batch 64: 15 steps; the averages still hold 0.99^15 = 86% of (0, 1)
+    assert check.steps == 15 and check.remembered == pytest.approx(0.99**15)
+    assert check.refreshed_from == 0 and check.disagrees
+    assert check.infer_top < check.train_top - 0.15
+    assert any("still hold 86% of their starting values" in n for n in result.notes)
+    # the check itself leaves the moving statistics and the dropout rate as they were
+    before = [v.numpy().copy() for v in model.non_trainable_variables]
+    training.batchnorm_check(model, x[:64], y[:64])
+    for a, b in zip(before, model.non_trainable_variables, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
+    assert model.get_layer("dropout1").rate == 0.25
+    # refreshing recomputes them from training images: the two modes then agree
+    assert training.refresh_batchnorm(model, x, images=512) == 512
+    after = training.batchnorm_check(model, x[900:], y[900:], refreshed_from=512)
+    assert not after.disagrees and after.agreement > 0.95
+    assert model.get_layer("bn1").momentum == 0.99 and model.get_layer("dropout1").rate == 0.25
+
+
+def test_refresh_batchnorm_sets_the_average_of_the_batch_statistics():
+    inputs = keras.Input((2, 2, 1))
+    model = keras.Model(inputs, keras.layers.BatchNormalization(name="bn")(inputs))
+    x = np.arange(16, dtype="float32").reshape(2 * 2, 2, 2, 1)  # values 0..15
+    assert training.refresh_batchnorm(model, x, batch_size=2) == 4
+    bn = model.get_layer("bn")
+    # batch 1 holds 0..7 (mean 3.5, var 5.25), batch 2 holds 8..15 (mean 11.5, var 5.25)
+    assert float(bn.moving_mean.numpy()[0]) == pytest.approx(7.5)
+    assert float(bn.moving_variance.numpy()[0]) == pytest.approx(5.25)
+    assert bn.momentum == 0.99
+    assert training.refresh_batchnorm(models.build("book_mnist"), x) == 0  # no batch norm
+
+
+def test_default_custom_model_two_epochs_is_sure_in_inference_mode():
+    """Done-when: the default custom model, 2 epochs on mnist-sample, mean top p >= 0.8."""
+    ds = data.load_mnist_sample()
+    keras.utils.set_random_seed(0)
+    model = models.build_custom(models.parse_blocks(models.EXAMPLE_SPEC), (28, 28, 1), 10)
+    assert model.get_layer("bn1").momentum == models.BN_MOMENTUM == 0.9
+    result = training.train(model, data.prepare(ds.x_train), ds.y_train, TrainConfig(epochs=2))
+    probs = model.predict(data.prepare(ds.x_test), verbose=0)  # inference mode
+    assert probs.max(axis=1).mean() >= 0.8
+    assert np.mean(probs.argmax(axis=1) == ds.y_test) > 0.9
+    assert result.status == "done" and not result.batchnorm.disagrees and not result.notes
+
+
+@pytest.mark.parametrize("name", ["dli_asl", "cifar_augment"])
+def test_zoo_batchnorm_models_agree_with_themselves_after_a_short_run(name, tiny):
+    x, y, _, _ = tiny
+    keras.utils.set_random_seed(0)
+    model = models.build(name, (28, 28, 1), 10)
+    result = training.train(model, x, y, TrainConfig(epochs=1, batch_size=32))
+    check = result.batchnorm
+    assert check.momentum == 0.9 and check.refreshed_from == 900
+    assert not check.disagrees, check
+    assert abs(check.train_top - check.infer_top) < 0.05
+    # validation (inference mode) sees what training mode sees: well above chance
+    assert result.history["val_accuracy"][-1] > 0.5
+
+
+# --- the learning-curve figure -------------------------------------------------------------
+
+
+def test_learning_curves_draw_batches_faintly_smoothed_and_validation_from_epoch_0():
+    from cnnviz.plots import style
+    from cnnviz.plots import training as plots
+
+    run = {
+        "history": {"loss": [1.0, 0.5], "accuracy": [0.6, 0.8], "val_loss": [0.9, 0.7],
+                    "val_accuracy": [0.7, 0.75]},
+        "points": {"epoch": [0.5, 1.0, 1.5, 2.0], "loss": [1.2, 0.8, 0.6, 0.4],
+                   "accuracy": [0.5, 0.7, 0.75, 0.85]},
+        "start": {"loss": 2.3, "accuracy": 0.1},
+    }  # fmt: skip
+    fig = plots.learning_curves({"#1": run}, epochs=2, smoothing=0.5)
+    by_name = {}
+    for t in fig.data:
+        by_name.setdefault(t.name, []).append(t)
+    raw_loss, raw_acc = by_name["#1 · train (each point: one execution's batches)"]
+    assert raw_loss.opacity == plots.RAW_OPACITY and raw_loss.mode == "markers"
+    assert list(raw_acc.y) == [0.5, 0.7, 0.75, 0.85]
+    assert list(raw_loss.x) == [0.5, 1.0, 1.5, 2.0] and list(raw_loss.y) == [1.2, 0.8, 0.6, 0.4]
+    smooth_loss, _ = by_name["#1 · train"]
+    np.testing.assert_allclose(smooth_loss.y, training.smooth([1.2, 0.8, 0.6, 0.4], 0.5))
+    val_loss, val_acc = by_name["#1 · validation"]
+    assert list(val_loss.x) == [0, 1, 2] and list(val_loss.y) == [2.3, 0.9, 0.7]
+    assert list(val_acc.y) == [0.1, 0.7, 0.75] and val_acc.line.dash == "dash"
+    assert {t.line.color for t in fig.data if t.line.color} == {style.CATEGORICAL[0]}
+    assert fig.layout.yaxis.type == "linear"
+    assert plots.learning_curves({"#1": run}, log_loss=True).layout.yaxis.type == "log"
+    # a plain Keras history (no live points): training per epoch
+    plain = plots.learning_curves({"old": run["history"]})
+    assert [list(t.x) for t in plain.data if t.name == "old · train"] == [[1, 2], [1, 2]]

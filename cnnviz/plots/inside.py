@@ -1,5 +1,9 @@
 """Figures for the 'Inside the model' pages: images, probabilities, maps, kernels, heatmaps.
 
+Every colour comes from :mod:`cnnviz.plots.style`: pictures on the gray scale as stored,
+signed values (feature maps, kernels) on the diverging scale with symmetric limits and a
+colour bar, magnitudes (heatmaps, probabilities) on the sequential scale.
+
 Many small maps are drawn as ONE heatmap of a mosaic (maps tiled with a blank gap) rather
 than dozens of subplots: the figure builds in milliseconds and hover still shows which
 map and which raw value is under the cursor.
@@ -11,11 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-_GRAY = [[0, "black"], [1, "white"]]
-_DIVERGING = "RdBu_r"
-# No plotly template: the default one is validated again each time a cached figure is
-# unpickled (~90 ms for a feature-map grid instead of ~2 ms); Streamlit themes it anyway.
-_TEMPLATE = "none"
+from cnnviz.plots import style
 
 
 def mosaic(maps: np.ndarray, cols: int | None = None, gap: int = 1) -> tuple[np.ndarray, int]:
@@ -40,53 +40,55 @@ def mosaic(maps: np.ndarray, cols: int | None = None, gap: int = 1) -> tuple[np.
     return full[: full.shape[0] - gap, : full.shape[1] - gap], cols  # drop the last gap
 
 
-def _tile_index(shape: tuple[int, int], h: int, w: int, cols: int, gap: int) -> np.ndarray:
+def tile_index(shape: tuple[int, int], h: int, w: int, cols: int, gap: int = 1) -> np.ndarray:
     """For each mosaic pixel, the index of the map it belongs to (NaN in gaps)."""
     r, c = np.indices(shape)
     idx = (r // (h + gap)) * cols + c // (w + gap)
     return np.where((r % (h + gap) < h) & (c % (w + gap) < w), idx, np.nan)
 
 
-def _image_axes(fig: go.Figure, height: int) -> go.Figure:
-    """Square pixels (each y axis tied to its own x axis), y pointing down, no ticks."""
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(
-        showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
-        constrain="domain",
-    )  # fmt: skip
-    fig.for_each_yaxis(lambda ax: ax.update(scaleanchor=ax.anchor or "x"))
-    fig.update_layout(height=height, template=_TEMPLATE, margin=dict(l=10, r=10, t=40, b=10))
+def _layout(fig: go.Figure, height: int, top: int = 40) -> go.Figure:
+    fig.update_layout(height=height, template=style.TEMPLATE, margin=dict(l=10, r=10, t=top, b=10))
     return fig
 
 
-def _grid_height(shape: tuple[int, int], width: int = 560) -> int:
+def _grid_height(shape: tuple[int, int], width: int = 620) -> int:
     """Figure height for a mosaic drawn ``width`` px wide with square pixels, plus a title."""
     return int(70 + width * shape[0] / shape[1])
 
 
-def _image_trace(img: np.ndarray) -> go.BaseTraceType:
-    """A grayscale ``(h, w)`` heatmap or an RGB ``(h, w, 3)`` image, values in [0, 1]."""
-    if img.ndim == 3 and img.shape[-1] == 3:
-        return go.Image(z=np.round(np.clip(img, 0, 1) * 255).astype(np.uint8))
-    img = img[..., 0] if img.ndim == 3 else img
-    return go.Heatmap(
-        z=img, colorscale=_GRAY, zmin=0, zmax=1, showscale=False,
-        hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>",
-    )  # fmt: skip
+def _square_box(fig: go.Figure, shape: tuple[int, int], row: int | None, col: int | None):
+    """Put an ``(h, w)`` image in the middle of a square box, so every panel has one size."""
+    h, w = shape
+    side = max(h, w)
+    pad_x, pad_y = (side - w) / 2, (side - h) / 2
+    fig.update_xaxes(range=[-0.5 - pad_x, w - 0.5 + pad_x], row=row, col=col)
+    fig.update_yaxes(range=[h - 0.5 + pad_y, -0.5 - pad_y], autorange=False, row=row, col=col)
 
 
 def image_row(images: list[tuple[str, np.ndarray]], height: int = 260) -> go.Figure:
-    """Images side by side with titles (e.g. each preprocessing step)."""
+    """Images side by side with titles (e.g. each preprocessing step), all at one size.
+
+    Each image sits in an equal square panel, whatever its pixel size (the titles give
+    the sizes), so a 28×28 input is drawn as large as the photo it came from.
+    """
     if len(images) == 1:  # no subplot grid needed (make_subplots costs ~30 ms)
-        fig = go.Figure(_image_trace(np.asarray(images[0][1])))
+        img = np.asarray(images[0][1])
+        fig = go.Figure(style.image_trace(img))
         fig.update_layout(title=images[0][0])
-        return _image_axes(fig, height)
+        style.image_axes(fig)
+        _square_box(fig, img.shape[:2], None, None)
+        return _layout(fig, height)
     titles = [t.replace(" (", "<br>(") for t, _ in images]  # sizes on a second line
     fig = make_subplots(rows=1, cols=len(images), subplot_titles=titles)
     for i, (_, img) in enumerate(images, start=1):
-        fig.add_trace(_image_trace(np.asarray(img)), row=1, col=i)
+        img = np.asarray(img)
+        fig.add_trace(style.image_trace(img), row=1, col=i)
     fig.update_annotations(font_size=12)
-    return _image_axes(fig, height)
+    style.image_axes(fig)
+    for i, (_, img) in enumerate(images, start=1):
+        _square_box(fig, np.asarray(img).shape[:2], 1, i)
+    return _layout(fig, height, top=50)
 
 
 def probability_bars(probs: np.ndarray, class_names: tuple[str, ...], top_k: int = 5) -> go.Figure:
@@ -96,49 +98,109 @@ def probability_bars(probs: np.ndarray, class_names: tuple[str, ...], top_k: int
         go.Bar(
             x=probs[order], y=[class_names[i] for i in order], orientation="h",
             text=[f"{p:.1%}" for p in probs[order]], textposition="auto",
-            marker_color=["#d6336c"] + ["#adb5bd"] * (len(order) - 1),
+            marker_color=[style.ACCENT] + [style.MUTED] * (len(order) - 1),
         )
     )  # fmt: skip
     fig.update_yaxes(autorange="reversed", type="category", title="class")
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability")
     fig.update_layout(
-        height=60 + 36 * len(order), template=_TEMPLATE, margin=dict(l=10, r=10, t=10, b=40)
+        height=60 + 36 * len(order), template=style.TEMPLATE, margin=dict(l=10, r=10, t=10, b=40)
     )
     return fig
 
 
-def feature_maps(maps: np.ndarray, title: str, max_maps: int = 64, cols: int = 8) -> go.Figure:
-    """A layer's ``(h, w, c)`` output as a grid of maps, each scaled to its own range.
+def feature_maps(
+    maps: np.ndarray, title: str, max_maps: int = 64, cols: int = 8, shared: bool = True
+) -> go.Figure:
+    """A layer's ``(h, w, c)`` output as a grid of maps on the diverging scale.
 
-    Hover shows the map number and the raw activation.
+    ``shared=True``: one symmetric scale for the whole layer (compare how strongly maps
+    respond); ``shared=False``: each map divided by its own largest ``|value|`` (compare
+    shapes; the colour bar then reads as a fraction). Hover shows the map number and the
+    raw activation either way.
     """
     maps = maps[..., :max_maps]
     h, w, n = maps.shape
-    lo, hi = maps.min(axis=(0, 1)), maps.max(axis=(0, 1))
-    scaled = (maps - lo) / np.where(hi > lo, hi - lo, 1)  # each map to [0, 1]
+    if shared:
+        shown, bar = maps, "activation"
+    else:
+        peak = np.abs(maps).max(axis=(0, 1))  # (n,)
+        shown, bar = maps / np.where(peak > 0, peak, 1), "share of map's max |value|"
     cols = min(cols, n)
-    tiled, _ = mosaic(scaled, cols)
+    tiled, _ = mosaic(shown, cols)
     raw, _ = mosaic(maps, cols)
-    index = _tile_index(tiled.shape, h, w, cols, 1)
+    index = tile_index(tiled.shape, h, w, cols)
     fig = go.Figure(
-        go.Heatmap(
-            z=tiled, customdata=np.dstack([raw, index]), colorscale="Viridis", showscale=False,
+        style.signed_heatmap(
+            tiled, style.symmetric_limits(shown), bar,
+            customdata=np.dstack([raw, index]),
             hovertemplate="map %{customdata[1]}: %{customdata[0]:.3f}<extra></extra>",
         )
     )  # fmt: skip
-    fig.update_layout(title=title)
-    return _image_axes(fig, _grid_height(tiled.shape))
-
-
-def dense_bars(values: np.ndarray, title: str, names: tuple[str, ...] | None = None) -> go.Figure:
-    """A dense layer's ``(units,)`` output as bars (unit number on the x axis)."""
-    x = list(names) if names is not None and len(names) == len(values) else np.arange(len(values))
-    fig = go.Figure(go.Bar(x=x, y=values, marker_color="#495057"))
-    fig.update_layout(
-        title=title, height=230, template=_TEMPLATE, margin=dict(l=10, r=10, t=40, b=30),
-        bargap=0.05, xaxis_title="unit", yaxis_title="activation",
+    # One invisible marker at the centre of each map: plotly reports clicks (selections)
+    # on points, not on heatmap cells, so this is what a click on a map selects.
+    rows, cols_ = np.divmod(np.arange(n), cols)
+    fig.add_trace(
+        go.Scatter(
+            x=cols_ * (w + 1) + (w - 1) / 2, y=rows * (h + 1) + (h - 1) / 2, mode="markers",
+            marker={"size": 28, "symbol": "square", "opacity": 0}, customdata=np.arange(n),
+            hoverinfo="none", showlegend=False,
+        )
     )  # fmt: skip
-    return fig
+    scale = "one scale for the layer" if shared else "each map on its own scale"
+    fig.update_layout(title=f"{title} · {scale}", clickmode="event+select")
+    style.image_axes(fig)
+    return _layout(fig, _grid_height(tiled.shape))
+
+
+def feature_map_large(values: np.ndarray, title: str, limits: tuple[float, float] | None = None):
+    """One ``(h, w)`` map, large, every value written in its cell (diverging scale)."""
+    h, w = values.shape
+    text = h * w <= 32 * 32
+    fig = go.Figure(
+        style.signed_heatmap(
+            values, limits, "activation",
+            texttemplate="%{z:.2f}" if text else None, textfont={"size": 8},
+            hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_layout(title=title)
+    style.image_axes(fig)
+    return _layout(fig, 640)
+
+
+def dense_bars(
+    values: np.ndarray,
+    title: str,
+    names: tuple[str, ...] | None = None,
+    probabilities: bool = False,
+) -> go.Figure:
+    """A dense layer's ``(units,)`` output as bars.
+
+    ``probabilities=True`` (the softmax output): one bar per class name with its
+    probability written on it, the most likely class highlighted.
+    """
+    named = names is not None and len(names) == len(values)
+    x = list(names) if named else [str(i) for i in range(len(values))]
+    if probabilities:
+        top = int(np.argmax(values))
+        bar = go.Bar(
+            x=x, y=values, text=[f"{v:.1%}" for v in values], textposition="outside",
+            marker_color=[style.ACCENT if i == top else style.MUTED for i in range(len(x))],
+            hovertemplate="class %{x}: %{y:.2%}<extra></extra>",
+        )  # fmt: skip
+        axes = dict(xaxis_title="class", yaxis_title="probability", yaxis_range=[0, 1.15])
+        axes["yaxis_tickformat"] = ".0%"
+    else:
+        bar = go.Bar(
+            x=x, y=values, marker_color=style.MUTED,
+            hovertemplate="unit %{x}: %{y:.3f}<extra></extra>",
+        )  # fmt: skip
+        axes = dict(xaxis_title="unit", yaxis_title="activation")
+    fig = go.Figure(bar)
+    fig.update_xaxes(type="category")
+    fig.update_layout(title=title, bargap=0.05, **axes)
+    return _layout(fig, 260 if probabilities else 230)
 
 
 def kernel_grid(kernels: np.ndarray, cols: int = 8) -> go.Figure:
@@ -151,43 +213,72 @@ def kernel_grid(kernels: np.ndarray, cols: int = 8) -> go.Figure:
     tiles = kernels.mean(axis=2)  # (kh, kw, c_out)
     cols = min(cols, c_out)
     tiled, _ = mosaic(tiles, cols)
-    index = _tile_index(tiled.shape, kh, kw, cols, 1)
-    bound = float(np.abs(tiles).max()) or 1.0
+    index = tile_index(tiled.shape, kh, kw, cols)
     fig = go.Figure(
-        go.Heatmap(
-            z=tiled, customdata=index, colorscale=_DIVERGING, zmin=-bound, zmax=bound,
+        style.signed_heatmap(
+            tiled, style.symmetric_limits(tiles), "weight", customdata=index,
             hovertemplate="filter %{customdata}: weight %{z:.3f}<extra></extra>",
         )
     )  # fmt: skip
     extra = f", mean over {c_in} input channels" if c_in > 1 else ""
     fig.update_layout(title=f"{c_out} kernels of {kh}×{kw}{extra}")
-    return _image_axes(fig, _grid_height(tiled.shape))
+    style.image_axes(fig)
+    return _layout(fig, _grid_height(tiled.shape))
 
 
 def heatmap_overlays(
-    image: np.ndarray, cams: dict[str, np.ndarray], opacity: float = 0.5, height: int = 300
+    image: np.ndarray,
+    cams: dict[str, np.ndarray],
+    opacity: float = 0.8,
+    limits: dict[str, tuple[float, float]] | None = None,
+    cols: int = 3,
+    panel: int = 380,
+    unit: str = "evidence",
 ) -> go.Figure:
-    """The input with each ``(H, W)`` map in [0, 1] laid over it, side by side."""
+    """The input with each ``(H, W)`` map laid over it on the sequential scale.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        ``(H, W, C)`` model input, drawn as it is.
+    cams : dict of str to np.ndarray
+        Title -> ``(H, W)`` map (≥ 0).
+    opacity : float
+        Opacity of the strongest colour (0 shows only the image).
+    limits : dict of str to (float, float), optional
+        Per title, the colour limits (e.g. shared across classes). Default: each map's
+        own ``(0, max)``.
+    cols, panel : int
+        Panels per row and each panel's height in pixels.
+    unit : str
+        What the colour bar measures.
+    """
     titles = list(cams)
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
-    for i, name in enumerate(titles, start=1):
-        fig.add_trace(_image_trace(image), row=1, col=i)
-        fig.add_trace(
-            go.Heatmap(
-                z=cams[name], zmin=0, zmax=1, colorscale="Jet", opacity=opacity,
-                showscale=i == len(titles),
-                hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}: %{{z:.2f}}<extra></extra>",
-            ),
-            row=1, col=i,
+    cols = max(1, min(cols, len(titles)))
+    rows = int(np.ceil(len(titles) / cols))
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.09,
+        vertical_spacing=0.12 / rows,
+    )  # fmt: skip
+    for i, name in enumerate(titles):
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(style.image_trace(image), row=r, col=c)
+        lo, hi = (limits or {}).get(name) or style.magnitude_limits(cams[name])
+        x_dom = fig.get_subplot(r, c).xaxis.domain
+        y_dom = fig.get_subplot(r, c).yaxis.domain
+        overlay = style.magnitude_overlay(
+            cams[name], (lo, hi), opacity, unit,
+            hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}: %{{z:.3g}}<extra></extra>",
         )  # fmt: skip
-    return _image_axes(fig, height)
+        height = 0.9 * (y_dom[1] - y_dom[0])
+        overlay.colorbar.update(x=x_dom[1] + 0.005, y=sum(y_dom) / 2, len=height)
+        fig.add_trace(overlay, row=r, col=c)
+    style.image_axes(fig)
+    return _layout(fig, 40 + panel * rows, top=50)
 
 
 def score_curves(curves: dict[str, list[float]], title: str = "Target value per step") -> go.Figure:
     """How each optimised target grew during activation maximisation, one line each."""
     fig = go.Figure([go.Scatter(y=v, mode="lines", name=k) for k, v in curves.items()])
-    fig.update_layout(
-        title=title, height=280, xaxis_title="step", yaxis_title="value",
-        template=_TEMPLATE, margin=dict(l=10, r=10, t=40, b=30),
-    )  # fmt: skip
-    return fig
+    fig.update_layout(title=title, xaxis_title="step", yaxis_title="value")
+    return _layout(fig, 300)

@@ -11,7 +11,14 @@ A learner compares views, so every view speaks the same way (STYLE.md, after CNN
   for display; RGB images are drawn as RGB.
 - Image panels have no tick marks, tick labels, grid or zero lines (:func:`image_axes`).
 - Several maps of one layer can share one scale (``shared=True``: compare strengths, as
-  CNN Explainer does) or each get their own (compare shapes); the figure says which.
+  CNN Explainer does) or each get their own (compare shapes); the figure says which
+  (:func:`map_limits`, :func:`scale_note`).
+- A grid of numbers that may be either (an editable input matrix) takes its scale from
+  its values (:func:`value_scale`): any negative value makes it signed.
+- One channel of an RGB picture is drawn in its own colour, black (0) to pure red, green
+  or blue (1) (:data:`CHANNELS`): the picture's channel as it is.
+- The in-browser stepper (``app_pages/_stepper.js``) gets these same stops from
+  :func:`palette`, so the one source holds for the HTML views too.
 
 Every figure builder in :mod:`cnnviz.plots` takes its scales from this module, and
 ``tests/test_plots_style.py`` walks the figures each page builds to check it.
@@ -29,8 +36,11 @@ import plotly.graph_objects as go
 
 __all__ = [
     "ACCENT",
+    "CATEGORICAL",
+    "CHANNELS",
     "DIVERGING",
     "GRAY",
+    "INK",
     "MUTED",
     "PAD_BG",
     "SEQUENTIAL",
@@ -39,8 +49,13 @@ __all__ = [
     "image_trace",
     "magnitude_heatmap",
     "magnitude_limits",
+    "magnitude_overlay",
+    "map_limits",
+    "palette",
+    "scale_note",
     "signed_heatmap",
     "symmetric_limits",
+    "value_scale",
 ]
 
 # ColorBrewer RdBu (11 classes), reversed so negative is blue, with a pure white centre.
@@ -62,10 +77,20 @@ SEQUENTIAL: list[list] = [[0.0, "#ffffff"]] + [
     [round((v - 0.5) * 2, 6), c] for v, c in DIVERGING if v > 0.5
 ]
 GRAY: list[list] = [[0.0, "#000000"], [1.0, "#ffffff"]]  # pixel value 0 black, 1 white
+# One channel of an RGB picture, as it is: 0 black, 1 the pure channel colour.
+CHANNELS: dict[str, list[list]] = {
+    "red": [[0.0, "#000000"], [1.0, "#ff0000"]],
+    "green": [[0.0, "#000000"], [1.0, "#00ff00"]],
+    "blue": [[0.0, "#000000"], [1.0, "#0000ff"]],
+}
 
 ACCENT = "#d6336c"  # the theme's primary colour: what the learner should look at
 MUTED = "#adb5bd"  # everything else in a bar chart or a legend
 PAD_BG = "#e9ecef"  # padding cells (drawn dashed by the figures that show them)
+INK = "#495057"  # outlines that are structure, not data: window boundaries, padding borders
+# Lines or bars that stand for different things (models, runs), never for values; the
+# same position means the same thing on every chart of a page (runs: in order of the run).
+CATEGORICAL: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", ACCENT)
 
 # No plotly template: the default one is validated again each time a cached figure is
 # unpickled (~90 ms for a feature-map grid instead of ~2 ms); Streamlit themes it anyway.
@@ -104,6 +129,89 @@ def magnitude_limits(values: np.ndarray | Iterable[float]) -> tuple[float, float
     a = a[np.isfinite(a)]
     m = float(a.max()) if a.size else 0.0
     return 0.0, (m if m > 0 else 1.0)
+
+
+def value_scale(values: np.ndarray | Iterable[float]) -> tuple[list[list], tuple[float, float]]:
+    """The scale and limits for numbers that may be signed or not (an editable matrix).
+
+    Any negative value makes them signed: :data:`DIVERGING` with symmetric limits;
+    otherwise they are magnitudes: :data:`SEQUENTIAL` from 0.
+
+    Examples
+    --------
+    >>> scale, limits = value_scale([0, 3, 1])
+    >>> scale is SEQUENTIAL, limits
+    (True, (0.0, 3.0))
+    >>> value_scale([2, -1])[1]
+    (-2.0, 2.0)
+    """
+    a = np.asarray(values, dtype=np.float64)
+    if np.nanmin(a, initial=0.0) < 0:
+        return DIVERGING, symmetric_limits(a)
+    return SEQUENTIAL, magnitude_limits(a)
+
+
+def map_limits(
+    maps: Iterable[np.ndarray], shared: bool = True, signed: bool = True
+) -> list[tuple[float, float]]:
+    """Colour limits for several maps of one layer: one shared scale, or one per map.
+
+    A shared scale compares strengths across maps (a weak map looks pale, as in CNN
+    Explainer); per-map scales show each map's pattern at full contrast.
+
+    Parameters
+    ----------
+    maps : iterable of numpy.ndarray
+    shared : bool
+        One scale for all maps (True) or each its own.
+    signed : bool
+        Symmetric limits on :data:`DIVERGING` (True) or ``(0, max)`` on :data:`SEQUENTIAL`.
+
+    Returns
+    -------
+    list of (float, float)
+        One ``(lo, hi)`` per map.
+
+    Examples
+    --------
+    >>> map_limits([np.array([1.0, -2.0]), np.array([0.5])])
+    [(-2.0, 2.0), (-2.0, 2.0)]
+    >>> map_limits([np.array([1.0, -2.0]), np.array([0.5])], shared=False)
+    [(-2.0, 2.0), (-0.5, 0.5)]
+    """
+    maps = [np.asarray(m, dtype=np.float64) for m in maps]
+    limits = symmetric_limits if signed else magnitude_limits
+    if shared:
+        both = limits(np.concatenate([m.ravel() for m in maps])) if maps else limits([])
+        return [both] * len(maps)
+    return [limits(m) for m in maps]
+
+
+def scale_note(shared: bool) -> str:
+    """The sentence a figure with several maps shows about its colour scale."""
+    if shared:
+        return "One colour scale for all maps: a pale map is a weak map."
+    return "Each map has its own colour scale: compare patterns, not strengths."
+
+
+def palette() -> dict:
+    """Every colour scale and accent as plain JSON, for views drawn in the browser.
+
+    Examples
+    --------
+    >>> palette()["diverging"][5]
+    [0.5, '#ffffff']
+    """
+    return {
+        "diverging": [list(stop) for stop in DIVERGING],
+        "sequential": [list(stop) for stop in SEQUENTIAL],
+        "gray": [list(stop) for stop in GRAY],
+        "channels": {name: [list(stop) for stop in stops] for name, stops in CHANNELS.items()},
+        "accent": ACCENT,
+        "muted": MUTED,
+        "pad_bg": PAD_BG,
+        "ink": INK,
+    }
 
 
 def colorbar(title: str = "", **kw) -> dict:
@@ -173,6 +281,30 @@ def magnitude_heatmap(
         colorbar=colorbar(colorbar_title),
         **kw,
     )
+
+
+def magnitude_overlay(
+    z: np.ndarray,
+    limits: tuple[float, float] | None = None,
+    opacity: float = 0.6,
+    colorbar_title: str = "",
+    showscale: bool = True,
+    **kw,
+) -> go.Heatmap:
+    """Magnitudes laid over an image: :data:`SEQUENTIAL`, but 0 is transparent, not white.
+
+    The colour's opacity rises with the value (from 30 % of ``opacity`` for the faintest
+    evidence to ``opacity`` at the top of the scale), so the picture shows through where
+    there is nothing and the colour bar still reads as the sequential scale.
+    """
+    scale = []
+    for v, colour in SEQUENTIAL:
+        r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        alpha = opacity * (0.3 + 0.7 * v) if v > 0 else 0.0  # faint evidence still shows
+        scale.append([v, f"rgba({r},{g},{b},{alpha:.3f})"])
+    trace = magnitude_heatmap(z, limits, colorbar_title, showscale, **kw)
+    trace.colorscale = scale
+    return trace
 
 
 def image_trace(img: np.ndarray, **kw) -> go.BaseTraceType:

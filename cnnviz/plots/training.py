@@ -1,84 +1,165 @@
-"""Figures for the Training pages: data overview, learning curves, evaluation."""
+"""Figures for the Training pages: data overview, learning curves, evaluation.
+
+Colours come from :mod:`cnnviz.plots.style`: counts on the confusion matrix are
+magnitudes (``SEQUENTIAL``), pictures are drawn as stored (``image_trace``), each run
+on the learning curves has one ``CATEGORICAL`` colour.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+from cnnviz.evaluation import confusion_colour_values
+from cnnviz.plots import style
+from cnnviz.training import smooth
+
+RAW_OPACITY = 0.35  # the per-batch points under the smoothed line, as in TensorBoard
+
+
+def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
+    kw.setdefault("margin", {"t": 40, "b": 40, "l": 50, "r": 10})
+    fig.update_layout(height=height, template=style.TEMPLATE, **kw)
+    return fig
 
 
 def learning_curves(
-    runs: dict[str, dict[str, list[float]]], epochs: int | None = None
+    runs: Mapping[str, Mapping],
+    epochs: int | None = None,
+    smoothing: float = 0.6,
+    log_loss: bool = False,
 ) -> go.Figure:
-    """Loss and accuracy per epoch, train (solid) vs validation (dashed), runs overlaid.
+    """Loss and accuracy: training per batch (faint) and smoothed, validation per epoch.
 
     Parameters
     ----------
-    runs : dict
-        Run label -> Keras-style history (``loss``, ``accuracy``, ``val_loss``,
-        ``val_accuracy``; missing or empty keys are skipped).
+    runs : mapping
+        Run label -> ``{"history": …, "points": …, "start": …}``: the per-epoch Keras
+        history, the live per-batch points (``epoch`` fractional, ``loss``, ``accuracy``;
+        see :class:`cnnviz.training.Progress`) and the epoch-0 figures (``loss``,
+        ``accuracy``). A plain Keras history is accepted too (then training is drawn
+        per epoch).
     epochs : int, optional
-        Fix the x range to ``1..epochs`` so a live plot does not rescale every epoch.
+        Fix the x range to ``0..epochs`` so a live plot does not rescale every batch.
+    smoothing : float
+        TensorBoard's smoothing weight in [0, 1) for the training line (0 = raw).
+    log_loss : bool
+        Draw the loss on a log axis (a diverged run's 10⁵ then does not flatten the rest).
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
-    for i, (label, hist) in enumerate(runs.items()):
-        colour = _COLOURS[i % len(_COLOURS)]
+    for i, (label, run) in enumerate(runs.items()):
+        colour = style.CATEGORICAL[i % len(style.CATEGORICAL)]
+        hist = run.get("history", run) or {}
+        points = run.get("points") or {}
+        start = run.get("start") or {}
         for col, metric in ((1, "loss"), (2, "accuracy")):
-            for prefix, dash, part in (("", "solid", "train"), ("val_", "dash", "validation")):
-                values = hist.get(prefix + metric) or []
-                if not values:
-                    continue
+            raw = points.get(metric) or []
+            if raw:
+                x = points["epoch"]
                 fig.add_trace(
                     go.Scatter(
-                        x=np.arange(1, len(values) + 1),
-                        y=values,
-                        mode="lines+markers",
-                        name=f"{label} · {part}",
+                        x=x,
+                        y=raw,
+                        mode="markers",
+                        marker={"color": colour, "size": 5},
+                        opacity=RAW_OPACITY,
+                        name=f"{label} · train (each point: one execution's batches)",
                         legendgroup=label,
-                        showlegend=col == 1,
-                        line={"color": colour, "dash": dash},
+                        showlegend=False,
+                        hovertemplate=f"epoch %{{x:.2f}}: {metric} %{{y:.4f}}<extra></extra>",
                     ),
                     row=1,
                     col=col,
                 )
-    fig.update_xaxes(title_text="epoch", dtick=1)
+                y, name = smooth(raw, smoothing), f"{label} · train"
+            else:
+                x = np.arange(1, len(hist.get(metric) or []) + 1)
+                y, name = hist.get(metric) or [], f"{label} · train"
+            if len(y):
+                fig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=y,
+                        mode="lines" if raw else "lines+markers",
+                        line={"color": colour},
+                        name=name,
+                        legendgroup=label,
+                        showlegend=col == 1,
+                    ),
+                    row=1,
+                    col=col,
+                )
+            val = list(hist.get("val_" + metric) or [])
+            vx = list(range(1, len(val) + 1))
+            if val and metric in start:
+                vx, val = [0, *vx], [start[metric], *val]  # epoch 0: before training
+            if val:
+                fig.add_trace(
+                    go.Scatter(
+                        x=vx,
+                        y=val,
+                        mode="lines+markers",
+                        line={"color": colour, "dash": "dash"},
+                        marker={"size": 7},
+                        name=f"{label} · validation",
+                        legendgroup=label,
+                        showlegend=col == 1,
+                    ),
+                    row=1,
+                    col=col,
+                )
+    fig.update_xaxes(title_text="epoch", dtick=1 if not epochs or epochs <= 20 else None)
     if epochs:
-        fig.update_xaxes(range=[0.8, epochs + 0.2])
+        fig.update_xaxes(range=[-0.1, epochs + 0.1])
+    fig.update_yaxes(type="log" if log_loss else "linear", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(height=360, margin={"t": 40, "b": 40, "l": 40, "r": 10})
-    return fig
+    return _layout(fig, 380, legend={"orientation": "h", "y": -0.25})
 
 
-def confusion_heatmap(confusion: np.ndarray, class_names: tuple[str, ...]) -> go.Figure:
-    """Confusion matrix as a heatmap with counts; rows true class, columns predicted."""
+_SCALE_TITLES = {"counts": "images", "log": "images (log)", "row": "share of true class"}
+
+
+def confusion_heatmap(
+    confusion: np.ndarray, class_names: tuple[str, ...], scale: str = "log"
+) -> go.Figure:
+    """Confusion matrix: every cell shows its count; the colour follows ``scale``.
+
+    ``scale`` is one of :data:`cnnviz.evaluation.CONFUSION_SCALES`: ``"counts"``,
+    ``"log"`` (so the few mistakes show beside the large diagonal) or ``"row"`` (share of
+    the true class). Rows are the true class, columns the predicted one.
+    """
+    cm = np.asarray(confusion)
     names = [str(c) for c in class_names]
-    fig = go.Figure(
-        go.Heatmap(
-            z=confusion,
-            x=names,
-            y=names,
-            colorscale="Blues",
-            text=confusion,
-            texttemplate="%{text}",
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-        )
+    z = confusion_colour_values(cm, scale)
+    share = confusion_colour_values(cm, "row")
+    heat = style.magnitude_heatmap(
+        z,
+        colorbar_title=_SCALE_TITLES[scale],
+        x=names,
+        y=names,
+        text=cm,
+        texttemplate="%{text}",
+        customdata=share,
+        hovertemplate=(
+            "true %{y}, predicted %{x}: %{text} images "
+            "(%{customdata:.1%} of the true %{y})<extra></extra>"
+        ),
     )
-    fig.update_layout(
-        xaxis_title="predicted",
-        yaxis_title="true",
-        yaxis_autorange="reversed",
-        height=460,
-        margin={"t": 20, "b": 40, "l": 40, "r": 10},
-    )
-    fig.update_xaxes(type="category")
-    fig.update_yaxes(type="category")
-    return fig
+    if scale == "log":  # label the colour bar in images, not in log10 units
+        top = max(1, int(cm.max()))
+        ticks = [t for t in (0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000) if t <= top]
+        heat.colorbar.update(tickvals=np.log10(1 + np.array(ticks)), ticktext=ticks)
+    fig = go.Figure(heat)
+    fig.update_xaxes(type="category", title_text="predicted", showgrid=False)
+    fig.update_yaxes(type="category", title_text="true", autorange="reversed", showgrid=False)
+    return _layout(fig, 460)
 
 
 def image_grid(images: np.ndarray, titles: list[str], cols: int = 3) -> go.Figure:
-    """Small multiples of ``uint8`` images ``(n, H, W, C)`` (grey or RGB) with titles."""
+    """Small multiples of ``uint8`` images ``(n, H, W, C)`` (grey or RGB), as stored."""
     n = len(images)
     rows = max(1, -(-n // cols))
     fig = make_subplots(
@@ -90,40 +171,27 @@ def image_grid(images: np.ndarray, titles: list[str], cols: int = 3) -> go.Figur
     )
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
-        if img.shape[-1] == 1:
-            trace = go.Heatmap(
-                z=img[..., 0], colorscale="gray_r", showscale=False, hoverinfo="skip"
-            )
-        else:
-            trace = go.Image(z=img, hoverinfo="skip")
-        fig.add_trace(trace, row=r + 1, col=c + 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    fig.update_layout(height=150 * rows + 40, margin={"t": 30, "b": 10, "l": 10, "r": 10})
-    return fig
+        fig.add_trace(style.image_trace(img, hoverinfo="skip"), row=r + 1, col=c + 1)
+    style.image_axes(fig)
+    fig.update_annotations(font_size=12)
+    return _layout(fig, 150 * rows + 40, margin={"t": 30, "b": 10, "l": 10, "r": 10})
 
 
 def class_counts_bar(counts: np.ndarray, class_names: tuple[str, ...], title: str) -> go.Figure:
     """How many examples each class has."""
-    fig = go.Figure(go.Bar(x=[str(c) for c in class_names], y=counts))
-    fig.update_layout(
-        title=title, height=300, xaxis_type="category", margin={"t": 40, "b": 40, "l": 40, "r": 10}
-    )
-    return fig
+    fig = go.Figure(go.Bar(x=[str(c) for c in class_names], y=counts, marker_color=style.ACCENT))
+    fig.update_xaxes(type="category", title_text="class")
+    fig.update_yaxes(title_text="images")
+    return _layout(fig, 300, title=title)
 
 
 def pixel_histogram(counts: np.ndarray, edges: np.ndarray) -> go.Figure:
     """Histogram of pixel values 0–255 (log scale: the background dominates)."""
     centres = (edges[:-1] + edges[1:]) / 2
-    fig = go.Figure(go.Bar(x=centres, y=counts, width=np.diff(edges)))
-    fig.update_layout(
-        xaxis_title="pixel value",
-        yaxis_title="pixels",
-        yaxis_type="log",
-        height=300,
-        margin={"t": 20, "b": 40, "l": 40, "r": 10},
-    )
-    return fig
+    fig = go.Figure(go.Bar(x=centres, y=counts, width=np.diff(edges), marker_color=style.ACCENT))
+    fig.update_xaxes(title_text="pixel value (0 = black, 255 = white)")
+    fig.update_yaxes(title_text="pixels (log scale)", type="log", dtick=1)  # 1, 10, 100…
+    return _layout(fig, 300, margin={"t": 20, "b": 40, "l": 50, "r": 10})
 
 
 def prediction_grid(
@@ -131,11 +199,15 @@ def prediction_grid(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     class_names: tuple[str, ...],
+    confidence: np.ndarray | None = None,
     cols: int = 3,
 ) -> go.Figure:
-    """Images titled with what the model said and the truth: ``"pred 3 · true 5"``."""
-    titles = [
-        f"pred {class_names[p]} · true {class_names[t]}"
-        for p, t in zip(np.asarray(y_pred), np.asarray(y_true), strict=True)
-    ]
+    """Images titled with the model's answer, its probability and the truth.
+
+    ``"said 3 (87%) · true 5"``; without ``confidence`` just ``"said 3 · true 5"``.
+    """
+    titles = []
+    for k, (p, t) in enumerate(zip(np.asarray(y_pred), np.asarray(y_true), strict=True)):
+        sure = f" ({confidence[k]:.0%})" if confidence is not None else ""
+        titles.append(f"said {class_names[p]}{sure} · true {class_names[t]}")
     return image_grid(images, titles, cols)

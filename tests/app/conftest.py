@@ -22,3 +22,22 @@ def open_page():
         return at
 
     return _open
+
+
+@pytest.fixture
+def shots():
+    """``scripts/screenshot.py`` (serve / browser / visit / shoot) for a real-browser test;
+    skips without ``/usr/bin/chromium``, except in CI (``CNNVIZ_REQUIRE_BROWSER=1``)."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("shots", ROOT / "scripts" / "screenshot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not Path(module.CHROMIUM).exists():
+        if os.environ.get("CNNVIZ_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{module.CHROMIUM} is missing and CNNVIZ_REQUIRE_BROWSER=1")
+        pytest.skip("install chromium (apt-get install -y chromium) to run the browser tests")
+    pytest.importorskip("playwright.sync_api")
+    return module

@@ -1,6 +1,9 @@
 """AppTest for the Convolution, Stride & padding and Pooling pages (through the router).
 
-Every test drives widgets by key and checks that what the page shows changes with them.
+Every test drives widgets by key and checks what the page shows: the plotly figures, and
+the data the in-browser stepper receives (the component's JSON), which must equal
+``conv_steps`` / ``pool_steps`` for the same settings. Stepping itself runs in the
+browser; the real-browser test at the end clicks through it in Chromium.
 """
 
 from __future__ import annotations
@@ -9,15 +12,19 @@ import base64
 import gc
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+from cnnviz import conv, pooling
 
 CONV, STRIDE, POOL = (
     "app_pages/convolution.py",
     "app_pages/stride_padding.py",
     "app_pages/pooling.py",
 )
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -29,8 +36,9 @@ def _frozen_gc():
     gc.unfreeze()
 
 
-def _figure(at, index: int = 0) -> dict:
-    return json.loads(at.get("plotly_chart")[index].proto.spec)
+def _figure(at, key: str) -> dict:
+    (chart,) = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key)]
+    return json.loads(chart.proto.spec)
 
 
 def _z(trace: dict) -> np.ndarray:
@@ -42,107 +50,194 @@ def _z(trace: dict) -> np.ndarray:
     return np.asarray(z, dtype=float)
 
 
-def _codes(at) -> list[str]:
-    return [c.value for c in at.code]
+def _stepper(at, index: int = 0) -> dict:
+    """What the in-browser stepper received on this run."""
+    return json.loads(at.get("bidi_component")[index].proto.json)
 
 
-def _png(shape: tuple[int, ...]) -> bytes:
+def _png(shape: tuple[int, ...], value: int = 200) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.full(shape, 200, np.uint8)).save(buf, format="PNG")
+    Image.fromarray(np.full(shape, value, np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
 
 
+def _edit(at, key: str, row: int, col: int, value) -> None:
+    """Type ``value`` into one cell of a data editor, as the browser reports it."""
+    at.session_state[key] = {
+        "edited_rows": {row: {str(col): value}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+
+
+def _assert_conv_trace(data: dict, x, k, bias=0.0, stride=1, padding="valid", dilation=1):
+    steps = conv.conv_steps(x, k, bias, stride, padding, dilation)
+    out = conv.conv2d(x, k, bias, stride, padding, dilation)
+    trace = data["trace"]
+    np.testing.assert_allclose(trace["sums"], out[..., 0] if out.ndim == 3 else out)
+    assert [s["value"] for s in trace["steps"]] == [s.value for s in steps]
+    assert [s["rows"] for s in trace["steps"]] == [list(s.rows) for s in steps]
+    assert [s["cols"] for s in trace["steps"]] == [list(s.cols) for s in steps]
+    assert [s["padded"] for s in trace["steps"]] == [s.padded.tolist() for s in steps]
+    for got, want in zip(trace["steps"], steps, strict=True):
+        products = want.products if want.products.ndim == 3 else want.products[..., None]
+        np.testing.assert_allclose(got["products"], np.moveaxis(products, -1, 0))
+        np.testing.assert_allclose(got["subtotals"], products.sum(axis=(0, 1)))
+
+
 # ----------------------------------------------------------------------------- convolution
-def test_convolution_steps_fill_the_output(open_page):
+def test_convolution_stepper_receives_the_textbook_trace(open_page):
     at = open_page(CONV)
-    assert _codes(at) == ["1×1 + 2×2 + 5×3 + 6×4 = 44"]
-    assert _figure(at)["data"][2]["text"][0] == ["44", "?", "?"]
-    at.button(key="conv_step_next").click().run()
-    assert _codes(at) == ["2×1 + 3×2 + 6×3 + 7×4 = 54"]
-    assert any("Output cell (0, 1)" in m.value for m in at.markdown)
-    assert _figure(at)["data"][2]["text"][0] == ["44", "54", "?"]
-    at.slider(key="conv_step").set_value(9).run()
-    assert _codes(at)[0].endswith("= 144")
-    assert _figure(at)["data"][2]["text"][2] == ["124", "134", "144"]
-    at.button(key="conv_step_prev").click().run()
-    assert _codes(at)[0].endswith("= 134")
+    data = _stepper(at)
+    x, k = conv.PRESETS[next(iter(conv.PRESETS))]
+    _assert_conv_trace(data, x, k)
+    assert data["step"] == 0 and data["trace"]["steps"][0]["lines"] == [
+        "1×1 + 2×2 + 5×3 + 6×4 = 44"
+    ]
+    assert data["palette"]["diverging"][5] == [0.5, "#ffffff"]
+    assert any("output 3×3 after 9 filter operations" in c.value for c in at.caption)
 
 
-def test_convolution_binary_preset_bias_and_relu(open_page):
+def test_convolution_stride_padding_dilation_with_values(open_page):
+    at = open_page(CONV)
+    x, k = conv.PRESETS["Textbook: 5×5 binary image, 3×3 binary filter"]
+    at.selectbox(key="conv_preset").select_index(1).run()
+    at.radio(key="conv_stride").set_value(2).run()
+    at.radio(key="conv_padding").set_value("same").run()
+    _assert_conv_trace(_stepper(at), x, k, stride=2, padding="same")
+    assert any(
+        "stride 2, padding 'same' (1 before, 1 after) → output 3×3 after 9" in c.value
+        for c in at.caption
+    )
+    at.radio(key="conv_padding").set_value("explicit").run()
+    at.slider(key="conv_p").set_value(2).run()
+    _assert_conv_trace(_stepper(at), x, k, stride=2, padding=2)
+    at.radio(key="conv_stride").set_value(1).run()
+    at.radio(key="conv_dilation").set_value(2).run()
+    _assert_conv_trace(_stepper(at), x, k, padding=2, dilation=2)
+    assert not at.warning
+    # Keras refuses stride > 1 with dilation > 1: said as Keras says it; cnnviz still steps.
+    at.radio(key="conv_stride").set_value(2).run()
+    assert len(at.warning) == 1 and conv.keras_refusal(2, 2) in at.warning[0].value
+    _assert_conv_trace(_stepper(at), x, k, stride=2, padding=2, dilation=2)
+
+
+def test_convolution_bias_and_relu_in_the_worked_sum(open_page):
     at = open_page(CONV)
     at.selectbox(key="conv_preset").select_index(1).run()
-    assert any("9 filter operations" in c.value for c in at.caption)
-    assert _codes(at)[0].endswith("= 4")
     at.number_input(key="conv_bias").set_value(-5.0).run()
-    assert _codes(at)[0].endswith("- 5 (bias) = -1")
     at.toggle(key="conv_relu").set_value(True).run()
-    assert any("ReLU: max(0, -1) = **0**" in m.value for m in at.markdown)
+    first = _stepper(at)["trace"]["steps"][0]
+    assert first["lines"][0].endswith("- 5 (bias) = -1")
+    assert first["lines"][1] == "ReLU: max(0, -1) = 0" and first["output"] == 0
 
 
-def test_convolution_bad_cell_is_one_error_sentence(open_page):
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("abc", "'abc'"),
+        ("2,5", "'2,5' (write decimals with a dot: 2.5)"),
+        ("1e3", "'1e3' (write the number in full: 1000)"),
+        (None, "an empty cell"),
+    ],
+)
+def test_a_bad_cell_is_refused_by_its_0_based_position_and_the_figure_stays(
+    open_page, typed, shown
+):
     at = open_page(CONV)
-    edits = {"edited_rows": {0: {"1": None}}, "added_rows": [], "deleted_rows": []}
-    at.session_state["conv_input_0"] = edits
-    at.run()
+    before = _stepper(at)["trace"]
+    _edit(at, "conv_input_0", 0, 1, typed)  # row 0, col 1: where the figure shows "2"
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "The input must contain only numbers, but cell (1, 2) holds an empty cell."
+        f"The input must contain only numbers like 2, -1 or 0.5, but cell (0, 1) holds {shown}."
     ]
-    edits["edited_rows"] = {0: {"1": 7}}
-    at.session_state["conv_input_0"] = edits
-    at.run()
-    assert not at.error and _codes(at) == ["1×1 + 7×2 + 5×3 + 6×4 = 54"]
+    assert _stepper(at)["trace"] == before  # the last valid matrix is still drawn
+    _edit(at, "conv_input_0", 0, 1, "7")
+    assert not at.error
+    assert _stepper(at)["trace"]["steps"][0]["lines"] == ["1×1 + 7×2 + 5×3 + 6×4 = 54"]
 
 
-def test_convolution_autoplay_advances(open_page):
+def test_edits_step_and_mode_survive_a_mode_switch_and_a_page_change(open_page):
     at = open_page(CONV)
-    at.toggle(key="conv_step_play").set_value(True).run()
-    assert at.session_state["conv_step"] == 2
-    assert _codes(at)[0].endswith("= 54")
+    _edit(at, "conv_kernel_0", 1, 1, "-4")
+    at.radio(key="conv_stride").set_value(2).run()
+    at.session_state["conv_stepper"] = {"step": 3}  # what the browser reports after a pause
+    at.run()
+    at.segmented_control(key="conv_mode").set_value("Image").run()
+    assert not at.get("bidi_component")
+    at.segmented_control(key="conv_mode").set_value("Matrix").run()
+    data = _stepper(at)
+    x = conv.PRESETS[next(iter(conv.PRESETS))][0]
+    _assert_conv_trace(data, x, [[1, 2], [3, -4]], stride=2)
+    assert data["step"] == 3
+    at.switch_page(POOL).run()
+    at.switch_page(CONV).run()
+    assert at.radio(key="conv_stride").value == 2
+    assert _stepper(at)["step"] == 3
+    _assert_conv_trace(_stepper(at), x, [[1, 2], [3, -4]], stride=2)
+    at.segmented_control(key="conv_mode").set_value("RGB").run()
+    at.switch_page(STRIDE).run()
+    at.switch_page(CONV).run()
+    assert at.segmented_control(key="conv_mode").value == "RGB"
 
 
-def test_convolution_image_mode_kernels_and_upload(open_page):
+def test_reset_goes_back_to_the_preset(open_page):
+    at = open_page(CONV)
+    assert not at.button  # nothing edited: no Reset
+    _edit(at, "conv_input_0", 0, 1, "7")
+    at.button(key="conv_input_0_reset").click().run()
+    assert _stepper(at)["trace"]["steps"][0]["lines"] == ["1×1 + 2×2 + 5×3 + 6×4 = 44"]
+    assert not at.button
+    at.toggle(key="conv_relu").set_value(True).run()  # the edit does not come back
+    assert _stepper(at)["trace"]["steps"][0]["lines"][0] == "1×1 + 2×2 + 5×3 + 6×4 = 44"
+
+
+def test_convolution_image_mode_shows_pictures_as_they_are(open_page):
+    from PIL import Image
+
     at = open_page(CONV)
     at.segmented_control(key="conv_mode").set_value("Image").run()
-    assert not at.exception
-    ident = _z(_figure(at)["data"][1])
-    assert ident.shape == (128, 128)
+    fig = _figure(at, "conv_img_fig")
+    picture, feature = (_z(t) for t in fig["data"])
+    landscape = Image.open(ROOT / "assets" / "images" / "scene.png").convert("L")
+    np.testing.assert_allclose(picture, np.asarray(landscape) / 255.0)  # the sun stays bright
+    assert picture.mean() > 0.5
+    np.testing.assert_allclose(feature, picture, atol=1e-12)  # identity kernel
     at.selectbox(key="conv_kernel").set_value("sobel x").run()
-    sobel = _z(_figure(at)["data"][1])
-    assert not np.allclose(ident, sobel) and sobel.min() < 0
-    at.selectbox(key="conv_kernel").set_value("custom").run()
-    np.testing.assert_allclose(_z(_figure(at)["data"][1]), sobel)  # custom starts as Sobel x
-    at.session_state["conv_kernel_custom"] = {
-        "edited_rows": {1: {"1": None}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    at.run()
-    assert "cell (2, 2) holds an empty cell" in at.error[0].value and not at.exception
-    at.session_state["conv_kernel_custom"] = {
-        "edited_rows": {},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    at.selectbox(key="conv_kernel").set_value("identity").run()
+    sobel = _figure(at, "conv_img_fig")["data"][1]
+    assert _z(sobel).min() < 0 and sobel["zmin"] == -sobel["zmax"]
     at.selectbox(key="conv_img_src").set_value("Upload your own").run()
-    at.file_uploader(key="conv_img_upload").set_value(("a.png", _png((30, 40)), "image/png"))
-    at.run()
-    assert _z(_figure(at)["data"][1]).shape == (30, 40)
+    white = _png((30, 40), 250)  # a white-background upload stays white
+    at.file_uploader(key="conv_img_upload").set_value(("w.png", white, "image/png")).run()
+    np.testing.assert_allclose(_z(_figure(at, "conv_img_fig")["data"][0]), 250 / 255)
     at.file_uploader(key="conv_img_upload").set_value(("b.png", b"junk", "image/png")).run()
     assert not at.exception and "not a PNG, JPEG" in at.error[0].value
 
 
-def test_convolution_rgb_mode_sums_27_products(open_page):
+def test_convolution_custom_kernel_bad_cell(open_page):
+    at = open_page(CONV)
+    at.segmented_control(key="conv_mode").set_value("Image").run()
+    at.selectbox(key="conv_kernel").set_value("custom").run()
+    _edit(at, "conv_kernel_custom", 1, 1, "2,5")
+    assert "cell (1, 1) holds '2,5'" in at.error[0].value and not at.exception
+    assert _figure(at, "conv_img_fig")  # the last valid kernel is still applied
+
+
+def test_convolution_rgb_has_per_channel_maps_and_subtotals(open_page):
     at = open_page(CONV)
     at.segmented_control(key="conv_mode").set_value("RGB").run()
-    first = _codes(at)[0]
-    assert first.count("×") == 27 and first.endswith("= -1")
-    at.button(key="rgb_step_next").click().run()
-    assert _codes(at)[0].endswith("= 3")
-    assert len(_figure(at)["data"]) == 7  # 3 channels + 3 kernel slices + output
+    data = _stepper(at)
+    x, k = conv.RGB_EXAMPLE
+    _assert_conv_trace(data, x, k)
+    trace = data["trace"]
+    assert trace["channels"] == ["red", "green", "blue"]
+    partials = np.asarray(trace["partials"])
+    np.testing.assert_allclose(partials.sum(axis=0), trace["sums"])
+    assert trace["steps"][1]["lines"][-1] == "6 + 0 + (-3) = 3"
+    assert data["scales"]["kernel"] == {"scale": "diverging", "limits": [-1.0, 1.0]}
 
 
 # ----------------------------------------------------------------------------- stride
@@ -153,7 +248,7 @@ def _metrics(at) -> dict[str, str]:
 def test_stride_changes_output_size_and_operations(open_page):
     at = open_page(STRIDE)
     assert _metrics(at)["Output size"] == "3×3" and _metrics(at)["Filter operations"] == "9"
-    assert len(_figure(at)["frames"]) == 9
+    assert len(_figure(at, "sp_animation")["frames"]) == 9
     at.slider(key="sp_stride").set_value(2).run()
     assert _metrics(at)["Output size"] == "2×2" and _metrics(at)["Filter operations"] == "4"
     assert "{5 + 0 + 0 - 3}{2}" in at.latex[0].value
@@ -166,56 +261,138 @@ def test_stride_changes_output_size_and_operations(open_page):
     assert "{5 + 2 + 2 - 3}{2}" in at.latex[0].value and _metrics(at)["Output size"] == "4×4"
 
 
+def test_stride_page_values_view_equals_conv_steps(open_page):
+    at = open_page(STRIDE)
+    at.slider(key="sp_n").set_value(7).run()
+    at.slider(key="sp_stride").set_value(2).run()
+    at.radio(key="sp_padding").set_value("same").run()
+    x, k = conv.stride_example(7, 3)
+    _assert_conv_trace(_stepper(at), x, k, stride=2, padding="same")
+    assert any("Keras `valid` gives 3×3 and `same` gives 4×4" in c.value for c in at.caption)
+
+
+def test_stride_page_states_kerass_refusal_and_unreached_cells(open_page):
+    at = open_page(STRIDE)
+    at.slider(key="sp_n").set_value(12).run()
+    at.slider(key="sp_stride").set_value(4).run()
+    at.slider(key="sp_dilation").set_value(3).run()
+    assert len(at.warning) == 1 and conv.keras_refusal(4, 3) in at.warning[0].value
+    assert not any("gives" in c.value for c in at.caption)  # no size Keras would not give
+    assert any(c.value == conv.coverage_sentence(12, 3, 4, "valid", 3) for c in at.caption)
+    x, k = conv.stride_example(12, 3)
+    _assert_conv_trace(_stepper(at), x, k, stride=4, dilation=3)
+
+
 def test_impossible_setting_is_explained_not_a_crash(open_page):
     at = open_page(STRIDE)
     at.slider(key="sp_k").set_value(7).run()
     assert not at.exception
     assert len(at.error) == 1 and "larger than input 5" in at.error[0].value
-    assert not at.metric
+    assert not at.metric and not at.get("bidi_component")
     at.radio(key="sp_padding").set_value("same").run()
     assert not at.error and _metrics(at)["Output size"] == "5×5"
 
 
 # ----------------------------------------------------------------------------- pooling
-def test_pooling_textbook_steps_and_modes(open_page):
+def test_pooling_stepper_receives_pool_steps(open_page):
     at = open_page(POOL)
-    assert _codes(at) == ["max(1, 1, 5, 6) = 6"]
-    at.button(key="pool_step_next").click().run()
-    assert _codes(at) == ["max(2, 4, 7, 8) = 8"]
-    at.slider(key="pool_step").set_value(4).run()
-    out_text = _figure(at)["data"][1]["text"]
-    assert out_text == [["6", "8"], ["3", "4"]]
+    x = pooling.PRESETS["Textbook 4×4"]
+    trace = _stepper(at)["trace"]
+    assert [s["lines"] for s in trace["steps"]] == [
+        ["max(1, 1, 5, 6) = 6"],
+        ["max(2, 4, 7, 8) = 8"],
+        ["max(3, 2, 1, 2) = 3"],
+        ["max(1, 0, 3, 4) = 4"],
+    ]
+    assert trace["output"] == [[6, 8], [3, 4]] and trace["steps"][0]["winner"] == [1, 1]
     at.radio(key="pool_mode").set_value("avg").run()
-    assert _codes(at) == ["(1 + 0 + 3 + 4) / 4 = 2"]
+    at.radio(key="pool_padding").set_value("same").run()
     at.slider(key="pool_size").set_value(3).run()
-    assert any("4×4 → **1×1**" in c.value for c in at.caption)
+    trace = _stepper(at)["trace"]
+    steps = pooling.pool_steps(x, 3, 2, "same", "avg")
+    assert [s["lines"] for s in trace["steps"]] == [[s.expression()] for s in steps]
+    assert trace["steps"][0]["padded"] == steps[0].padded.tolist()
+    at.radio(key="pool_padding").set_value("valid").run()
+    assert any("4×4 → **1×1** in 1 window position." == c.value for c in at.caption)
 
 
-@pytest.mark.parametrize("size", [2, 3])
-def test_pooling_shift_demo(open_page, size):
+def test_pooling_real_image_true_size_and_bad_cell(open_page):
     at = open_page(POOL)
-    at.slider(key="pool_size").set_value(size).run()
-    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    shift = figures[-1]  # the last tab
-    titles = [a["text"] for a in shift["layout"]["annotations"]]
-    assert titles[-3:] == ["pooled: same as original"] * 2 + ["pooled: CHANGED"]
-    assert np.asarray(_z(shift["data"][0])).shape == (3 * size, 3 * size)
-
-
-def test_pooling_real_image_and_bad_cell(open_page):
-    at = open_page(POOL)
-    edges, pooled = (_z(t) for t in _figure(at, 1)["data"])
+    fig = _figure(at, "pool_img_fig")
+    edges, pooled = (_z(t) for t in fig["data"])
     assert edges.shape == (128, 128) and pooled.shape == (64, 64)
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert titles == ["Feature map (edges) 128×128", "After max pooling 64×64"]
     at.slider(key="pool_size").set_value(4).run()
     at.slider(key="pool_stride").set_value(4).run()
-    assert _z(_figure(at, 1)["data"][1]).shape == (32, 32)
-    at.session_state["pool_input_0"] = {
-        "edited_rows": {1: {"0": None}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    at.run()
+    assert _z(_figure(at, "pool_img_fig")["data"][1]).shape == (32, 32)
+    _edit(at, "pool_input_0", 1, 0, None)
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "The input must contain only numbers, but cell (2, 1) holds an empty cell."
+        "The input must contain only numbers like 2, -1 or 0.5, but cell (1, 0) holds an "
+        "empty cell."
     ]
+
+
+@pytest.mark.parametrize(("size", "stride", "mode"), [(2, 2, "max"), (4, 4, "avg"), (2, 1, "sum")])
+def test_pooling_shift_demo_follows_the_controls(open_page, size, stride, mode):
+    at = open_page(POOL)
+    at.slider(key="pool_size").set_value(size).run()
+    at.slider(key="pool_stride").set_value(stride).run()
+    at.radio(key="pool_mode").set_value(mode).run()
+    at.radio(key="pool_padding").set_value("same").run()  # the demo stays unpadded
+    demo = pooling.shift_demo(size, stride, mode)
+    fig = _figure(at, "pool_shift_fig")
+    for i, x in enumerate(demo.inputs):
+        np.testing.assert_array_equal(_z(fig["data"][2 * i]), x)
+        np.testing.assert_array_equal(_z(fig["data"][2 * i + 1]), demo.outputs[i])
+    assert any(demo.summary() in m.value for m in at.markdown)
+
+
+# ----------------------------------------------------------------------------- real browser
+@pytest.mark.browser
+def test_stepping_a_padded_strided_convolution_in_chromium(tmp_path, shots):
+    """`streamlit run` + headless Chromium: set stride 2 and 'same' padding on the binary
+    preset, press Next through every step of the component, and read the output cells."""
+    name = "Textbook: 5×5 binary image, 3×3 binary filter"
+    x, k = conv.PRESETS[name]
+    want = conv.conv2d(x, k, stride=2, padding="same")  # 3×3, padded by 1 on every side
+    with shots.serve() as base, shots.browser() as page:
+        shots.visit(page, base, "/convolution")
+        page.get_by_test_id("stSelectbox").first.click()
+        page.get_by_role("option", name=name).click()
+        shots.wait_idle(page)
+        for group, label in (("Stride", "2"), ("Padding", "same")):
+            page.get_by_role("radiogroup", name=group).get_by_text(label, exact=True).click()
+            shots.wait_idle(page)
+        label = page.locator(".cz-label")
+        assert label.inner_text() == "step 1 of 9"
+        nxt = page.get_by_role("button", name="Next", exact=True)
+        for k_step in range(2, 10):
+            nxt.click()
+            assert label.inner_text() == f"step {k_step} of 9"  # no server round trip
+        cells = page.locator(".cz-out-cell")
+        shown = {c.get_attribute("data-out"): c.text_content() for c in cells.all()}
+        assert shown == {
+            f"{i},{j}": conv.format_number(want[i, j]) for i in range(3) for j in range(3)
+        }
+        padded = page.locator(".cz-panel", has_text="padded to 7×7")
+        assert padded.count() == 1  # the padding is drawn
+        page.get_by_role("button", name="Previous", exact=True).click()
+        assert label.inner_text() == "step 8 of 9"
+        page.keyboard.press("ArrowRight")
+        assert label.inner_text() == "step 9 of 9"
+        cells.first.hover()  # hovering an output cell jumps to its window
+        assert label.inner_text() == "step 1 of 9"
+        page.mouse.move(0, 0)
+        for _ in range(3):
+            nxt.click()
+        shots.shoot(page, tmp_path / "stepper.png")
+        # The step reaches the server when the pointer leaves the stepper (or after a
+        # pause): it survives Image mode and back.
+        page.get_by_text("Image", exact=True).first.click()
+        shots.wait_idle(page)
+        page.get_by_text("Matrix", exact=True).first.click()
+        shots.wait_idle(page)
+        assert page.locator(".cz-label").inner_text() == "step 4 of 9"
+        assert page.locator(shots.EXCEPTION).count() == 0

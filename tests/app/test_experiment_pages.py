@@ -2,44 +2,188 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
+import keras
 import numpy as np
+import pytest
+
+TRANSLATION = "app_pages/translation.py"
+
+
+def _chart(at, key: str) -> dict:
+    """The plotly spec of the chart whose element id contains ``key``."""
+    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
+    return json.loads(chart.proto.spec)
 
 
 def _bars(at) -> dict[str, list[float]]:
     """Model name -> the ten probabilities drawn on the translation page's bar chart."""
-    import json
-
-    chart = next(c for c in at.get("plotly_chart") if "tr_bars" in c.proto.id)
-    spec = json.loads(chart.proto.spec)
-    return {t["name"]: [float(v) for v in t["y"]] for t in spec["data"]}
+    return {t["name"]: [float(v) for v in t["y"]] for t in _chart(at, "tr_bars")["data"]}
 
 
-def test_translation_shift_slider_changes_probabilities(open_page):
-    at = open_page("app_pages/translation.py")
-    text = " ".join(m.value for m in at.markdown)
-    # The book's experiment is stated in words with our numbers.
-    assert "After a 2-px right shift the MLP says" in text
-    assert "After a 1-px left shift the CNN says" in text
+def _array(v) -> np.ndarray:
+    """A plotly JSON array: a plain list, or numpy's base64 form ``{"dtype", "bdata", "shape"}``."""
+    if isinstance(v, dict):
+        flat = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        return flat.reshape([int(n) for n in str(v.get("shape", len(flat))).split(",")])
+    return np.asarray(v)
+
+
+def _text(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_translation_every_section_renders_with_real_numbers(open_page):
+    at = open_page(TRANSLATION, timeout=300)
+    assert not at.error
+    heads = [h.value for h in at.subheader]
+    assert [h.split(" · ")[0] for h in heads] == ["1", "2", "3", "4", "5"]
+    # 1. The book's experiment: four models, the book's two code shifts and a true one.
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["MLP", "Book CNN", "Global-pooling CNN", "Shift-trained CNN"]
+    assert list(table.columns)[1:] == [
+        "no shift",
+        "book's “1 px left”",
+        "book's “2 px right”",
+        "true 2 px right",
+    ]
+    assert table["no shift"].str.startswith("✓ 1").all()  # unshifted, all see the average 1
+    assert any(re.search(r"“2 px right” code by \+(0\.9\d|1\.0\d) px", c.value) for c in at.caption)
+    # 2. Equivariance: the identity holds inside the outline, said with the numbers.
+    assert any("equals the moved map" in c.value for c in at.caption)
+    eq = _chart(at, "tr_eq")["data"]
+    heat = [t["colorscale"][0][1] for t in eq if t["type"] == "heatmap"]
+    assert heat == ["#000000"] * 2 + ["#053061"] * 4  # two gray images, four signed maps
+    # 3. Where the position comes back: three models, the book CNN's Flatten named.
+    layers = _chart(at, "tr_layers")
+    titles = [a["text"] for a in layers["layout"]["annotations"]]
+    assert titles == ["MLP", "Book CNN", "Global-pooling CNN"]
+    text = _text(at)
+    assert "`flatten` (Flatten, which lines the map up position by position)" in text
+    assert "`global_pool` (GlobalMaxPooling2D, which keeps no positions)" in text
+    # 4. Accuracy against shift: the stated worst accuracies, curves and dx × dy maps.
+    worst = {m.label.split(":")[0]: float(m.value.rstrip("%")) for m in at.metric}
+    assert worst["Global-pooling CNN"] >= 95.0 and worst["MLP"] <= 60.0
+    assert len(_chart(at, "tr_heatmaps")["data"]) == 4
+    # 5. The conclusion, generated from the same numbers.
+    assert "**Global-pooling CNN** keeps its accuracy" in text
+    assert "**MLP** collapses" in text and "Most tolerant of shifts:" in text
+
+    at.slider(key="tr_eq_dx").set_value(-4)
+    at.select_slider(key="tr_layer_px").set_value(1)
+    at.radio(key="tr_layer_dir").set_value("down").run()
+    assert not at.exception and not at.error
+    assert "cannot follow a shift that is not a whole number" in _text(at)
+
+
+def test_translation_move_a_digit_yourself(open_page):
+    at = open_page(TRANSLATION, timeout=300)
     before = _bars(at)
-    assert set(before) == {"MLP", "CNN", "CNN trained with shifts"}
+    assert set(before) == {"MLP", "Book CNN", "Global-pooling CNN", "Shift-trained CNN"}
     np.testing.assert_allclose([sum(v) for v in before.values()], 1, atol=1e-4)
-
     at.slider(key="tr_dx").set_value(0).run()
-    assert not at.exception
     after = _bars(at)
     assert not np.allclose(before["MLP"], after["MLP"], atol=1e-3)
-    # Unshifted, every model recognises the average 1.
     assert all(int(np.argmax(p)) == 1 for p in after.values())
-    assert any("With no shift the MLP says **1**" in m.value for m in at.markdown)
-
-    # A test image and another sweep: the page follows the controls without errors.
+    assert "With no shift the MLP says **1**" in _text(at)
     at.radio(key="tr_source").set_value("One test image").run()
-    at.radio(key="tr_kind").set_value("rotation")
+    at.toggle(key="tr_beyond").set_value(True).run()
     at.select_slider(key="tr_n").set_value(250).run()
     assert not at.exception and not at.error
-    assert any(re.search(r"After an 18° rotation the MLP keeps", c.value) for c in at.caption)
+    assert any("After an 18° rotation the MLP keeps" in c.value for c in at.caption)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    """A small global-pooling CNN trained for one epoch on 500 digits (a few seconds)."""
+    from cnnviz import data
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = keras.layers.GlobalMaxPooling2D(name="global_pool")(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x), name="tiny")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    ds = data.load_mnist_sample()
+    model.fit(data.prepare(ds.x_train[:500]), ds.y_train[:500], epochs=1, verbose=0)
+    return model
+
+
+def _make_active(at, model, label: str) -> None:
+    from app_pages import _shared
+    from cnnviz import data
+
+    at.session_state[_shared._ACTIVE] = _shared.ActiveModel(
+        model=model, label=label, class_names=data.DIGITS, card={}, bundled=False
+    )
+
+
+def test_translation_recomputes_for_the_learners_model(open_page, tiny_model):
+    at = open_page(TRANSLATION, timeout=300)
+    assert len(at.metric) == 4  # the lab's models only, until the toggle
+    _make_active(at, tiny_model, "tiny run")
+    at.run()
+    at.toggle(key="tr_mine").set_value(True).run(timeout=300)
+    assert not at.exception and not at.error
+    mine = "tiny run (yours)"
+    assert [m.label.split(":")[0] for m in at.metric][-1] == mine
+    titles = [a["text"] for a in _chart(at, "tr_layers")["layout"]["annotations"]]
+    assert titles[-1] == mine and len(titles) == 4
+    assert len(_chart(at, "tr_heatmaps")["data"]) == 5
+    assert f"**{mine}**" in _text(at)
+    # Its grid really is this model's: the unshifted cell equals its own test accuracy.
+    from cnnviz import data, translation
+
+    ds = data.load_mnist_sample()
+    own = translation.accuracy_vs_shift(tiny_model, ds.x_test, ds.y_test, [0])[0]
+    metric = next(m for m in at.metric if m.label.startswith(mine))
+    worst = float(metric.value.rstrip("%")) / 100
+    assert worst <= own + 1e-9
+    heat = _array(_chart(at, "tr_heatmaps")["data"][-1]["z"])
+    assert heat[4, 4] == pytest.approx(100 * own, abs=1e-6)
+
+    at.toggle(key="tr_mine").set_value(False).run()
+    assert len(at.metric) == 4
+
+
+def test_translation_refuses_a_model_for_other_images(open_page):
+    from cnnviz import models
+
+    at = open_page(TRANSLATION, timeout=300)
+    _make_active(at, models.build("cifar_augment"), "cifar")
+    at.run()
+    at.toggle(key="tr_mine").set_value(True).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "cifar_augment takes images of shape (32, 32, 3); the lab's digits are (28, 28, 1)"
+    ]
+    assert len(at.metric) == 4
+
+
+def test_experiment_settings_survive_navigation(open_page):
+    at = open_page(TRANSLATION, timeout=300)
+    at.select_slider(key="tr_layer_px").set_value(2).run()
+    at.switch_page("app_pages/scratch.py")
+    at.run()
+    at.number_input(key="sc_seed").set_value(5).run()
+    at.switch_page("app_pages/overfitting.py")
+    at.run()
+    at.number_input(key="of_n_train").set_value(700).run()
+    at.switch_page("app_pages/home.py")
+    at.run()
+    at.switch_page(TRANSLATION)
+    at.run()
+    assert at.select_slider(key="tr_layer_px").value == 2
+    at.switch_page("app_pages/scratch.py")
+    at.run()
+    assert at.number_input(key="sc_seed").value == 5
+    at.switch_page("app_pages/overfitting.py")
+    at.run()
+    assert at.number_input(key="of_n_train").value == 700
 
 
 def _metric(at, label: str) -> float:
@@ -49,12 +193,17 @@ def _metric(at, label: str) -> float:
 def test_scratch_toy_trained_on_button_matches_model(open_page):
     at = open_page("app_pages/scratch.py")
     assert any("random starting weights" in i.value for i in at.info)
+    assert not at.warning  # seed 0: the ReLU passes values for both inputs
     untrained = _metric(at, "model.predict")
     assert _metric(at, "By hand (numpy)") == untrained
     # The active model's layer table: book_mnist's layers, all tiny differences.
     table = at.dataframe[0].value
     assert list(table["layer"]) == ["conv1", "pool1", "flatten", "dense1", "dropout1", "output"]
     assert (table["max |numpy − Keras|"] < 1e-4).all()
+    # The matrices speak the diverging language: negative blue, zero white.
+    spec = _chart(at, "sc_k")
+    assert spec["data"][0]["colorscale"][0][1] == "#053061"
+    assert spec["data"][0]["zmin"] == -spec["data"][0]["zmax"]
 
     at.number_input(key="sc_epochs").set_value(100)
     at.button(key="sc_train").click().run()
@@ -64,6 +213,7 @@ def test_scratch_toy_trained_on_button_matches_model(open_page):
     assert hand == keras_p != untrained
     assert hand < 0.5  # input #0 is mostly positive: class 0
     assert any("agree to 6 decimals" in s.value for s in at.success)
+    assert not any("Dead ReLU" in w.value for w in at.warning)
     code = at.code[0].value
     assert code.count("out[") == 4 and "0.125×" in code  # the four 3×3 sums written out
 
@@ -71,13 +221,24 @@ def test_scratch_toy_trained_on_button_matches_model(open_page):
     assert _metric(at, "By hand (numpy)") == _metric(at, "model.predict") > 0.5
 
 
+def test_scratch_warns_only_about_a_relu_that_really_outputs_zero(open_page):
+    at = open_page("app_pages/scratch.py")
+    at.number_input(key="sc_seed").set_value(2).run()  # untrained seed 2: input #0 is dead
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1 and warnings[0].startswith("For input #0 the ReLU outputs 0")
+    assert "Dead ReLU" not in warnings[0]
+
+
 def test_overfitting_precomputed_then_tiny_live_run(open_page):
     at = open_page("app_pages/overfitting.py")
     # The bundled curves show the lesson at once, with the gap stated in words.
     assert at.radio(key="of_source").value == "precomputed"
-    text = " ".join(m.value for m in at.markdown)
-    assert "plain: after" in text and "The smallest gap is" in text
+    text = _text(at)
+    assert "plain: after" in text and "**plain** overfits" in text
+    assert "**dropout** narrows the gap" in text and "smallest" not in text
     before = text
+    curves = _chart(at, "of_curves")
+    assert {t["line"]["color"] for t in curves["data"]} == {"#1f77b4", "#d6336c"}
 
     at.multiselect(key="of_runs").set_value(["plain"])
     at.number_input(key="of_n_train").set_value(20)
@@ -90,25 +251,8 @@ def test_overfitting_precomputed_then_tiny_live_run(open_page):
     live = [m.value for m in at.markdown if m.value.startswith("- plain: after 1 epoch validation")]
     assert live and live[0] not in before
     assert "dropout" not in " ".join(m.value for m in at.markdown if m.value.startswith("- "))
+    # A 20-image run: the verdict says how little its numbers can tell.
+    assert "one validation image is worth 5.0 points" in _text(at)
 
     at.radio(key="of_metric").set_value("accuracy").run()  # switching metric keeps the run
     assert at.radio(key="of_source").value == "your run" and not at.exception
-
-
-def test_translation_retrain_button_switches_to_the_learners_models(open_page):
-    at = open_page("app_pages/translation.py")
-    assert [o for o in at.radio(key="tr_models").options] == ["pre-trained (bundled)"]
-    bundled = _bars(at)
-    at.number_input(key="tr_n_train").set_value(100)
-    at.number_input(key="tr_epochs").set_value(1)
-    at.button(key="tr_retrain").click().run(timeout=180)
-    assert not at.exception and not at.error
-    assert at.radio(key="tr_models").value == "retrained by you"
-    mine = _bars(at)
-    assert set(mine) == set(bundled)
-    np.testing.assert_allclose([sum(v) for v in mine.values()], 1, atol=1e-4)
-    assert not np.allclose(mine["CNN"], bundled["CNN"], atol=1e-3)  # 1 epoch on 100 images
-    # The book's experiment above always reports the bundled models.
-    assert any("After a 2-px right shift the MLP says" in m.value for m in at.markdown)
-    at.radio(key="tr_models").set_value("pre-trained (bundled)").run()
-    np.testing.assert_allclose(_bars(at)["CNN"], bundled["CNN"], atol=1e-6)

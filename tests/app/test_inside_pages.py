@@ -107,8 +107,58 @@ def test_predict_upload_path_and_broken_upload(open_page):
 def test_predict_draw_mode_shows_the_canvas(open_page):
     at = open_page("app_pages/predict.py")
     at.radio(key="predict_source").set_value("Draw").run()
-    assert not at.exception
+    assert not at.exception and not at.error  # no stale "file is empty" on an empty canvas
     assert _metric(at) == "3"  # nothing drawn yet: still the previous image
+    assert any("Nothing drawn yet" in c.value for c in at.caption)
+
+
+def test_the_learners_image_and_source_survive_navigation(open_page):
+    at = open_page("app_pages/predict.py")
+    at.radio(key="predict_source").set_value("Upload").run()
+    at.file_uploader(key="predict_upload").set_value(
+        ("five.jpg", _jpeg_of_sample(5), "image/jpeg")
+    ).run()
+    assert _metric(at) == "5"
+    at.switch_page("app_pages/activations.py").run()
+    assert _metric(at) == "5"  # the same image on the next page
+    at.switch_page("app_pages/predict.py").run()
+    assert not at.exception
+    assert at.radio(key="predict_source").value == "Upload"
+    assert _metric(at) == "5"  # not reset to the bundled sample
+    assert any("Showing your last upload, five.jpg" in c.value for c in at.caption)
+    at.radio(key="predict_source").set_value("Bundled sample").run()
+    assert _metric(at) == "3"  # choosing samples again picks the selected sample
+
+
+def _noise_jpeg() -> bytes:
+    noise = (np.random.default_rng(0).random((160, 200, 3)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def test_a_photo_of_noise_gets_no_confident_label(open_page):
+    at = open_page("app_pages/predict.py")
+    assert not at.warning and "Do not trust" not in " ".join(c.value for c in at.caption)
+    at.radio(key="predict_source").set_value("Upload").run()
+    at.file_uploader(key="predict_upload").set_value(("noise.jpg", _noise_jpeg(), "image/jpeg"))
+    at.run()
+    assert not at.exception
+    assert at.metric[0].label == "Best guess (not to be trusted)"
+    assert _metric(at).endswith("?")
+    texts = [w.value for w in at.warning]
+    assert any(t.startswith("Nothing in the image stands out") for t in texts)
+    assert any(t.startswith("Do not trust this") for t in texts)
+
+
+def test_what_the_model_sees_is_drawn_last_in_gray(open_page):
+    at = open_page("app_pages/predict.py")
+    at.radio(key="predict_style_c1").set_value("rgb").run()
+    steps = _spec(at, "predict_steps")
+    assert _titles(steps)[-1].startswith("Grayscale, as the model gets it")
+    assert steps["data"][-1]["type"] == "heatmap"  # drawn on the gray scale, not as RGB
+    x = imaging.prepare_image(imaging.load_sample(3, 0), (28, 28, 1), "rgb").array[..., 0]
+    np.testing.assert_allclose(_arr(steps["data"][-1]["z"]), x, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- Activations
@@ -125,11 +175,35 @@ def test_activations_show_every_layer_and_follow_the_controls(open_page):
     at.slider(key="act_max_maps").set_value(4).run()
     conv = _arr(_spec(at, "act_fig_conv1")["data"][0]["z"])
     assert conv.shape == (26, 4 * 27 - 1)
-    out = _arr(_spec(at, "act_fig_output")["data"][0]["y"])
-    assert int(np.argmax(out)) == 3
+    output = _spec(at, "act_fig_output")["data"][0]
+    probs = _arr(output["y"])
+    assert int(np.argmax(probs)) == 3 and probs.sum() == pytest.approx(1, abs=1e-5)
+    assert output["x"] == list("0123456789")  # class names, not unit numbers
+    assert output["text"][3] == f"{probs[3]:.1%}"
+    conv = _spec(at, "act_fig_conv1")["data"][0]
+    assert conv["showscale"] and conv["zmin"] == -conv["zmax"]  # diverging, symmetric, bar
+    at.radio(key="act_scale").set_value("map").run()
+    per_map = _arr(_spec(at, "act_fig_conv1")["data"][0]["z"])
+    assert np.nanmax(np.abs(per_map)) == pytest.approx(1.0)  # each map to its own |max|
     at.selectbox(key="act_image").set_value(7).run()
     assert not at.exception and _metric(at) == "7"
     assert at.selectbox(key="act_image").value == "current"
+
+
+def test_activations_close_up_shows_one_map_with_its_values(open_page):
+    from cnnviz import explain
+
+    at = open_page("app_pages/activations.py")
+    at.selectbox(key="act_zoom_layer").set_value("pool1").run()
+    at.number_input(key="act_zoom_map").set_value(5).run()
+    assert not at.exception
+    spec = _spec(at, "act_zoom_fig")
+    model = models.load(models.bundled("book_mnist"))
+    x = imaging.prepare_image(imaging.load_sample(3, 0)).array
+    expected = explain.activations(model, x)["pool1"][..., 5]  # (13, 13)
+    np.testing.assert_allclose(_arr(spec["data"][0]["z"]), expected, rtol=1e-5, atol=1e-6)
+    assert spec["data"][0]["texttemplate"] == "%{z:.2f}"  # the values written in the cells
+    assert spec["layout"]["title"]["text"].startswith("pool1, map 5 (13×13)")
 
 
 def test_pages_explain_a_model_without_conv_layers():
@@ -173,7 +247,7 @@ def test_heatmaps_switch_method_and_class(open_page):
     titles = [a["text"] for a in _spec(at, "heat_maps")["layout"]["annotations"]]
     assert titles == ["Grad-CAM", "Score-CAM", "SmoothGrad"]
     before = _arr(_spec(at, "heat_maps")["data"][1]["z"])
-    assert before.shape == (28, 28) and before.max() == pytest.approx(1.0, abs=1e-4)
+    assert before.shape == (28, 28) and before.min() >= 0
     at.selectbox(key="heat_class").set_value(8).run()
     assert not at.exception
     assert any("explaining class **8**" in m.value for m in at.markdown)
@@ -189,9 +263,53 @@ def test_heatmaps_sanity_check_and_offline_imagenet(open_page):
     table = at.dataframe[0].value
     assert list(table["method"]) == ["Grad-CAM", "Vanilla saliency"]
     assert (table["rank correlation"] < 0.5).all()  # both depend on the learned weights
+    assert all(v.startswith("passes: ") and "< 0.5" in v for v in table["verdict"])
+    assert any(m.value.startswith("Rule: a method passes when") for m in at.markdown)
     at.button(key="heat_imagenet_run").click().run()  # the network is blocked in tests
     assert not at.exception
     assert any("could not be downloaded" in e.value for e in at.error)
+
+
+def test_shared_scale_changes_the_heatmap_figure(open_page):
+    from cnnviz import explain
+
+    at = open_page("app_pages/heatmaps.py")
+    at.multiselect(key="heat_methods").set_value(["scorecam"])
+    at.selectbox(key="heat_class").set_value(8).run()  # a class the model rejects
+    own = _spec(at, "heat_maps")["data"][1]
+    at.radio(key="heat_scale").set_value("shared").run()
+    shared = _spec(at, "heat_maps")["data"][1]
+    np.testing.assert_allclose(_arr(own["z"]), _arr(shared["z"]))  # the same evidence…
+    model = models.load(models.bundled("book_mnist"))
+    x = imaging.prepare_image(imaging.load_sample(3, 0)).array
+    ev = explain.evidence(model, x, "scorecam")
+    assert own["zmax"] == pytest.approx(ev[8].max(), rel=1e-5)  # …on its own scale
+    assert shared["zmax"] == pytest.approx(ev.max(), rel=1e-5)  # …or on all classes' scale
+    assert shared["zmax"] > 2 * own["zmax"]  # so the rejected class looks pale
+    caption = " ".join(c.value for c in at.caption)
+    assert "Score-CAM gives its strongest map to class 3, the predicted class." in caption
+    at.radio(key="heat_layout").set_value("big").run()
+    assert _titles(_spec(at, "heat_maps")) == ["Score-CAM"]
+    assert _spec(at, "heat_maps")["layout"]["height"] > 500
+
+
+def test_heatmaps_and_activations_use_the_preprocessing_chosen_on_predict(open_page):
+    at = open_page("app_pages/predict.py")
+    at.radio(key="predict_source").set_value("Upload").run()
+    raw = _jpeg_of_sample(5)
+    at.file_uploader(key="predict_upload").set_value(("five.jpg", raw, "image/jpeg")).run()
+    at.radio(key="predict_style_c1").set_value("rgb").run()
+    answer = _metric(at).rstrip("?")
+    expected = imaging.prepare_image(raw, (28, 28, 1), "rgb").array[..., 0]
+    at.switch_page("app_pages/heatmaps.py").run()
+    assert not at.exception
+    assert any("RGB (crop and resize)" in c.value for c in at.caption)
+    assert any(m.value.startswith(f"Predicted **{answer}**") for m in at.markdown)
+    np.testing.assert_allclose(_arr(_spec(at, "heat_maps")["data"][0]["z"]), expected, atol=1e-6)
+    at.switch_page("app_pages/activations.py").run()
+    np.testing.assert_allclose(_arr(_spec(at, "act_input")["data"][0]["z"]), expected, atol=1e-6)
+    at.switch_page("app_pages/predict.py").run()
+    assert at.radio(key="predict_style_c1").value == "rgb"  # the choice is kept
 
 
 # ------------------------------------------------------------------------------- Filters
@@ -209,13 +327,18 @@ def test_filters_kernels_and_activation_maximisation(open_page):
     at.button(key="filt_run").click().run()
     assert not at.exception
     titles = [a["text"] for a in _spec(at, "filt_dreams")["layout"]["annotations"]]
-    assert titles == ["class 3", "class 8"]
+    assert [t.split("<br>")[0] for t in titles] == ["class 3", "class 8"]
+    assert all("(read as " in t for t in titles)  # each dream fed back to the model
     curves = _spec(at, "filt_curves")["data"]
-    assert all(_arr(c["y"])[-1] > _arr(c["y"])[0] for c in curves)
+    rose = [_arr(c["y"])[-1] > _arr(c["y"])[0] for c in curves]
+    caption = " ".join(c.value for c in at.caption)
+    assert ("Both curves rose" in caption) == all(rose)  # the caption says what happened
     at.radio(key="filt_kind").set_value("Filters of a conv layer").run()
     at.multiselect(key="filt_filters").set_value([1])
     at.button(key="filt_run").click().run()
     assert _titles(_spec(at, "filt_dreams")) == ["filter 1"]
+    assert _arr(_spec(at, "filt_dreams")["data"][0]["z"]).shape == (7, 7)  # field + margin
+    assert any("receptive" in c.value for c in at.caption)
 
 
 # ------------------------------------------------------------------- real browser: drawing

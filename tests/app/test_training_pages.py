@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
-import gc
 from pathlib import Path
 
 import numpy as np
 import plotly.io as pio
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from cnnviz import data, evaluation, models
+from cnnviz import data, evaluation, models, runs, training
 
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 CSV_HEADER = "label," + ",".join(f"pixel{i}" for i in range(1, 785))
 
 
@@ -36,22 +37,24 @@ def _trace_names(fig) -> list[str]:
     return [t.name for t in fig.data]
 
 
-@pytest.fixture
-def folder_goes_with_session():
-    """Check that a session's model folder goes away with the session.
+def _store_runs(at) -> list:
+    """This AppTest learner's runs, read straight from the run store."""
+    return runs.RunStore(runs.default_root()).list_runs(at.query_params["learner"])
 
-    The tests' own references are the last ones to an ended AppTest session: once they
-    are dropped, the ``TemporaryDirectory`` in its state is collected with its folder.
-    """
-    apps = []
-    yield apps.append
-    folders = [
-        Path(at.session_state["train_dir"].name) for at in apps if "train_dir" in at.session_state
-    ]
-    assert all(f.is_dir() and f.name.startswith("cnnviz-session-") for f in folders)
-    apps.clear()
-    gc.collect()
-    assert not [f for f in folders if f.exists()]
+
+def _table(at, column: str):
+    """The first st.dataframe on the page with this column (keys are not exposed for them)."""
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise KeyError(column)
+
+
+def _by_name(fig) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for t in fig.data:
+        out.setdefault(t.name, []).append(t)
+    return out
 
 
 def _metrics(at) -> dict[str, str]:
@@ -89,56 +92,163 @@ def test_data_page_keras_dataset_offline_is_one_error(open_page, tmp_path, monke
     assert not at.metric  # nothing shown for data that is not there
 
 
-def test_train_tiny_run_then_compare_and_evaluate_it(open_page, folder_goes_with_session):
+def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
     at = open_page("app_pages/train.py", timeout=180)
-    folder_goes_with_session(at)
     assert any("Device: CPU" in m.value for m in at.markdown)  # the device badge
     at.number_input(key="train_subset").set_value(300)
-    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_epochs").set_value(2)
     at.button(key="train_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.success[0].value.startswith("Trained 1 epoch")
-    runs = at.session_state["train_runs"]
-    (label,) = runs
-    run = runs[label]
-    assert run.status == "done" and len(run.history["val_accuracy"]) == 1
-    assert run.path.endswith(".keras") and "cnnviz-session-" in run.path
-    assert models.read_card(run.path)["hyperparameters"]["subset"] == 300
-    curves = _charts(at)["train_curves"]
-    assert sorted(_trace_names(curves)) == sorted(
-        [f"{label} · train", f"{label} · validation"] * 2  # loss and accuracy panels
-    )
-    acc_trace = [t for t in curves.data if t.name.endswith("train")][1]
-    assert list(acc_trace.y) == pytest.approx(run.history["accuracy"])
+    (success,) = at.success  # one message, and one chart: the live one is gone
+    assert success.value.startswith("#1 book_mnist · mnist-sample: Trained 2 epochs")
+    assert len(at.get("plotly_chart")) == 1
+    (run,) = _store_runs(at)  # saved on disk under the learner token of the URL
+    assert run.status == "done" and len(run.history["val_accuracy"]) == 2
+    label = run.label
+    # per-batch curves: 270 training images at batch 128 = 3 batches an epoch, one point
+    # each (faint), a smoothed line over them, and validation at epochs 0, 1 and 2
+    curves = _by_name(_charts(at)["train_curves"])
+    raw_loss, raw_acc = curves[f"{label} · train (each point: one execution's batches)"]
+    np.testing.assert_allclose(_array(raw_loss.x), run.points["epoch"])
+    assert len(run.points["epoch"]) == 6 and run.points["epoch"][-1] == 2.0
+    np.testing.assert_allclose(_array(raw_loss.y), run.points["loss"])
+    np.testing.assert_allclose(_array(raw_acc.y), run.points["accuracy"])
+    assert raw_loss.opacity < 0.5
+    smoothed = curves[f"{label} · train"][0]
+    np.testing.assert_allclose(_array(smoothed.y), training.smooth(run.points["loss"], 0.6))
+    val_loss, val_acc = curves[f"{label} · validation"]
+    assert list(_array(val_loss.x)) == [0, 1, 2]
+    np.testing.assert_allclose(_array(val_loss.y), [run.start["loss"], *run.history["val_loss"]])
+    np.testing.assert_allclose(_array(val_acc.y)[1:], run.history["val_accuracy"])
+    # the log toggle and the smoothing slider redraw the same run
+    at.toggle(key="train_log").set_value(True).run()
+    assert _charts(at)["train_curves"].layout.yaxis.type == "log"
+    at.slider(key="train_smooth").set_value(0.0).run()
+    smoothed = _by_name(_charts(at)["train_curves"])[f"{label} · train"][0]
+    np.testing.assert_allclose(_array(smoothed.y), run.points["loss"])
+    # the run list: hyperparameters as columns
+    table = _table(at, "learning rate")
+    assert list(table.columns) == [
+        "run", "status", "learning rate", "optimizer", "batch", "epochs",
+        "augmentation", "seed", "best val accuracy", "images/s", "device", "overlaid",
+    ]  # fmt: skip
+    row = table.iloc[0]
+    assert (row["learning rate"], row["optimizer"], row["batch"], row["seed"]) == (
+        0.001, "adam", 128, 0
+    )  # fmt: skip
+    assert row["best val accuracy"] == pytest.approx(max(run.history["val_accuracy"]))
+    assert row["images/s"] > 0 and row["device"] == "CPU" and row["augmentation"] == "none"
 
-    # a second run (other seed, SGD) joins the overlay; deselecting it removes its curves
-    at.number_input(key="train_seed").set_value(1)
-    at.selectbox(key="train_optimizer").set_value("sgd")
+    # a second run at learning rate 1.0 diverges: shown as a failure, never as a success
+    at.select_slider(key="train_lr").set_value(1.0)
     at.button(key="train_start").click().run()
     assert not at.exception
-    labels = list(at.session_state["train_runs"])
-    assert len(labels) == 2 and at.multiselect(key="train_compare").value == labels
-    assert len(_charts(at)["train_curves"].data) == 8
+    assert not at.success
+    (error,) = at.error
+    assert error.value.startswith("#2 book_mnist · mnist-sample: Training diverged:")
+    assert "learning rate 1 is too large for adam; try a smaller one (e.g. 0.1)" in error.value
+    first, second = _store_runs(at)
+    assert second.status == "diverged"
+    labels = [first.label, second.label]
+    assert at.multiselect(key="train_compare").value == labels  # the new run joins
+    assert len(_charts(at)["train_curves"].data) == 12
     at.multiselect(key="train_compare").set_value(labels[:1]).run()
-    assert len(_charts(at)["train_curves"].data) == 4
+    assert len(_charts(at)["train_curves"].data) == 6
+    assert list(_table(at, "learning rate")["status"]) == ["done", "diverged"]
 
     # Evaluate the first run: the page shows exactly what a direct computation gives
     at.switch_page("app_pages/evaluate.py").run()
     at.selectbox(key="eval_model").set_value(labels[0]).run()
     assert not at.exception
     ds = data.load_mnist_sample()
-    direct = evaluation.evaluate(run.model, data.prepare(ds.x_test), ds.y_test)
+    token = at.query_params["learner"]
+    model = runs.RunStore(runs.default_root()).load_model(token, first.id)
+    direct = evaluation.evaluate(model, data.prepare(ds.x_test), ds.y_test)
     assert _metrics(at)["Test accuracy"] == f"{direct.accuracy:.2%}"
     at.button(key="eval_use").click().run()
-    assert at.session_state["active_model"].model is run.model
+    assert at.session_state["active_model"].ref == {"run": first.id}
     assert at.session_state["active_model"].bundled is False
 
-    # A second learner, in another session at the same time, sees neither these runs
-    # nor this active model: the app still shows them the bundled default.
+    # A reload (a new session with the same link) finds the runs and the chosen model
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params["learner"] = token
+    again.run()
+    again.switch_page("app_pages/train.py").run()
+    assert not again.exception
+    assert list(_table(again, "learning rate")["run"]) == labels
+    assert again.multiselect(key="train_compare").value == labels  # the two newest
+    again.switch_page("app_pages/evaluate.py").run()
+    assert f"Model: **{first.label}**" in again.caption[0].value  # the badge
+
+    # A second learner (no token: a new one) sees neither these runs nor this model
     other = open_page("app_pages/evaluate.py")
+    assert other.query_params["learner"] != token
     assert labels[0] not in other.selectbox(key="eval_model").options
-    assert "active_model" not in other.session_state
     assert "book_mnist (pre-trained" in other.caption[0].value
+
+    # Delete the diverged run
+    at.switch_page("app_pages/train.py").run()
+    at.selectbox(key="train_delete_choice").set_value(labels[1])
+    at.button(key="train_delete").click().run()
+    assert not at.exception
+    assert [r.label for r in _store_runs(at)] == labels[:1]
+    assert list(_table(at, "learning rate")["run"]) == labels[:1]
+
+
+def test_a_run_ended_mid_epoch_keeps_its_curves_and_joins_the_overlay(open_page, monkeypatch):
+    """A click during training ends the page run at its next progress update (Streamlit
+    raises there); the run is saved as stopped with what it had, and drawn."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    real = training.train
+
+    def interrupted(*args, on_progress=None, **kw):
+        calls = []
+
+        def report(p):
+            calls.append(p)
+            on_progress(p)
+            # 270 images at batch 128: reports after batches 1, 2, 3, epoch 1, then batch 1
+            # of epoch 2 — where Streamlit stops the page run, as a click would
+            if len(calls) == 5:
+                from app_pages import _training
+
+                _training.request_stop()  # the Stop button's on_click …
+                raise StopException()  # … and Streamlit ending the page run
+
+        return real(*args, on_progress=report, **kw)
+
+    at = open_page("app_pages/train.py", timeout=180)
+    at.number_input(key="train_subset").set_value(300)
+    at.number_input(key="train_epochs").set_value(5)
+    monkeypatch.setattr(training, "train", interrupted)
+    at.button(key="train_start").click().run()
+    monkeypatch.setattr(training, "train", real)
+    at.run()  # the next run of the page (the click's) draws the saved run
+    assert not at.exception, [e.value for e in at.exception]
+    (run,) = _store_runs(at)
+    assert run.status == "stopped" and run.message.startswith("Training stopped")
+    assert len(run.points["loss"]) == 4 and run.images_per_sec > 0
+    (info,) = at.info
+    assert info.value == f"{run.label}: {run.message}"
+    assert at.multiselect(key="train_compare").value == [run.label]
+    curves = _by_name(_charts(at)["train_curves"])
+    raw = curves[f"{run.label} · train (each point: one execution's batches)"][0]
+    assert len(_array(raw.x)) == 4
+    row = _table(at, "learning rate").iloc[0]
+    assert row["status"] == "stopped" and row["images/s"] == round(run.images_per_sec) > 0
+
+
+def test_train_settings_survive_leaving_the_page(open_page):
+    at = open_page("app_pages/train.py")
+    at.selectbox(key="train_model").set_value("custom").run()
+    at.text_area(key="train_blocks").set_value("conv filters=4\ndense units=8").run()
+    at.number_input(key="train_epochs").set_value(7).run()
+    at.switch_page("app_pages/data.py").run()
+    at.switch_page("app_pages/train.py").run()
+    assert at.selectbox(key="train_model").value == "custom"
+    assert at.text_area(key="train_blocks").value == "conv filters=4\ndense units=8"
+    assert at.number_input(key="train_epochs").value == 7
 
 
 def test_train_custom_blocks_error_disables_training(open_page):
@@ -147,7 +257,10 @@ def test_train_custom_blocks_error_disables_training(open_page):
     assert not at.error
     at.text_area(key="train_blocks").set_value("conv filters=8 kernel=3\npool size=40").run()
     assert not at.exception
-    assert len(at.error) == 1 and "cannot take input" in at.error[0].value
+    assert [e.value for e in at.error] == [
+        "block 2 (pool): the image is only 26×26 there, smaller than its 40×40 window — use "
+        "a smaller size or padding=same."
+    ]
     assert at.button(key="train_start").disabled
 
 
@@ -161,17 +274,41 @@ def test_evaluate_bundled_accuracy_equals_direct_computation(open_page):
         ev = evaluation.evaluate(models.load(models.bundled(name)), x, ds.y_test)
         assert _metrics(at)["Test accuracy"] == f"{ev.accuracy:.2%}"
         assert _metrics(at)["Test loss"] == f"{ev.loss:.4f}"
-        heat = _array(_charts(at)["eval_confusion"].to_plotly_json()["data"][0]["z"])
-        np.testing.assert_array_equal(heat, ev.confusion)
+        heat = _charts(at)["eval_confusion"].to_plotly_json()["data"][0]
+        np.testing.assert_array_equal(_array(heat["text"]), ev.confusion)  # counts shown
+        # the default colour scale is logarithmic, so the 1–6 mistakes per cell show
+        np.testing.assert_allclose(_array(heat["z"]), np.log10(1 + ev.confusion))
         assert at.caption[-1].value.startswith(f"{ev.errors:,} of 2,000")
+        pairs = _table(at, "predicted")
+        assert pairs.to_dict("records") == evaluation.confused_pairs(ev.confusion, data.DIGITS, 5)
+    # the scale toggle: share of each true class, then plain counts
+    at.radio(key="eval_scale").set_value("row").run()
+    heat = _charts(at)["eval_confusion"].to_plotly_json()["data"][0]
+    np.testing.assert_allclose(_array(heat["z"]).sum(axis=1), 1.0)
+    np.testing.assert_array_equal(_array(heat["text"]), ev.confusion)
+    at.radio(key="eval_scale").set_value("counts").run()
+    heat = _charts(at)["eval_confusion"].to_plotly_json()["data"][0]
+    np.testing.assert_array_equal(_array(heat["z"]), ev.confusion)
+    # every mistake is titled with the probability the model gave its answer
+    mistakes = _charts(at)["eval_grid_False"].layout.annotations
+    sure = evaluation.predicted_probability(ev.probs, ev.y_pred)
+    idx = evaluation.pick_examples(ev.y_true, ev.y_pred, False, 9, 0)
+    assert [a.text for a in mistakes] == [
+        f"said {ev.y_pred[i]} ({sure[i]:.0%}) · true {ev.y_true[i]}" for i in idx
+    ]
     at.button(key="eval_use").click().run()
     assert at.session_state["active_model"].label == "cookbook_mlp (pre-trained)"
     assert "cookbook_mlp" in at.caption[0].value  # the badge at the top now says so
+    # the choice survives a reload (same learner link) and every page uses it
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params["learner"] = at.query_params["learner"]
+    again.run()
+    again.switch_page("app_pages/predict.py").run()
+    assert "cookbook_mlp (pre-trained on mnist-sample)" in again.caption[0].value
 
 
-def test_evaluate_upload_bad_and_good(open_page, folder_goes_with_session):
+def test_evaluate_upload_bad_and_good(open_page):
     at = open_page("app_pages/evaluate.py")
-    folder_goes_with_session(at)
     at.selectbox(key="eval_model").set_value("upload a .keras file").run()
     at.file_uploader(key="eval_upload").set_value(
         ("broken.keras", b"not a zip", "application/octet-stream")
@@ -187,9 +324,8 @@ def test_evaluate_upload_bad_and_good(open_page, folder_goes_with_session):
     assert _metrics(at)["Test accuracy"] == f"{card['metrics']['test_accuracy']:.2%}"
 
 
-@pytest.mark.browser
-def test_stop_button_stops_a_running_training_in_a_real_browser():
-    """The Stop click reaches the running loop (see app_pages/_training.py for how)."""
+def _shots():
+    """scripts/screenshot.py (server + Chromium helpers); skips without Chromium."""
     import importlib.util
     import os
 
@@ -202,6 +338,63 @@ def test_stop_button_stops_a_running_training_in_a_real_browser():
             pytest.fail(f"{shots.CHROMIUM} is missing and CNNVIZ_REQUIRE_BROWSER=1")
         pytest.skip("install chromium to run the browser tests")
     pytest.importorskip("playwright.sync_api")
+    return shots
+
+
+def _fill(shots, page, label: str, value) -> None:
+    box = page.get_by_label(label)
+    box.fill(str(value))
+    box.press("Enter")
+    shots.wait_idle(page)
+
+
+def _seen(page) -> tuple[list[str], list[str]]:
+    """The run table's first column and the curves' legend, as the browser shows them."""
+    cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]').all_text_contents()
+    legend = page.locator('[data-testid="stPlotlyChart"] .legendtext').all_text_contents()
+    return [c for c in cells if c.startswith("#")], legend
+
+
+@pytest.mark.browser
+def test_runs_survive_a_reload_and_belong_to_their_learner_in_a_real_browser():
+    """Train a tiny run, reload the page: curves and table are back; another learner's
+    link (another token) and a link without one see none of it."""
+    shots = _shots()
+    with shots.serve() as base, shots.browser() as page:
+        shots.visit(page, base, "/train")
+        _fill(shots, page, "Epochs", 1)
+        page.get_by_text("Advanced").click()
+        _fill(shots, page, "Use only this many training images (0 = all)", 300)
+        page.locator(".st-key-train_start button").click()
+        page.get_by_text("Your runs", exact=True).wait_for(timeout=120_000)
+        shots.wait_idle(page)
+        url = page.url
+        assert "?learner=" in url
+        label = "#1 book_mnist · mnist-sample"
+        before = _seen(page)
+        assert before == ([label], [f"{label} · train", f"{label} · validation"])
+
+        page.reload()  # a new session: only the link's token connects it to the run
+        shots.wait_idle(page)
+        assert page.url == url
+        assert _seen(page) == before
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert f"{label}: Trained 1 epoch" in main
+        assert not page.locator(shots.EXCEPTION).count()
+
+        for other in (url.replace(url.split("=")[-1], "a" * 22), base + "/train"):
+            page.goto(other, wait_until="domcontentloaded")
+            shots.wait_idle(page)
+            main = page.locator('[data-testid="stMain"]').inner_text()
+            assert "Your runs" not in main and label not in main
+            assert _seen(page) == ([], [])
+            assert "?learner=" in page.url and page.url != url  # a token of its own
+
+
+@pytest.mark.browser
+def test_stop_button_stops_a_running_training_in_a_real_browser():
+    """The Stop click reaches the running loop (see app_pages/_training.py for how)."""
+    shots = _shots()
     with shots.serve() as base, shots.browser() as page:
         shots.visit(page, base, "/train")
         epochs = page.get_by_label("Epochs")
@@ -211,7 +404,7 @@ def test_stop_button_stops_a_running_training_in_a_real_browser():
         page.locator(".st-key-train_start button").click()
         page.get_by_text("epoch 2/30").first.wait_for(timeout=120_000)
         page.locator(".st-key-train_stop button").click()
-        page.get_by_text("Runs of this session").wait_for(timeout=60_000)
+        page.get_by_text("Your runs", exact=True).wait_for(timeout=60_000)
         shots.wait_idle(page)
         info = page.locator('[data-testid="stAlertContentInfo"]').inner_text()
         assert "#1 book_mnist" in info and "stopped" in info.lower()

@@ -1,0 +1,166 @@
+"""Figures for the Transfer learning page: the three contenders' curves, what is frozen.
+
+Colours come from :mod:`cnnviz.plots.style`: fine-tuning gets the accent (the recipe the
+page teaches), feature extraction the blue, training from scratch the grey.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnnviz.plots import style
+
+CONTENDER_COLOURS = {
+    "fine-tuning": style.ACCENT,
+    "feature extraction": style.CATEGORICAL[0],
+    "from scratch": style.CATEGORICAL[1],
+}
+
+
+def contender_colour(name: str) -> str:
+    """The colour of a contender on every figure of the page."""
+    return CONTENDER_COLOURS.get(name, style.MUTED)
+
+
+def comparison_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    test_accuracy: Mapping[str, float] | None = None,
+    stage_epochs: int | None = None,
+) -> go.Figure:
+    """Accuracy and loss per epoch of each contender: validation solid, training dotted.
+
+    Parameters
+    ----------
+    histories : mapping
+        Contender name → Keras-style history (``accuracy``, ``val_accuracy``, ``loss``,
+        ``val_loss``; missing keys are skipped).
+    test_accuracy : mapping, optional
+        Contender name → test accuracy, written in the legend ("fine-tuning · test 95.1%").
+    stage_epochs : int, optional
+        Epochs of feature extraction before fine-tuning starts: a dotted line there, and
+        the fine-tuning curves start there (before it they are feature extraction's).
+    """
+    test_accuracy = test_accuracy or {}
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))
+    for name, hist in histories.items():
+        colour = contender_colour(name)
+        label = name
+        if name in test_accuracy:
+            label = f"{name} · test {test_accuracy[name]:.1%}"
+        for col, metric in ((1, "accuracy"), (2, "loss")):
+            for prefix, dash, part, width in (
+                ("val_", "solid", "validation", 2.5),
+                ("", "dot", "training", 1.5),
+            ):
+                values = list(hist.get(prefix + metric) or [])
+                first = 1
+                if name == "fine-tuning" and stage_epochs and len(values) > stage_epochs:
+                    # its first stage is feature extraction's curve: draw from the join on
+                    first, values = stage_epochs, values[stage_epochs - 1 :]
+                if not values:
+                    continue
+                fig.add_trace(
+                    go.Scatter(
+                        x=np.arange(first, first + len(values)),
+                        y=values,
+                        mode="lines",
+                        name=f"{label} ({part})",
+                        legendgroup=name,
+                        showlegend=col == 1,
+                        line={"color": colour, "dash": dash, "width": width},
+                        hovertemplate=f"{name}, {part}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
+    if stage_epochs:
+        for col in (1, 2):
+            fig.add_vline(
+                x=stage_epochs + 0.5, line={"color": style.MUTED, "dash": "dot"}, row=1, col=col
+            )
+        fig.add_annotation(
+            x=stage_epochs + 0.5,
+            y=0.05,
+            xref="x",
+            yref="y domain",
+            text="fine-tuning starts ▸",
+            showarrow=False,
+            xanchor="right",
+            font={"size": 11, "color": style.ACCENT},
+        )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=1)
+    fig.update_layout(
+        template=style.TEMPLATE,
+        height=380,
+        margin={"t": 40, "b": 40, "l": 50, "r": 10},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def test_accuracy_bars(test_accuracy: Mapping[str, float]) -> go.Figure:
+    """One bar per contender: its accuracy on the test images, written on the bar."""
+    names = list(test_accuracy)
+    values = [test_accuracy[n] for n in names]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker_color=[contender_colour(n) for n in names],
+            text=[f"{v:.1%}" for v in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        template=style.TEMPLATE,
+        height=60 + 45 * len(names),
+        xaxis={"range": [0, 1], "title": "test accuracy", "tickformat": ".0%"},
+        yaxis={"autorange": "reversed"},
+        margin={"t": 10, "b": 40, "l": 130, "r": 10},
+    )
+    return fig
+
+
+def frozen_bars(rows: Sequence[Mapping]) -> go.Figure:
+    """Per layer, trainable parameters (accent) stacked on frozen ones (grey).
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        :func:`cnnviz.transfer.trainable_counts`: ``layer``, ``trainable``,
+        ``non-trainable``. Layers without weights are left out.
+    """
+    rows = [r for r in rows if r["trainable"] or r["non-trainable"]]
+    names = [r["layer"] for r in rows]
+    fig = go.Figure()
+    for key, colour, label in (
+        ("trainable", style.ACCENT, "trained"),
+        ("non-trainable", style.MUTED, "frozen"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=[r[key] for r in rows],
+                y=names,
+                orientation="h",
+                name=label,
+                marker_color=colour,
+                hovertemplate=f"%{{y}}: %{{x:,}} {label} parameters<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        template=style.TEMPLATE,
+        barmode="stack",
+        height=80 + 22 * len(names),
+        xaxis={"title": "parameters", "type": "log" if len(names) > 12 else "linear"},
+        yaxis={"autorange": "reversed", "type": "category"},
+        margin={"t": 10, "b": 40, "l": 150, "r": 10},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+    )
+    return fig
