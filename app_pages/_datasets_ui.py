@@ -129,8 +129,10 @@ def load_sign_language(train: bytes, test: bytes | None, seed: int = 0) -> data.
     return data.load_sign_language_csv(train, test, seed=seed)
 
 
-def sign_language_upload(prefix: str, seed: int = 0) -> tuple[data.Dataset | None, str]:
-    """The notebook's two CSV files and where to validate.
+def sign_language_upload(
+    prefix: str, seed: int = 0, validation: bool = True
+) -> tuple[data.Dataset | None, str]:
+    """The notebook's two CSV files and (``validation=True``) where to validate.
 
     Returns
     -------
@@ -147,14 +149,16 @@ def sign_language_upload(prefix: str, seed: int = 0) -> tuple[data.Dataset | Non
     test = c2.file_uploader(
         "Test CSV (sign_mnist_test.csv, optional)", type=["csv"], key=f"{prefix}_csv_test"
     )
-    on = st.radio(
-        "Validate after each epoch on",
-        data.VALIDATION_CHOICES,
-        key=f"{prefix}_validate_on",
-        horizontal=True,
-        help="The notebook validates on the test set (validation_data=(x_test, y_test)); "
-        "a seeded split of the training images keeps the test set unseen until the end.",
-    )
+    on = data.VALIDATION_CHOICES[0]
+    if validation:
+        on = st.radio(
+            "Validate after each epoch on",
+            data.VALIDATION_CHOICES,
+            key=f"{prefix}_validate_on",
+            horizontal=True,
+            help="The notebook validates on the test set (validation_data=(x_test, y_test)); "
+            "a seeded split of the training images keeps the test set unseen until the end.",
+        )
     if train is None:
         return None, on
     try:

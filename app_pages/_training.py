@@ -1,60 +1,41 @@
-"""Glue for the Data, Train and Evaluate pages: datasets, the learner's runs, stop requests.
+"""Glue for the Data, Train and Evaluate pages: datasets, the trainers, the learner's runs.
 
-The learner's runs live on disk (:mod:`cnnviz.runs`, under the learner token of
-:func:`app_pages._shared.learner_token`): each finished run's weights, card, history
-and live points, so a reload or a shared link brings them back. Per session there is
-only a cache of the models loaded from there (``st.session_state["run_models"]``) and
-of their test-set evaluations, and the stop flag:
+Training happens off the page. *Train* hands a :class:`cnnviz.trainjob.TrainRequest` to
+the server's one queue (:func:`trainers`, shared by every learner): at most
+``CNNVIZ_MAX_TRAINERS`` runs train at once (default: half the cores), each in a worker
+process at a lower priority than the pages (:mod:`cnnviz.workers`); later runs wait and
+their learners see their place in line. The page draws the learner's queued or running
+job in a fragment that redraws itself every :data:`LIVE_EVERY_S` seconds (progress, the
+live curves, Stop / Leave the queue) and reruns the whole page once the job has ended.
+The run is stored by the worker (:mod:`cnnviz.runs`, under the learner token of
+:func:`app_pages._shared.learner_token`), so it completes and is kept even if the tab
+was closed; a reload or the learner's link lists it.
 
-- ``st.session_state["train_control"]``: a :class:`TrainControl`.
-
-How *Stop* reaches the running loop. Streamlit runs the page top to bottom; a click
-while ``training.train`` is running starts a new run of the page. With Streamlit's
-default ``runner.fastReruns`` the new run starts at once in a new thread, while the old
-one keeps training until its next Streamlit call. The Stop button's ``on_click`` (run
-first in the new run) sets ``TrainControl.stop_requested`` on the object both threads
-share through ``session_state``; ``should_stop`` in the old run reads it after each
-execution of ``steps_per_execution`` batches and Keras stops there. If the old run
-reaches a Streamlit call first (the progress update), Streamlit ends it there instead —
-also after the current execution. Either way ``run_training``'s ``finally`` saves the
-run as stopped, with the curves, weights and images/s it had
-(:func:`cnnviz.training.result_from_progress`), and sets ``TrainControl.finished``; the
-new run waits on that event (:func:`wait_for_previous`) before drawing the runs. Any
-other click during training ends the run the same way (Streamlit's rule: a click
-reruns the page).
+``CNNVIZ_TRAIN_IN_PROCESS=1`` trains in a thread of the server instead of worker
+processes (for debugging; the queue and its limit still apply).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
+from app_pages import _datasets_ui as ui
 from app_pages._shared import learner_token, run_model, store
-from cnnviz import data, evaluation, models, training
+from cnnviz import data, evaluation, jobs, models, training, trainjob, workers
 from cnnviz.plots import training as plots
 from cnnviz.runs import RunRecord, table_rows
 
-UPLOAD = "your file (CSV / zip)"
-DATASET_OPTIONS = (*data.DATASET_NAMES, UPLOAD)
-_CONTROL = "train_control"
-LIVE_EVERY_S = 1.5  # redraw the live chart at most this often (and at every epoch's end)
-
-
-@dataclass
-class TrainControl:
-    """The per-session stop flag shared by the training run and the run that stops it."""
-
-    stop_requested: bool = False
-    finished: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        self.finished.set()  # nothing is running yet
+SIGN_LANGUAGE = "Sign-Language-MNIST (your CSV files)"
+ZIP = "your images (a zip of class folders)"
+DATASET_OPTIONS = (*data.DATASET_NAMES, SIGN_LANGUAGE, ZIP)
+LIVE_EVERY_S = 1.5  # the live panel redraws itself this often while a job is queued/running
+_WATCHED = "train_watched_jobs"  # ids of this session's jobs not yet reported as ended
 
 
 # --- datasets -------------------------------------------------------------------------------
@@ -66,29 +47,31 @@ def load_dataset(name: str) -> data.Dataset:
     return data.load(name)
 
 
-@st.cache_data(show_spinner="Reading your file…", max_entries=4)
-def load_upload(filename: str, raw: bytes) -> data.Dataset:
-    """The learner's Sign-Language CSV or zip of class folders, from its bytes."""
-    if filename.lower().endswith(".zip"):
-        return data.load_image_zip(raw)
-    return data.load_sign_language_csv(raw)
+def dataset_picker(prefix: str, validation: bool = False) -> data.Dataset | None:
+    """Dataset select box (+ the uploaders of the learner's own data).
 
-
-def dataset_picker(prefix: str) -> data.Dataset | None:
-    """Dataset select box (+ uploader); shows one error sentence and returns None on failure."""
+    Shows one error sentence and returns ``None`` on failure. With ``validation`` the
+    Sign-Language choice also asks where to validate (``st.session_state[prefix +
+    "_validate_on"]``, see :func:`validate_on`).
+    """
     name = st.selectbox("Dataset", DATASET_OPTIONS, key=f"{prefix}_dataset")
     try:
-        if name != UPLOAD:
-            return load_dataset(name)
-        up = st.file_uploader(
-            "Sign-Language-MNIST CSV (label + 784 pixels) or a zip of class folders",
-            type=["csv", "zip"],
-            key=f"{prefix}_upload",
-        )
-        return None if up is None else load_upload(up.name, up.getvalue())
+        if name == SIGN_LANGUAGE:
+            return ui.sign_language_upload(prefix, validation=validation)[0]
+        if name == ZIP:
+            size, channels = ui.image_size_controls(prefix)
+            return ui.zip_upload(prefix, size, channels)
+        return load_dataset(name)
     except data.DataError as exc:
         st.error(str(exc), icon=":material/error:")
         return None
+
+
+def validate_on(prefix: str) -> str:
+    """Where the chosen data validates: ``"test set"`` only for Sign-Language when asked."""
+    if st.session_state.get(f"{prefix}_dataset") != SIGN_LANGUAGE:
+        return "seeded split"
+    return st.session_state.get(f"{prefix}_validate_on", "seeded split")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -105,6 +88,126 @@ def summary_table(name: str, shape: tuple, classes: int, blocks: str = ""):
 def device() -> str:
     """The device the trainer will use."""
     return training.device_name()
+
+
+# --- the trainers ---------------------------------------------------------------------------
+
+
+@dataclass
+class Trainers:
+    """The server's training queue and the worker processes that run its jobs."""
+
+    queue: jobs.JobQueue
+    pool: workers.WorkerPool | None  # None: train in a thread of this process
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+@st.cache_resource(show_spinner=False, on_release=Trainers.close)
+def trainers() -> Trainers:
+    """One queue per server process, shared by every learner (its limit is the point)."""
+    limit = jobs.default_max_running()
+    in_process = os.environ.get("CNNVIZ_TRAIN_IN_PROCESS") == "1"
+    return Trainers(jobs.JobQueue(limit), None if in_process else workers.WorkerPool(limit))
+
+
+def submit(request: trainjob.TrainRequest) -> jobs.Job:
+    """Queue ``request``; this session watches the job until it has ended."""
+    t = trainers()
+    if t.pool is None:
+
+        def work(handle: jobs.JobHandle):
+            return trainjob.run(request, handle.report, handle.should_stop)
+
+    else:
+
+        def work(handle: jobs.JobHandle):
+            return t.pool.call(
+                trainjob.run, request, report=handle.report, should_stop=handle.should_stop
+            )
+
+    job = t.queue.submit(request.token, work, label=request.label)
+    st.session_state.setdefault(_WATCHED, set()).add(job.id)
+    return job
+
+
+def active_job() -> jobs.Job | None:
+    """This learner's queued or running job (from any tab or session), if any."""
+    return next((j for j in trainers().queue.jobs_of(learner_token()) if j.active), None)
+
+
+def ended_jobs() -> list[jobs.Job]:
+    """Jobs this session watched that have ended since; they are no longer watched."""
+    watched = st.session_state.get(_WATCHED, set())
+    queue = trainers().queue
+    ended = [j for j in map(queue.get, sorted(watched)) if j is not None and not j.active]
+    watched.difference_update(j.id for j in ended)
+    return ended
+
+
+def report_ended(ended: list[jobs.Job]) -> None:
+    """One sentence for each ended job that left no run behind (a failure, a left queue).
+
+    A job that stored a run says nothing here: the run list below shows how it ended.
+    """
+    for job in ended:
+        if job.state == "failed":
+            st.error(f"{job.label}: {job.error}", icon=":material/error:")
+        elif job.state == "cancelled":
+            st.info(f"You left the queue; {job.label} was not trained.", icon=":material/info:")
+
+
+def _live(job: jobs.Job, smoothing: float, log_loss: bool) -> None:
+    """A queued job's place in line, or a running job's progress and live curves."""
+    queue = trainers().queue
+    if job.state == "queued":
+        place = queue.position(job)
+        busy = len(queue.running())
+        st.info(
+            f"Waiting for a free trainer — you are number {place}. "
+            f"{busy} run{'s' * (busy != 1)} {'are' if busy != 1 else 'is'} training on this "
+            f"server (at most {queue.max_running} at once); yours starts when one ends.",
+            icon=":material/hourglass_top:",
+        )
+        st.button("Leave the queue", on_click=queue.cancel, args=(job,), key="train_leave")
+        return
+    p: training.Progress | None = job.progress
+    stopping = job.stop_requested
+    if p is None:
+        st.progress(0.0, text="Starting a trainer and measuring the untrained model (epoch 0)…")
+    else:
+        done = p.images_seen / max(p.images_total, 1)
+        text = training.progress_text(p) + (" · stopping after this batch…" if stopping else "")
+        st.progress(min(done, 1.0), text=text)
+        start = dataclasses.asdict(p.start) if p.start is not None else {}
+        run = {"history": p.history, "points": p.points, "start": start}
+        st.plotly_chart(
+            plots.learning_curves({f"{job.label} (training)": run}, p.epochs, smoothing, log_loss),
+            key="train_live",
+        )
+    st.button("Stop", on_click=queue.cancel, args=(job,), key="train_stop", disabled=stopping)
+
+
+def live_panel(smoothing: float, log_loss: bool) -> None:
+    """This learner's queued or running job, redrawn every :data:`LIVE_EVERY_S` seconds.
+
+    Once the job has ended the whole page reruns, so the run list shows it.
+    """
+    job = active_job()
+    if job is None:
+        return
+    st.session_state.setdefault(_WATCHED, set()).add(job.id)  # e.g. found after a reload
+
+    @st.fragment(run_every=LIVE_EVERY_S)
+    def panel() -> None:
+        current = trainers().queue.get(job.id)
+        if current is None or not current.active:
+            st.rerun()  # the whole page: the run list gains the run
+        _live(current, smoothing, log_loss)
+
+    panel()
 
 
 # --- runs -------------------------------------------------------------------------------
@@ -143,21 +246,6 @@ def update_overlay(records: dict[str, RunRecord]) -> None:
     st.session_state["train_compare"] = chosen
 
 
-def control() -> TrainControl:
-    """This session's stop flag."""
-    return st.session_state.setdefault(_CONTROL, TrainControl())
-
-
-def request_stop() -> None:
-    """``on_click`` of the Stop button: seen by the running loop after its current batch."""
-    control().stop_requested = True
-
-
-def wait_for_previous(timeout: float = 30.0) -> None:
-    """Let a run that a click interrupted finish its current batch and save itself."""
-    control().finished.wait(timeout)
-
-
 def delete_run(run_id: str) -> None:
     """``on_click`` of Delete: remove the run from disk and from this session's caches."""
     token = learner_token()
@@ -168,127 +256,6 @@ def delete_run(run_id: str) -> None:
     if active is not None and (active.ref or {}).get("run") == run_id:
         del st.session_state["active_model"]  # back to the default model
         store().set_active(token, None)
-
-
-def _save(
-    where: tuple,
-    ds: data.Dataset,
-    model_name: str,
-    blocks: str,
-    config: training.TrainConfig,
-    subset: int,
-    result: training.TrainResult,
-    model,
-) -> RunRecord:
-    """Save a finished (or stopped) run with its model; return its stored record.
-
-    ``where`` is ``(store, token)``, looked up before training: this also runs in the
-    ``finally`` of a page run that Streamlit is ending, where any Streamlit call (even
-    reading ``st.query_params``) raises again.
-    """
-    start = dataclasses.asdict(result.start) if result.start is not None else {}
-    record = RunRecord(
-        id="",
-        number=0,
-        model_name=model_name,
-        dataset=ds.name,
-        class_names=list(ds.class_names),
-        config=dataclasses.asdict(config),
-        status=result.status,
-        message=result.message,
-        history=result.history,
-        points=result.points,
-        start=start,
-        notes=result.notes,
-        images_per_sec=result.images_per_sec,
-        seconds=result.seconds,
-        device=result.device,
-        subset=subset,
-        blocks=blocks if model_name == "custom" else "",
-    )
-    card = {
-        "model": model_name,
-        "dataset": ds.name,
-        "hyperparameters": {**record.config, "subset": subset},
-        "history": result.history,
-        "status": result.status,
-        "class_names": list(ds.class_names),
-    }
-    # data that cannot be loaded again by name (the learner's upload) is kept with the run
-    test = None if ds.name in data.DATASET_NAMES else (ds.x_test, ds.y_test)
-    runs_store, token = where
-    return runs_store.save_run(token, record, model, card, test)
-
-
-def build_model(ds: data.Dataset, model_name: str, blocks: str, seed: int):
-    """A fresh model for ``ds`` (never a cached one), with the seed's initial weights."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    if model_name == "custom":
-        return models.build_custom(models.parse_blocks(blocks), ds.input_shape, ds.num_classes)
-    return models.build(model_name, ds.input_shape, ds.num_classes)
-
-
-def run_training(
-    ds: data.Dataset,
-    model_name: str,
-    blocks: str,
-    config: training.TrainConfig,
-    subset: int,
-    smoothing: float,
-    log_loss: bool,
-) -> RunRecord:
-    """Build a fresh model, train it with live progress and curves, and save the run.
-
-    The progress bar and the live chart are placeholders, updated from ``on_progress``
-    (the chart at most every :data:`LIVE_EVERY_S` and at each epoch's end) and removed
-    when the run ends: the runs section below then shows it, once.
-    """
-    ds = data.subset(ds, subset or None, None, seed=config.seed) if subset else ds
-    model = build_model(ds, model_name, blocks, config.seed)
-    where = (store(), learner_token())  # no Streamlit calls once a click may end this run
-    ctl = control()
-    ctl.stop_requested = False
-    ctl.finished.clear()
-    bar = st.progress(0.0, text="Measuring the untrained model (epoch 0)…")
-    chart = st.empty()
-    live = {"last": None, "drawn": 0.0}
-    label = f"this run ({model_name})"
-    result = None
-
-    def on_progress(p: training.Progress) -> None:
-        live["last"] = p
-        done = p.images_seen / max(p.images_total, 1)
-        bar.progress(min(done, 1.0), text=training.progress_text(p))
-        now = time.monotonic()
-        if p.kind == "epoch" or now - live["drawn"] >= LIVE_EVERY_S:
-            live["drawn"] = now
-            start = dataclasses.asdict(p.start) if p.start is not None else {}
-            run = {"history": p.history, "points": p.points, "start": start}
-            chart.plotly_chart(plots.learning_curves({label: run}, p.epochs, smoothing, log_loss))
-
-    try:
-        result = training.train(
-            model,
-            data.prepare(ds.x_train),
-            ds.y_train,
-            config,
-            on_progress=on_progress,
-            should_stop=lambda: ctl.stop_requested,
-        )
-        bar.empty()
-        chart.empty()
-    finally:
-        try:
-            if result is None:  # a click ended this run of the page mid-training
-                result = training.result_from_progress(
-                    live["last"], config, training.device_name(), ctl.stop_requested
-                )
-            record = _save(where, ds, model_name, blocks, config, subset, result, model)
-        finally:
-            ctl.finished.set()
-    return record
 
 
 def test_set(token: str, record: RunRecord) -> tuple:

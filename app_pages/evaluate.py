@@ -32,7 +32,6 @@ The model classifies every image of the **test set** — images it never saw in 
 *Recall*: of the real 3s, how many it found. *F1* is their harmonic mean.
 """
 )
-T.wait_for_previous()
 
 # --- controls -------------------------------------------------------------------------
 UPLOAD = "upload a .keras file"

@@ -9,9 +9,10 @@ and with too large a learning rate to see training fail.
 import streamlit as st
 
 from app_pages import _training as T
-from app_pages._shared import show_error
+from app_pages._datasets_ui import augmentation_controls
+from app_pages._shared import learner_token, show_error, store
 from app_pages._state import keep_settings
-from cnnviz import models, runs, training
+from cnnviz import models, runs, training, trainjob
 from cnnviz.plots import training as plots
 
 st.title(":material/model_training: Train a CNN")
@@ -22,15 +23,16 @@ network sees every training image once, in batches; after each batch the optimiz
 every weight against the gradient of the loss. The curves update as it trains: faint dots
 are the training loss of each group of batches, the solid line their smoothed trend, and
 the **dashed** line the validation data the network never trains on, measured before
-training (epoch 0) and after every epoch.
+training (epoch 0) and after every epoch. Runs train on the server, one after another
+when many learners train at once; yours goes on (and is kept) even if you close the tab.
 """
 )
-T.wait_for_previous()  # a Stop click: let the interrupted run save itself first
+T.report_ended(T.ended_jobs())  # a run that failed or left the queue since the last look
 
 # --- controls -------------------------------------------------------------------------
 left, right = st.columns([1, 1])
 with left:
-    ds = T.dataset_picker("train")
+    ds = T.dataset_picker("train", validation=True)
     zoo = [n for n in models.ZOO if n != "toy_4x4"]
     model_name = st.selectbox("Model", [*zoo, "custom"], key="train_model")
     blocks = ""
@@ -54,11 +56,7 @@ with right:
     seed = c1.number_input("Seed", 0, 10_000, 0, key="train_seed")
     patience = c2.number_input("Early-stopping patience (0 = off)", 0, 20, 0, key="train_patience")
     with st.expander("Augmentation (training batches only)"):
-        a1, a2 = st.columns(2)
-        rotation = a1.slider("Rotation (turns)", 0.0, 0.25, 0.0, 0.01, key="train_rotation")
-        shift = a2.slider("Shift (fraction)", 0.0, 0.3, 0.0, 0.01, key="train_shift")
-        zoom = a1.slider("Zoom (fraction)", 0.0, 0.3, 0.0, 0.01, key="train_zoom")
-        flip = a2.toggle("Horizontal flip", False, key="train_flip")
+        aug = augmentation_controls("train")
     with st.expander("Advanced"):
         subset = st.number_input(
             "Use only this many training images (0 = all)", 0, 60_000, 0, 100, key="train_subset"
@@ -83,39 +81,50 @@ if ds is not None:
         show_error(exc)
         ds = None
 
-b1, b2, s1, s2 = st.columns([1, 1, 3, 2], vertical_alignment="bottom")
-start = b1.button("Train", type="primary", disabled=ds is None, key="train_start")
-b2.button("Stop", on_click=T.request_stop, key="train_stop")
+busy = T.active_job()
+b1, s1, s2 = st.columns([1, 3, 2], vertical_alignment="bottom")
+start = b1.button(
+    "Train",
+    type="primary",
+    disabled=ds is None or busy is not None,
+    key="train_start",
+    help="One run at a time: wait for yours to end, or stop it." if busy else None,
+)
 smoothing = s1.slider("Smoothing of the training curve", 0.0, 0.95, 0.6, 0.05, key="train_smooth")
 log_loss = s2.toggle("Loss on a log scale", False, key="train_log")
 keep_settings(
     *(f"train_{k}" for k in ("dataset", "model", "blocks", "epochs", "batch", "optimizer", "lr")),
-    *(f"train_{k}" for k in ("seed", "patience", "rotation", "shift", "zoom", "flip", "subset")),
-    "train_val",
-    "train_bn_refresh",
-    "train_smooth",
-    "train_log",
+    *(f"train_{k}" for k in ("seed", "patience", "subset", "val", "bn_refresh", "smooth", "log")),
     "train_compare",
 )
 
 # --- result -------------------------------------------------------------------------
-if start and ds is not None:
-    aug = training.Augmentation(rotation, shift, zoom, flip)
+if start and ds is not None and busy is None:
     config = training.TrainConfig(
         epochs=int(epochs),
         batch_size=int(batch),
         optimizer=optimizer,
         learning_rate=float(lr),
-        augmentation=aug if aug.active else None,
+        augmentation=aug,
         early_stopping_patience=int(patience) or None,
         validation_split=float(val),
         seed=int(seed),
         refresh_batchnorm=refresh,
     )
-    try:
-        T.run_training(ds, model_name, blocks, config, int(subset), smoothing, log_loss)
-    except (training.TrainingError, models.ModelError) as exc:
-        show_error(exc)
+    T.submit(
+        trainjob.TrainRequest(
+            dataset=ds,
+            model_name=model_name,
+            blocks=blocks,
+            config=config,
+            subset=int(subset),
+            store_root=str(store().root),
+            token=learner_token(),
+            validate_on=T.validate_on("train"),
+        )
+    )
+    st.rerun()  # draw the page again with the job: Train greyed out, the live panel on
+T.live_panel(smoothing, log_loss)
 
 records = T.runs()
 if records:

@@ -61,6 +61,22 @@ def _metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _jobs(at) -> list:
+    """This AppTest learner's jobs in the server's training queue."""
+    from app_pages import _training
+
+    return _training.trainers().queue.jobs_of(at.query_params["learner"])
+
+
+def _train(at, timeout: float = 300) -> None:
+    """Press Train, wait until the queued run has ended, and draw the page again."""
+    at.button(key="train_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    for job in _jobs(at):
+        assert job.wait(timeout), f"{job.label} did not end in {timeout} s"
+    at.run()
+
+
 def test_data_page_overview_and_upload(open_page):
     at = open_page("app_pages/data.py")
     assert _metrics(at)["Training images"] == "8,000"
@@ -68,15 +84,16 @@ def test_data_page_overview_and_upload(open_page):
     assert len(at.get("plotly_chart")) == 3  # counts, samples, histogram
     assert at.caption[0].value.startswith("MNIST test set")
     # the learner's CSV: 5 rows of "D" -> 4 train / 1 test, 24 classes
-    at.selectbox(key="data_dataset").set_value("your file (CSV / zip)").run()
+    at.selectbox(key="data_dataset").set_value("Sign-Language-MNIST (your CSV files)").run()
+    assert not at.radio  # where to validate is asked on Train, not here
     rows = "\n".join(",".join(["3"] + ["0"] * 784) for _ in range(5))
-    at.file_uploader(key="data_upload").set_value(
+    at.file_uploader(key="data_csv_train").set_value(
         ("signs.csv", f"{CSV_HEADER}\n{rows}\n".encode(), "text/csv")
     ).run()
     assert not at.exception
     assert _metrics(at)["Training images"] == "4" and _metrics(at)["Classes"] == "24"
     # a malformed CSV: one sentence, no traceback
-    at.file_uploader(key="data_upload").set_value(
+    at.file_uploader(key="data_csv_train").set_value(
         ("bad.csv", f"{CSV_HEADER}\n1,2,3\n".encode(), "text/csv")
     ).run()
     assert not at.exception
@@ -97,7 +114,7 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
     assert any("Device: CPU" in m.value for m in at.markdown)  # the device badge
     at.number_input(key="train_subset").set_value(300)
     at.number_input(key="train_epochs").set_value(2)
-    at.button(key="train_start").click().run()
+    _train(at)
     assert not at.exception, [e.value for e in at.exception]
     (success,) = at.success  # one message, and one chart: the live one is gone
     assert success.value.startswith("#1 book_mnist · mnist-sample: Trained 2 epochs")
@@ -141,7 +158,7 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
 
     # a second run at learning rate 1.0 diverges: shown as a failure, never as a success
     at.select_slider(key="train_lr").set_value(1.0)
-    at.button(key="train_start").click().run()
+    _train(at)
     assert not at.exception
     assert not at.success
     (error,) = at.error
@@ -195,48 +212,98 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
     assert list(_table(at, "learning rate")["run"]) == labels[:1]
 
 
-def test_a_run_ended_mid_epoch_keeps_its_curves_and_joins_the_overlay(open_page, monkeypatch):
-    """A click during training ends the page run at its next progress update (Streamlit
-    raises there); the run is saved as stopped with what it had, and drawn."""
-    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-
-    real = training.train
-
-    def interrupted(*args, on_progress=None, **kw):
-        calls = []
-
-        def report(p):
-            calls.append(p)
-            on_progress(p)
-            # 270 images at batch 128: reports after batches 1, 2, 3, epoch 1, then batch 1
-            # of epoch 2 — where Streamlit stops the page run, as a click would
-            if len(calls) == 5:
-                from app_pages import _training
-
-                _training.request_stop()  # the Stop button's on_click …
-                raise StopException()  # … and Streamlit ending the page run
-
-        return real(*args, on_progress=report, **kw)
+def test_a_stopped_run_keeps_its_curves_and_joins_the_overlay(open_page):
+    """Stop reaches the worker: the run ends early, is stored as stopped, and is drawn."""
+    import time
 
     at = open_page("app_pages/train.py", timeout=180)
-    at.number_input(key="train_subset").set_value(300)
-    at.number_input(key="train_epochs").set_value(5)
-    monkeypatch.setattr(training, "train", interrupted)
+    at.number_input(key="train_subset").set_value(4000)
+    at.number_input(key="train_epochs").set_value(30)
     at.button(key="train_start").click().run()
-    monkeypatch.setattr(training, "train", real)
-    at.run()  # the next run of the page (the click's) draws the saved run
+    (job,) = _jobs(at)
+    deadline = time.monotonic() + 300
+    while (job.progress is None or job.progress.kind != "epoch") and time.monotonic() < deadline:
+        time.sleep(0.2)  # until the first epoch has ended: curves with validation
+    at.run()  # the live panel: progress and the Stop button
+    assert any("epoch" in p.proto.text for p in at.get("progress"))
+    at.button(key="train_stop").click().run()
+    assert job.wait(300)
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     (run,) = _store_runs(at)
     assert run.status == "stopped" and run.message.startswith("Training stopped")
-    assert len(run.points["loss"]) == 4 and run.images_per_sec > 0
+    assert 1 <= len(run.history["val_accuracy"]) < 30 and run.images_per_sec > 0
     (info,) = at.info
     assert info.value == f"{run.label}: {run.message}"
     assert at.multiselect(key="train_compare").value == [run.label]
     curves = _by_name(_charts(at)["train_curves"])
     raw = curves[f"{run.label} · train (each point: one execution's batches)"][0]
-    assert len(_array(raw.x)) == 4
+    np.testing.assert_allclose(_array(raw.x), run.points["epoch"])
     row = _table(at, "learning rate").iloc[0]
     assert row["status"] == "stopped" and row["images/s"] == round(run.images_per_sec) > 0
+
+
+def test_one_trainer_a_second_learner_waits_and_a_closed_tab_keeps_its_run(open_page, monkeypatch):
+    """CNNVIZ_MAX_TRAINERS=1: the second learner's run waits with its place in line and
+    starts when the first ends; the first learner's tab is gone by then, yet its run
+    completes and is stored under its token."""
+    monkeypatch.setenv("CNNVIZ_MAX_TRAINERS", "1")
+    first = open_page("app_pages/train.py", timeout=180)
+    for at in (first,):
+        at.number_input(key="train_subset").set_value(2000)
+        at.number_input(key="train_epochs").set_value(3)
+    first.button(key="train_start").click().run()
+    token = first.query_params["learner"]
+    (job_a,) = _jobs(first)
+    del first  # the first learner closes the tab
+
+    second = open_page("app_pages/train.py", timeout=180)
+    second.number_input(key="train_subset").set_value(300)
+    second.number_input(key="train_epochs").set_value(1)
+    second.button(key="train_start").click().run()
+    (job_b,) = _jobs(second)
+    if job_a.active:  # (on a very fast machine the first run may already be over)
+        assert job_b.state == "queued"
+        assert any(
+            i.value.startswith("Waiting for a free trainer — you are number 1.")
+            for i in second.info
+        )
+        assert second.button(key="train_leave")  # … and can leave the queue
+        assert second.button(key="train_start").disabled  # one run at a time per learner
+    assert job_a.wait(300) and job_b.wait(300)
+    assert job_a.state == job_b.state == "done"
+    assert job_b.started >= job_a.finished  # it started only when the first had ended
+    (kept,) = runs.RunStore(runs.default_root()).list_runs(token)  # nobody was watching
+    assert kept.status == "done" and len(kept.history["val_accuracy"]) == 3
+    second.run()
+    (run,) = _store_runs(second)
+    assert run.id != kept.id and second.success[0].value.startswith(f"{run.label}: Trained")
+
+
+def test_leaving_the_queue_trains_nothing(open_page, monkeypatch):
+    monkeypatch.setenv("CNNVIZ_MAX_TRAINERS", "1")
+    import threading
+
+    from app_pages import _training
+
+    at = open_page("app_pages/train.py", timeout=180)
+    at.number_input(key="train_subset").set_value(300)
+    at.number_input(key="train_epochs").set_value(1)
+    gate = threading.Event()
+    queue = _training.trainers().queue
+    hold = queue.submit("someone-else", lambda h: gate.wait(60))  # another learner's run
+    at.button(key="train_start").click().run()
+    (job,) = _jobs(at)
+    assert job.state == "queued" and queue.position(job) == 1
+    at.button(key="train_leave").click().run()
+    assert job.state == "cancelled"
+    assert [i.value for i in at.info] == [
+        "You left the queue; book_mnist on mnist-sample, 1 epoch was not trained."
+    ]
+    assert not at.button(key="train_start").disabled  # free to train again
+    gate.set()
+    assert hold.wait(60)
+    assert _store_runs(at) == []
 
 
 def test_train_settings_survive_leaving_the_page(open_page):
