@@ -84,10 +84,19 @@ def _z(z) -> np.ndarray:
     return np.array([[np.nan if v is None else v for v in row] for row in np.atleast_2d(z)], float)
 
 
+def _colour(c) -> str:
+    """``#rrggbb``; an ``rgba(...)`` colour (style.magnitude_overlay) reads as its RGB."""
+    c = str(c).lower().replace(" ", "")
+    if c.startswith("rgba("):
+        r, g, b = (int(v) for v in c[5:-1].split(",")[:3])
+        return f"#{r:02x}{g:02x}{b:02x}"
+    return c
+
+
 def _scale(colorscale) -> list | str:
     if isinstance(colorscale, str):
         return colorscale
-    return [[float(v), str(c).lower()] for v, c in colorscale]
+    return [[float(v), _colour(c)] for v, c in colorscale]
 
 
 NAMES = {
@@ -220,3 +229,8 @@ def test_the_walker_catches_what_it_should():
     signed_on_gray = go.Figure(go.Heatmap(z=[[-1, 1]], colorscale=style.GRAY, zmin=0, zmax=1))
     text = " ".join(figure_problems(json.loads(style.image_axes(signed_on_gray).to_json())))
     assert "negative values not on the diverging scale" in text
+    # an overlay is the sequential scale with see-through colours: it is accepted as such
+    overlay = go.Figure(style.magnitude_overlay(np.array([[0.0, 0.5], [1.0, 0.2]])))
+    assert figure_problems(json.loads(style.image_axes(overlay).to_json())) == []
+    other = go.Figure(go.Heatmap(z=[[0, 1]], colorscale=[[0, "rgba(0,0,0,0)"], [1, "red"]]))
+    assert "not from style.py" in " ".join(figure_problems(json.loads(other.to_json())))
