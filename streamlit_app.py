@@ -1,12 +1,11 @@
 """cnnviz: how convolutional neural networks see. Router only: every page lives in app_pages/."""
 
-import gc
 import os
-import sys
 import time
 
 import streamlit as st
 
+from app_pages._shared import freeze_gc, warm_up
 from app_pages._state import restore_settings
 
 # (section, file, title, icon). Tests import this list to visit every page.
@@ -36,6 +35,7 @@ def main() -> None:
         sections.setdefault(section, []).append(
             st.Page(path, title=title, icon=icon, default=path == "app_pages/home.py")
         )
+    warm_up()  # TensorFlow loads while the learner reads the first page
     restore_settings()  # settings on every page survive navigation (see keep_settings)
     page = st.navigation(sections)
     started, cpu = time.perf_counter(), time.thread_time()
@@ -46,10 +46,7 @@ def main() -> None:
             wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
             with open(os.environ["CNNVIZ_RUN_LOG"], "a") as log:
                 log.write(f"{page.url_path or 'home'}\t{wall:.4f}\t{cpu:.4f}\n")
-    # TensorFlow leaves ~300k long-lived Python objects behind; without this every full
-    # garbage collection walks them and each rerun of every page slows down several-fold.
-    if "tensorflow" in sys.modules and gc.get_freeze_count() == 0:
-        gc.freeze()
+    freeze_gc()  # once TensorFlow is in: see app_pages._shared.freeze_gc
 
 
 if __name__ == "__main__":

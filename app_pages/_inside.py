@@ -123,9 +123,14 @@ def image_picker(key: str) -> None:
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def figure(builder: str, *args, **kwargs):
-    """A cached figure from ``cnnviz.plots.inside.<builder>(*args, **kwargs)``."""
+    """A cached figure from ``cnnviz.plots.inside.<builder>(*args, **kwargs)``.
+
+    One shared, read-only object per input (``st.plotly_chart`` only reads it): from
+    ``st.cache_data`` every page run unpickled a copy, and plotly validated each property
+    again, the largest part of a warm page run's CPU (benchmarks/bench_classroom.py).
+    """
     return getattr(plots, builder)(*args, **kwargs)
 
 

@@ -12,6 +12,9 @@ learner) sees none of it.
 
 from __future__ import annotations
 
+import gc
+import sys
+import threading
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -23,6 +26,48 @@ LEARNER_PARAM = "learner"  # the URL query parameter that holds the learner toke
 _ACTIVE = "active_model"
 _LEARNER = "learner_token"
 _CLEANUP_EVERY_S = 3600
+
+
+_warm = threading.Lock()
+_warming: list[threading.Thread] = []
+_frozen: list[bool] = []
+
+
+def freeze_gc() -> None:
+    """Move everything alive now out of the garbage collector's sight, once per process,
+    as soon as TensorFlow is loaded.
+
+    TensorFlow leaves ~400k long-lived Python objects behind; without this every full
+    collection walks them and each rerun of every page slows down several-fold. (Asking
+    ``gc.get_freeze_count()`` instead of keeping this flag walks them too: it cost ~150 ms
+    of every page run with a class connected.)
+    """
+    if _frozen or "tensorflow" not in sys.modules:
+        return
+    _frozen.append(True)
+    gc.freeze()
+
+
+def warm_up() -> None:
+    """Import TensorFlow, Keras and tf-keras-vis and run them once, in the background, once
+    per process (:func:`cnnviz.explain.warm_up`).
+
+    That one-time set-up costs several seconds of CPU here. The first page a learner opens
+    (Welcome or the arithmetic pages) needs none of it, so by the time anyone asks for a
+    prediction or a heatmap it is done and no learner's page run pays for it.
+    """
+    with _warm:
+        if _warming:
+            return
+
+        def imports() -> None:
+            from cnnviz import explain  # TensorFlow, Keras, tf-keras-vis
+
+            explain.warm_up()
+            gc.freeze()  # what the set-up left alive is long-lived (see freeze_gc)
+
+        _warming.append(threading.Thread(target=imports, name="cnnviz-warm-up", daemon=True))
+        _warming[0].start()
 
 
 @st.cache_data(show_spinner=False)

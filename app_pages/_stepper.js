@@ -3,10 +3,13 @@
 // cnnviz.plots.arithmetic.stepper_data) and draws every step itself: Previous / Next /
 // slider / Play and the arrow keys never wait for the server. It does no arithmetic: every
 // number and every line of the worked sum comes from the trace, and every colour from
-// cnnviz.plots.style.palette(). The step is reported to Python only once the learner
-// pauses (so it survives a change of mode or page), never on each click.
+// cnnviz.plots.style.palette(). The step never goes to the server: the browser tab keeps
+// it (sessionStorage, per stepper key), so it survives a change of mode or page and a
+// reload, and no click, pause or page switch costs the server a rerun. (An earlier
+// version reported the step when the pointer left the stepper; that fragment rerun raced
+// a click on the sidebar and left the next page blank.)
 
-const REPORT_AFTER_MS = 1200; // quiet time before the step is sent to the server
+const STORE = "cnnviz-stepper:";
 const SPEEDS = [
   ["slow", 1500],
   ["normal", 800],
@@ -377,15 +380,14 @@ class Painter {
 
 // ------------------------------------------------------------------------------ controller
 export default function (component) {
-  const { parentElement, data, setStateValue } = component;
+  const { parentElement, data } = component;
   const root = parentElement.querySelector(".cz-stepper");
   if (!root || !data || !data.trace) return;
   let st = root.__cz;
   if (!st) {
-    st = root.__cz = { id: null, step: 0, timer: null, report: null, reported: null };
+    st = root.__cz = { id: null, step: 0, timer: null, key: data.key || "" };
     bind(root, st);
   }
-  st.setStateValue = setStateValue;
   if (st.id !== data.id) {
     st.id = data.id;
     st.painter = new Painter(data, root.clientWidth || 900);
@@ -393,11 +395,11 @@ export default function (component) {
     panels.innerHTML = st.painter.build();
     st.painter.attach(panels);
     // A new trace (the learner changed an input) keeps the step they were on; a fresh
-    // mount (back from another mode or page) opens on the step the server remembers.
+    // mount (back from another mode or page, or a reload) opens on the step this tab
+    // remembers.
     const fresh = st.n === undefined;
     st.n = data.trace.steps.length;
-    st.step = clamp(fresh ? data.step || 0 : st.step, 0, st.n - 1);
-    st.reported = st.step;
+    st.step = clamp(fresh ? recall(st, data.step || 0) : st.step, 0, st.n - 1);
     stop(root, st);
     const slider = root.querySelector(".cz-slider");
     slider.max = String(st.n);
@@ -423,29 +425,31 @@ function go(root, st, k) {
   if (k === st.step) return;
   st.step = k;
   show(root, st);
-  report(st);
+  remember(st);
 }
 
-// Tell Python the step once the learner pauses (one fragment rerun, not one per click),
-// or at once when the pointer leaves the stepper (maybe to switch mode or page).
-function report(st, now = false) {
-  clearTimeout(st.report);
-  if (st.timer) return; // playing: reported when it stops
-  const send = () => {
-    if (st.step !== st.reported && st.setStateValue) {
-      st.reported = st.step;
-      st.setStateValue("step", st.step);
-    }
-  };
-  if (now) send();
-  else st.report = setTimeout(send, REPORT_AFTER_MS);
+// Remember the step in this browser tab (never on the server: see the top of the file).
+function remember(st) {
+  try {
+    window.sessionStorage.setItem(STORE + st.key, String(st.step));
+  } catch (e) {
+    /* storage disabled: the step is simply not remembered */
+  }
+}
+
+function recall(st, fallback) {
+  try {
+    const saved = window.sessionStorage.getItem(STORE + st.key);
+    return saved === null ? fallback : Number(saved) || 0;
+  } catch (e) {
+    return fallback;
+  }
 }
 
 function stop(root, st) {
   if (st.timer) clearInterval(st.timer);
   st.timer = null;
   root.querySelector(".cz-play").textContent = "Play";
-  report(st);
 }
 
 function play(root, st) {
@@ -480,7 +484,6 @@ function bind(root, st) {
     else return;
     e.preventDefault();
   });
-  root.addEventListener("pointerleave", () => report(st, true));
   // Hovering an output (or channel-map) cell jumps to the window that produced it.
   root.querySelector(".cz-panels").addEventListener("mouseover", (e) => {
     const cell = e.target.closest && e.target.closest("[data-step]");

@@ -117,6 +117,20 @@ def predict_proba(model: keras.Model, image: np.ndarray) -> np.ndarray:
     return np.array([1 - out[0], out[0]]) if out.shape == (1,) else out
 
 
+def warm_up() -> None:
+    """Run each kind of computation once on a tiny model, so that a server pays TensorFlow's
+    one-time set-up (kernels, gradient machinery, tf-keras-vis) before a learner asks."""
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    tiny = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+    image = np.zeros((8, 8, 1), np.float32)
+    predict_proba(tiny, image)
+    activations(tiny, image)
+    for method in ("gradcam", "saliency"):
+        evidence(tiny, image, method, "conv")
+
+
 # --------------------------------------------------------------------------- activations
 
 _EXTRACTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

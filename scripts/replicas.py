@@ -39,7 +39,9 @@ def _screenshot():
     return module
 
 
-def render_conf(upstreams: Sequence[str], listen: int | str) -> str:
+def render_conf(
+    upstreams: Sequence[str], listen: int | str, cache_dir: str | Path = "/var/cache/nginx/cnnviz"
+) -> str:
     """The shipped template with its two variables filled, as the nginx image's envsubst does.
 
     Parameters
@@ -48,24 +50,38 @@ def render_conf(upstreams: Sequence[str], listen: int | str) -> str:
         ``host:port`` of each replica.
     listen : int or str
         The port (or ``address:port``) nginx listens on.
+    cache_dir : str or Path
+        Where nginx caches the front end's static files.
     """
     servers = " ".join(f"server {u};" for u in upstreams)
     text = TEMPLATE.read_text()
-    return text.replace("${CNNVIZ_UPSTREAM_SERVERS}", servers).replace(
-        "${CNNVIZ_LISTEN}", str(listen)
-    )
+    for name, value in (
+        ("CNNVIZ_UPSTREAM_SERVERS", servers),
+        ("CNNVIZ_LISTEN", str(listen)),
+        ("CNNVIZ_CACHE_DIR", str(cache_dir)),
+    ):
+        text = text.replace("${" + name + "}", value)
+    return text
 
 
 @contextlib.contextmanager
-def nginx(upstreams: Sequence[str], port: int | None = None, timeout: float = 20) -> Iterator[str]:
-    """Run nginx with the shipped config in front of ``upstreams``; yields its base URL."""
+def nginx(
+    upstreams: Sequence[str],
+    port: int | None = None,
+    timeout: float = 20,
+    info: dict | None = None,
+) -> Iterator[str]:
+    """Run nginx with the shipped config in front of ``upstreams``; yields its base URL.
+
+    ``info``, if given, receives ``pid`` (nginx's master process; its workers are children).
+    """
     if not Path(NGINX).exists():
         raise FileNotFoundError(f"{NGINX} is missing: apt-get install -y nginx")
     port = port or _screenshot().free_port()
     with tempfile.TemporaryDirectory(prefix="cnnviz-nginx-") as tmp:
         conf = Path(tmp) / "nginx.conf"
         site = Path(tmp) / "cnnviz.conf"
-        site.write_text(render_conf(upstreams, f"127.0.0.1:{port}"))
+        site.write_text(render_conf(upstreams, f"127.0.0.1:{port}", Path(tmp) / "cache"))
         user = "user root;\n" if os.geteuid() == 0 else ""  # workers may write temp files
         conf.write_text(
             f"{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\n"
@@ -78,6 +94,8 @@ def nginx(upstreams: Sequence[str], port: int | None = None, timeout: float = 20
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
+        if info is not None:
+            info["pid"] = proc.pid
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout

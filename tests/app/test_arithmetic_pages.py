@@ -388,11 +388,18 @@ def test_stepping_a_padded_strided_convolution_in_chromium(tmp_path, shots):
         for _ in range(3):
             nxt.click()
         shots.shoot(page, tmp_path / "stepper.png")
-        # The step reaches the server when the pointer leaves the stepper (or after a
-        # pause): it survives Image mode and back.
+        # The tab remembers the step (the server never hears of it): it survives Image
+        # mode and back, and a page switch straight after a click, which once raced a
+        # step report and left the next page blank.
         page.get_by_text("Image", exact=True).first.click()
         shots.wait_idle(page)
         page.get_by_text("Matrix", exact=True).first.click()
         shots.wait_idle(page)
         assert page.locator(".cz-label").inner_text() == "step 4 of 9"
+        nxt.click()
+        shots.visit(page, base, "/pooling")
+        assert page.locator("h1").inner_text() == "Pooling"
+        assert page.locator(".cz-label").count() == 1  # its own stepper drew
+        shots.visit(page, base, "/convolution")
+        assert page.locator(".cz-label").inner_text() == "step 5 of 9"
         assert page.locator(shots.EXCEPTION).count() == 0

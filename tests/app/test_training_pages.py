@@ -444,6 +444,10 @@ def test_runs_survive_a_reload_and_belong_to_their_learner_in_a_real_browser():
         page.reload()  # a new session: only the link's token connects it to the run
         shots.wait_idle(page)
         assert page.url == url
+        # the table's cells are drawn on a canvas; their accessible copies can come a moment
+        # after the script has finished
+        cell = page.locator('[data-testid="stDataFrame"] [role="gridcell"]', has_text=label)
+        cell.first.wait_for(state="attached", timeout=30_000)
         assert _seen(page) == before
         main = page.locator('[data-testid="stMain"]').inner_text()
         assert f"{label}: Trained 1 epoch" in main
