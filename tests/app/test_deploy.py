@@ -40,8 +40,9 @@ def _replica_of(base: str, route: str | None) -> tuple[str, str]:
     if route is not None:
         request.add_header("Cookie", f"cnnviz_route={route}")
     with urllib.request.urlopen(request, timeout=10) as response:
-        cookie = response.headers.get("Set-Cookie", "")
-        return response.headers["X-Cnnviz-Replica"], cookie.split(";")[0].split("=", 1)[-1]
+        cookies = [c.split(";")[0] for c in response.headers.get_all("Set-Cookie") or []]
+        route = next((c.split("=", 1)[1] for c in cookies if c.startswith("cnnviz_route=")), "")
+        return response.headers["X-Cnnviz-Replica"], route
 
 
 def test_the_template_renders_to_a_config_nginx_accepts(tmp_path):
