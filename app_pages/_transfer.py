@@ -6,12 +6,15 @@ Per-session state (never shared between learners):
   the three trained models (fresh copies, never the cached base).
 - ``st.session_state["tl_control"]``: the stop flag.
 
-Stopping works as on the Train page: a click during training starts a new run of the
-page and Streamlit ends the old one at its next Streamlit call (the progress update),
-after the current batch. The run object is updated as training goes (curves after each
-epoch, each contender as soon as it is tested), so the contenders that finished before
-the click keep their results; the new run of the page waits for the old one to finish
-(:func:`wait_for_previous`) before drawing them.
+The comparison is a job in the server's training queue (``app_pages._training.trainers``:
+one limit on concurrent training per process, shared with the Train page); it trains in a
+thread of this process while this run of the page shows its place in line, then its
+progress. Stopping: a click during training starts a new run of the page and Streamlit
+ends the old one at its next Streamlit call; on the way out it cancels the job (or takes
+it out of the line), which ends after the current batch. The run object is updated as
+training goes (curves after each epoch, each contender as soon as it is tested), so the
+contenders that finished before the click keep their results; the new run of the page
+waits for the old one to finish (:func:`wait_for_previous`) before drawing them.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from app_pages import _training as training_ui
 from app_pages._datasets_ui import image_size_controls, zip_upload
-from app_pages._shared import ActiveModel, set_active_model
-from cnnviz import data, models, transfer
+from app_pages._shared import ActiveModel, learner_token, set_active_model
+from cnnviz import data, jobs, models, transfer
 from cnnviz.plots import transfer as plots
 
 DIGITS = "digits 0–4 (bundled, works offline)"
@@ -159,24 +163,13 @@ def run_comparison(
     ctl = control()
     ctl.stop_requested = False
     ctl.finished.clear()
-    bar = st.progress(0.0, text="Starting…")
-    chart = st.empty()
-    shown = {"epoch": None, "at": 0.0}
-    start = time.perf_counter()
+    latest: dict = {}
 
     def on_progress(p: transfer.TransferProgress) -> None:
         run.histories[p.contender] = p.history
         if p.contender == "fine-tuning":
             run.stage_epochs = len(run.histories.get("feature extraction", {}).get("loss", []))
-        bar.progress(p.done, text=f"{p.contender}: epoch {p.epoch}/{p.epochs}")
-        now = time.perf_counter()
-        # the curves after an epoch, at most once a second: drawing is not free
-        if shown["epoch"] != (p.contender, p.epoch) and now - shown["at"] > 1.0:
-            shown["epoch"], shown["at"] = (p.contender, p.epoch), now
-            chart.plotly_chart(
-                plots.comparison_curves(run.histories, stage_epochs=run.stage_epochs),
-                key=f"tl_live_{p.contender}_{p.epoch}",
-            )
+        latest["p"] = p
 
     def on_result(r: transfer.ContenderResult) -> None:
         done = {**run.results, r.name: r}
@@ -185,17 +178,58 @@ def run_comparison(
         if r.stage_epochs is not None:
             run.stage_epochs = r.stage_epochs
 
-    try:
-        comparison = transfer.compare(
+    def work(handle: jobs.JobHandle) -> transfer.Comparison:
+        should_stop = lambda: handle.should_stop() or ctl.stop_requested  # noqa: E731
+        return transfer.compare(
             base, x_train, y_train, x_test, y_test, len(class_names), config, x_val, y_val,
-            contenders, on_progress, lambda: ctl.stop_requested, on_result,
+            contenders, on_progress, should_stop, on_result,
         )  # fmt: skip
-        run.status = "stopped" if comparison.stopped else "done"
+
+    # The comparison waits for a free trainer like every Train-page run: one limit per server
+    # process (CNNVIZ_MAX_TRAINERS). It trains in a thread of this process (the cached base
+    # is shared, read-only), while this run of the page shows its place, then its progress.
+    queue = training_ui.trainers().queue
+    job = queue.submit(learner_token(), work, label=f"transfer learning: {label}")
+    bar = st.progress(0.0, text="Starting…")
+    chart = st.empty()
+    shown = {"epoch": None, "at": 0.0}
+    start = time.perf_counter()
+    try:
+        while not job.wait(0.3):
+            if job.state == "queued":
+                place, busy = queue.position(job), len(queue.running())
+                bar.progress(
+                    0.0,
+                    text=f"Waiting for a free trainer — you are number {place}. {busy} "
+                    f"run{'s are' if busy != 1 else ' is'} training on this server (at most "
+                    f"{queue.max_running} at once); Stop leaves the line.",
+                )
+                continue
+            p = latest.get("p")
+            if p is None:
+                bar.progress(0.0, text="Starting…")  # (a Streamlit call: a click can end us)
+                continue
+            bar.progress(p.done, text=f"{p.contender}: epoch {p.epoch}/{p.epochs}")
+            now = time.perf_counter()
+            # the curves after an epoch, at most once a second: drawing is not free
+            if shown["epoch"] != (p.contender, p.epoch) and now - shown["at"] > 1.0:
+                shown["epoch"], shown["at"] = (p.contender, p.epoch), now
+                chart.plotly_chart(
+                    plots.comparison_curves(run.histories, stage_epochs=run.stage_epochs),
+                    key=f"tl_live_{p.contender}_{p.epoch}",
+                )
+        if job.state == "failed":
+            raise transfer.TransferError(job.error)
+        stopped = job.state == "cancelled" or (job.result is not None and job.result.stopped)
+        run.status = "stopped" if stopped else "done"
         bar.empty()
         chart.empty()
     finally:
+        if job.active:  # a click (Stop, or any other) ended this run of the page
+            queue.cancel(job)
+            job.wait(60)  # the contender in training ends after its current batch
         run.seconds = time.perf_counter() - start
-        if run.status == "running":  # a click ended this run of the page mid-training
+        if run.status == "running":
             run.status = "stopped"
         ctl.finished.set()
     return run

@@ -169,3 +169,31 @@ def test_sign_language_csvs_validated_on_their_test_file(open_page):
     fe = run.results["feature extraction"]
     # validating on the test CSV: the last validation accuracy IS the test accuracy
     assert fe.history["val_accuracy"][-1] == pytest.approx(fe.test_accuracy, abs=1e-6)
+
+
+def test_a_comparison_waits_for_a_free_trainer(open_page, monkeypatch):
+    """One limit for all training: with CNNVIZ_MAX_TRAINERS=1 and a Train-page run going,
+    the comparison waits in the same line and starts when that run ends."""
+    import threading
+
+    from app_pages import _training as training_ui
+
+    monkeypatch.setenv("CNNVIZ_MAX_TRAINERS", "1")
+    at = open_page(PAGE)
+    queue = training_ui.trainers().queue
+    assert queue.max_running == 1
+    release = threading.Event()
+    other = queue.submit("another learner", lambda handle: release.wait(60), label="busy")
+    assert other.state == "running"
+    timer = threading.Timer(3.0, release.set)  # the other learner's run ends in 3 s
+    timer.start()
+    try:
+        at.radio(key="tl_k").set_value("5")
+        run = _train_small(at, "digits", epochs=1, fine_tune=1, scratch=1)
+    finally:
+        release.set()
+        timer.cancel()
+    assert run.status == "done" and list(run.results) == list(transfer.CONTENDERS)
+    mine = [j for j in queue.jobs_of(at.session_state["learner_token"]) if j.label != "busy"]
+    assert len(mine) == 1 and mine[0].state == "done"
+    assert mine[0].started >= other.finished  # it waited for the busy trainer
