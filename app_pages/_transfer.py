@@ -179,7 +179,9 @@ def run_comparison(
             run.stage_epochs = r.stage_epochs
 
     def work(handle: jobs.JobHandle) -> transfer.Comparison:
-        should_stop = lambda: handle.should_stop() or ctl.stop_requested  # noqa: E731
+        def should_stop() -> bool:
+            return handle.should_stop() or ctl.stop_requested
+
         return transfer.compare(
             base, x_train, y_train, x_test, y_test, len(class_names), config, x_val, y_val,
             contenders, on_progress, should_stop, on_result,

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -64,6 +63,10 @@ def render_conf(
     return text
 
 
+def _tail(log: Path) -> str:
+    return log.read_text()[-2000:] if log.exists() else ""
+
+
 @contextlib.contextmanager
 def nginx(
     upstreams: Sequence[str],
@@ -97,30 +100,13 @@ def nginx(
         if info is not None:
             info["pid"] = proc.pid
         base = f"http://127.0.0.1:{port}"
+        log = Path(tmp, "error.log")
+        shots = _screenshot()
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    log = Path(tmp, "error.log")
-                    raise RuntimeError(
-                        f"nginx exited with {proc.returncode}: "
-                        + (log.read_text()[-2000:] if log.exists() else "")
-                    )
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("nginx did not answer in time") from None
-                    time.sleep(0.2)
+            shots.wait_healthy(proc, base, timeout, "nginx", lambda: _tail(log))
             yield base
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            shots.terminate(proc)
 
 
 @contextlib.contextmanager

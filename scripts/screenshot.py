@@ -44,6 +44,38 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_healthy(proc, base: str, timeout: float, name: str, output) -> None:
+    """Wait until ``base/_stcore/health`` answers 200 (through a proxy, the app behind it).
+
+    Raises ``RuntimeError`` with ``output()`` (the process's log) if ``proc`` exits first,
+    ``TimeoutError`` after ``timeout`` seconds. Shared by :func:`serve` and
+    ``scripts/replicas.py``'s nginx.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{output()}")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} did not become healthy within {timeout} s")
+        time.sleep(0.2)
+
+
+def terminate(proc) -> None:
+    """Stop a server process: politely, then for good after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def serve(
     port: int | None = None,
@@ -82,30 +114,16 @@ def serve(
     if info is not None:
         info["pid"] = proc.pid
     base = f"http://127.0.0.1:{port}"
+
+    def output() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")[-3000:]
+
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                out = log.read().decode(errors="replace")
-                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{out[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"streamlit did not become healthy within {timeout} s")
-            time.sleep(0.5)
+        wait_healthy(proc, base, timeout, "streamlit", output)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
         log.close()
 
 

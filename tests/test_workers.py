@@ -35,7 +35,7 @@ def _die(report, should_stop):
 
 
 def _settings(report, should_stop):
-    return os.nice(0), os.environ["TF_NUM_INTRAOP_THREADS"], "tensorflow" in os.sys.modules
+    return os.nice(0), os.environ["TF_NUM_INTRAOP_THREADS"]
 
 
 def _sleep(seconds: float, report, should_stop):
@@ -82,13 +82,10 @@ def test_a_dead_worker_is_reported_and_replaced(pool):
 def test_workers_run_at_lower_priority_with_their_thread_budget():
     p = workers.WorkerPool(1, threads=3, nice=7)
     try:
-        niceness, threads, tf_loaded = p.call(_settings)
+        niceness, threads = p.call(_settings)
     finally:
         p.close()
     assert niceness >= os.nice(0) + 7 and threads == "3"
-    # (Whether TensorFlow is loaded before the work depends on the parent's __main__,
-    # which spawn re-imports: under `streamlit run` that is streamlit_app.py.)
-    del tf_loaded
 
 
 def test_a_pool_of_one_runs_one_call_at_a_time(pool):

@@ -24,20 +24,41 @@ def open_page():
     return _open
 
 
+def _script(name: str):
+    """``scripts/<name>.py`` as a module (scripts/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _need(path: str, install: str) -> None:
+    """Skip without ``path``, except in CI (``CNNVIZ_REQUIRE_BROWSER=1``) where it fails."""
+    import os
+    from pathlib import Path
+
+    if not Path(path).exists():
+        if os.environ.get("CNNVIZ_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{path} is missing and CNNVIZ_REQUIRE_BROWSER=1")
+        pytest.skip(f"{install} to run this test")
+
+
 @pytest.fixture
 def shots():
     """``scripts/screenshot.py`` (serve / browser / visit / shoot) for a real-browser test;
     skips without ``/usr/bin/chromium``, except in CI (``CNNVIZ_REQUIRE_BROWSER=1``)."""
-    import importlib.util
-    import os
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("shots", ROOT / "scripts" / "screenshot.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not Path(module.CHROMIUM).exists():
-        if os.environ.get("CNNVIZ_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{module.CHROMIUM} is missing and CNNVIZ_REQUIRE_BROWSER=1")
-        pytest.skip("install chromium (apt-get install -y chromium) to run the browser tests")
+    module = _script("screenshot")
+    _need(module.CHROMIUM, "install chromium (apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api")
+    return module
+
+
+@pytest.fixture
+def replicas():
+    """``scripts/replicas.py`` (replicas / nginx / render_conf); skips without nginx,
+    except in CI (``CNNVIZ_REQUIRE_BROWSER=1``)."""
+    module = _script("replicas")
+    _need(module.NGINX, "install nginx (apt-get install -y nginx)")
     return module

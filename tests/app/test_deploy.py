@@ -11,27 +11,11 @@ an image, each answered by one replica only, with no error on any page.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from cnnviz import imaging
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _replicas():
-    spec = importlib.util.spec_from_file_location("replicas", ROOT / "scripts" / "replicas.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not Path(module.NGINX).exists():
-        if os.environ.get("CNNVIZ_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{module.NGINX} is missing and CNNVIZ_REQUIRE_BROWSER=1")
-        pytest.skip("install nginx (apt-get install -y nginx) to run the deployment test")
-    return module
 
 
 def _replica_of(base: str, route: str | None) -> tuple[str, str]:
@@ -45,8 +29,7 @@ def _replica_of(base: str, route: str | None) -> tuple[str, str]:
         return response.headers["X-Cnnviz-Replica"], route
 
 
-def test_the_template_renders_to_a_config_nginx_accepts(tmp_path):
-    replicas = _replicas()
+def test_the_template_renders_to_a_config_nginx_accepts(replicas, tmp_path):
     text = replicas.render_conf(["127.0.0.1:1", "127.0.0.1:2"], 8080, tmp_path / "cache")
     assert "${" not in text  # every variable filled, as the nginx image's envsubst does
     assert "server 127.0.0.1:1; server 127.0.0.1:2;" in text
@@ -67,8 +50,7 @@ def test_the_template_renders_to_a_config_nginx_accepts(tmp_path):
 
 
 @pytest.mark.browser
-def test_two_replicas_behind_nginx_keep_every_learner_on_one(shots, tmp_path):
-    replicas = _replicas()
+def test_two_replicas_behind_nginx_keep_every_learner_on_one(shots, replicas, tmp_path):
     with replicas.replicas(2) as ups, replicas.nginx(ups) as base:
         # The cookie decides, deterministically: 16 routes reach both replicas, and each
         # route reaches the same replica every time.
