@@ -471,6 +471,8 @@ def load_sample(digit: int, k: int = 0) -> bytes:
 
 
 HANDWRITING = ASSETS / "handwriting" / "optdigits_photos.npz"
+# The other 797 digits of the same source, photographed the same way: tune on these.
+HANDWRITING_VALIDATION = ASSETS / "handwriting" / "optdigits_validation.npz"
 
 
 def load_handwriting(path: str | Path = HANDWRITING) -> tuple[list[bytes], np.ndarray]:
@@ -478,7 +480,8 @@ def load_handwriting(path: str | Path = HANDWRITING) -> tuple[list[bytes], np.nd
 
     1,000 JPEG photos of digits written by 13 people outside MNIST (UCI optdigits via
     scikit-learn), on unevenly lit paper at random sizes and places; built by
-    ``scripts/build_handwriting.py`` (see ``assets/README.md``).
+    ``scripts/build_handwriting.py`` (see ``assets/README.md``). Pass
+    :data:`HANDWRITING_VALIDATION` for the 797 other digits, the set to tune on.
 
     Returns
     -------

@@ -21,7 +21,14 @@ Each digit is turned back into ink and photographed:
 
 100 digits per class are drawn with seed 0; the JPEG bytes, labels and each digit's row
 in ``load_digits()`` go into ``assets/handwriting/optdigits_photos.npz``
-(read with :func:`cnnviz.imaging.load_handwriting`).
+(read with :func:`cnnviz.imaging.load_handwriting`): the **test** set, which
+``benchmarks/bench_handwriting.py`` reports on.
+
+The other 797 digits, photographed the same way with seed 1, are the **validation** set
+``assets/handwriting/optdigits_validation.npz``: choose preprocessing constants and
+training recipes on it (``bench_handwriting.py --set validation``), never on the test set.
+
+    .venv/bin/python scripts/build_handwriting.py --set validation   # one of the two
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ sys.path.insert(0, str(ROOT))
 SEED = 0
 PER_CLASS = 100
 OUT = ROOT / "assets" / "handwriting" / "optdigits_photos.npz"
+VALIDATION_SEED = 1
+VALIDATION_OUT = ROOT / "assets" / "handwriting" / "optdigits_validation.npz"
 
 
 def ink_from_counts(counts: np.ndarray) -> np.ndarray:
@@ -77,9 +86,29 @@ def photograph(ink: np.ndarray, rng: np.random.Generator) -> bytes:
     return buf.getvalue()
 
 
+def save(out: Path, photos: list[bytes], labels: np.ndarray, rows: np.ndarray) -> None:
+    """Write the photos (one byte string, with offsets), labels and source rows."""
+    offsets = np.cumsum([0] + [len(p) for p in photos])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        out,
+        jpeg=np.frombuffer(b"".join(photos), np.uint8),
+        offsets=offsets.astype(np.int64),
+        labels=labels.astype(np.uint8),
+        source_rows=rows.astype(np.int32),
+    )
+    size = out.stat().st_size / 1024
+    print(f"wrote {out.relative_to(ROOT)}: {len(photos)} photos, {size:.0f} KB")
+
+
 def main() -> None:
+    import argparse
+
     from sklearn.datasets import load_digits
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=["test", "validation", "both"], default="both")
+    chosen = parser.parse_args().set
     digits = load_digits()
     rng = np.random.default_rng(SEED)
     rows = np.sort(
@@ -90,18 +119,14 @@ def main() -> None:
             ]
         )
     )
-    photos = [photograph(ink_from_counts(digits.images[i]), rng) for i in rows]
-    offsets = np.cumsum([0] + [len(p) for p in photos])
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        OUT,
-        jpeg=np.frombuffer(b"".join(photos), np.uint8),
-        offsets=offsets.astype(np.int64),
-        labels=digits.target[rows].astype(np.uint8),
-        source_rows=rows.astype(np.int32),
-    )
-    size = OUT.stat().st_size / 1024
-    print(f"wrote {OUT.relative_to(ROOT)}: {len(photos)} photos, {size:.0f} KB")
+    if chosen in ("test", "both"):
+        photos = [photograph(ink_from_counts(digits.images[i]), rng) for i in rows]
+        save(OUT, photos, digits.target[rows], rows)
+    if chosen in ("validation", "both"):
+        rest = np.setdiff1d(np.arange(len(digits.target)), rows)  # the digits the test lacks
+        vrng = np.random.default_rng(VALIDATION_SEED)
+        photos = [photograph(ink_from_counts(digits.images[i]), vrng) for i in rest]
+        save(VALIDATION_OUT, photos, digits.target[rest], rest)
 
 
 if __name__ == "__main__":

@@ -280,6 +280,21 @@ def test_handwriting_test_set_is_what_the_readme_says():
     assert len(sizes) > 30 and all(56 <= w <= 128 and 56 <= h <= 128 for w, h in sizes)
 
 
+def test_handwriting_validation_set_is_the_other_digits_of_the_source():
+    """Tune on the validation photos, report on the test photos: no digit is in both."""
+    from sklearn.datasets import load_digits
+
+    photos, labels = imaging.load_handwriting(imaging.HANDWRITING_VALIDATION)
+    with np.load(imaging.HANDWRITING) as z, np.load(imaging.HANDWRITING_VALIDATION) as v:
+        test_rows, rows = z["source_rows"], v["source_rows"]
+    digits = load_digits()
+    assert len(photos) == len(rows) == 797 and all(p[:2] == b"\xff\xd8" for p in photos)
+    assert not set(rows.tolist()) & set(test_rows.tolist())  # disjoint
+    assert sorted([*rows.tolist(), *test_rows.tolist()]) == list(range(len(digits.target)))
+    np.testing.assert_array_equal(digits.target[rows], labels)  # provenance
+    assert np.bincount(labels).tolist() == [78, 82, 77, 83, 81, 82, 81, 79, 74, 80]
+
+
 def test_upload_path_reads_real_handwriting_far_better_than_a_naive_resize():
     from cnnviz import models
 
