@@ -163,12 +163,8 @@ def _live(job: jobs.Job, smoothing: float, log_loss: bool) -> None:
     """A queued job's place in line, or a running job's progress and live curves."""
     queue = trainers().queue
     if job.state == "queued":
-        place = queue.position(job)
-        busy = len(queue.running())
         st.info(
-            f"Waiting for a free trainer — you are number {place}. "
-            f"{busy} run{'s' * (busy != 1)} {'are' if busy != 1 else 'is'} training on this "
-            f"server (at most {queue.max_running} at once); yours starts when one ends.",
+            f"{queue.place_sentence(job)} Yours starts when one ends.",
             icon=":material/hourglass_top:",
         )
         st.button("Leave the queue", on_click=queue.cancel, args=(job,), key="train_leave")

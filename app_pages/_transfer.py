@@ -199,13 +199,7 @@ def run_comparison(
     try:
         while not job.wait(0.3):
             if job.state == "queued":
-                place, busy = queue.position(job), len(queue.running())
-                bar.progress(
-                    0.0,
-                    text=f"Waiting for a free trainer — you are number {place}. {busy} "
-                    f"run{'s are' if busy != 1 else ' is'} training on this server (at most "
-                    f"{queue.max_running} at once); Stop leaves the line.",
-                )
+                bar.progress(0.0, text=f"{queue.place_sentence(job)} Stop leaves the line.")
                 continue
             p = latest.get("p")
             if p is None:

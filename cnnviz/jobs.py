@@ -179,6 +179,24 @@ class JobQueue:
         with self._lock:
             return self._queued.index(job) + 1 if job in self._queued else 0
 
+    def place_sentence(self, job: Job) -> str:
+        """What a waiting learner reads: their place, and how busy the trainers are.
+
+        Examples
+        --------
+        ``"Waiting for a free trainer — you are number 3. 2 runs are training on this
+        server (at most 2 at once)."``; ``""`` once ``job`` is no longer waiting.
+        """
+        with self._lock:
+            if job not in self._queued:
+                return ""
+            place, busy = self._queued.index(job) + 1, len(self._running)
+        runs = f"{busy} run{'s are' if busy != 1 else ' is'}"
+        return (
+            f"Waiting for a free trainer — you are number {place}. {runs} training on this "
+            f"server (at most {self.max_running} at once)."
+        )
+
     def running(self) -> list[Job]:
         """The jobs running now, oldest first."""
         with self._lock:

@@ -30,6 +30,10 @@ from typing import Any
 __all__ = ["WorkerError", "WorkerPool", "thread_budget"]
 
 NICE = 10  # workers yield the CPU to the server's pages
+DIED = (
+    "The training process ended unexpectedly (out of memory?); "
+    "try a smaller batch, model or dataset."
+)
 
 
 class WorkerError(RuntimeError):
@@ -148,10 +152,7 @@ class WorkerPool:
                     worker.stop.set()
                 if not worker.conn.poll(poll_s):
                     if not worker.process.is_alive():
-                        raise WorkerError(
-                            "The training process ended unexpectedly (out of memory?); "
-                            "try a smaller batch, model or dataset."
-                        )
+                        raise WorkerError(DIED)
                     continue
                 kind, value = worker.conn.recv()
                 if kind == "progress":
@@ -164,10 +165,7 @@ class WorkerPool:
                     healthy = True
                     raise WorkerError(value)
         except (EOFError, OSError) as exc:
-            raise WorkerError(
-                "The training process ended unexpectedly (out of memory?); "
-                "try a smaller batch, model or dataset."
-            ) from exc
+            raise WorkerError(DIED) from exc
         finally:
             self._release(worker, healthy)
 

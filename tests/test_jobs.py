@@ -52,6 +52,11 @@ def test_places_in_line_move_up_and_a_learner_can_leave_the_queue():
     q.cancel(waiting[0])  # the first in line leaves
     assert waiting[0].state == "cancelled" and waiting[0].wait(0)
     assert [q.position(j) for j in waiting[1:]] == [1, 2]
+    assert q.place_sentence(waiting[2]) == (
+        "Waiting for a free trainer — you are number 2. 1 run is training on this server "
+        "(at most 1 at once)."
+    )
+    assert q.place_sentence(running) == q.place_sentence(waiting[0]) == ""  # not waiting
     for g in gates:
         g.set()
     assert all(j.wait(5) for j in [running, *waiting[1:]])
@@ -110,3 +115,16 @@ def test_default_limit_and_bad_settings(monkeypatch):
         jobs.default_max_running()
     with pytest.raises(jobs.JobError, match="max_running must be a whole number >= 1, got 0"):
         jobs.JobQueue(max_running=0)
+
+
+def test_the_place_sentence_counts_the_runs_in_the_plural():
+    q = jobs.JobQueue(max_running=2)
+    gate, log = threading.Event(), []
+    first = [q.submit(f"t{i}", _gate_job(gate, log, f"j{i}")) for i in (0, 1)]
+    third = q.submit("t2", _gate_job(gate, log, "j2"))
+    assert q.place_sentence(third) == (
+        "Waiting for a free trainer — you are number 1. 2 runs are training on this server "
+        "(at most 2 at once)."
+    )
+    gate.set()
+    assert all(j.wait(5) for j in [*first, third])

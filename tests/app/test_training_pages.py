@@ -249,9 +249,8 @@ def test_one_trainer_a_second_learner_waits_and_a_closed_tab_keeps_its_run(open_
     completes and is stored under its token."""
     monkeypatch.setenv("CNNVIZ_MAX_TRAINERS", "1")
     first = open_page("app_pages/train.py", timeout=180)
-    for at in (first,):
-        at.number_input(key="train_subset").set_value(2000)
-        at.number_input(key="train_epochs").set_value(3)
+    first.number_input(key="train_subset").set_value(2000)
+    first.number_input(key="train_epochs").set_value(3)
     first.button(key="train_start").click().run()
     token = first.query_params["learner"]
     (job_a,) = _jobs(first)
