@@ -21,7 +21,7 @@ import streamlit as st
 
 from cnnviz import data, models, runs
 
-DEFAULT_MODEL = "book_mnist"
+DEFAULT_MODEL = models.DEFAULT_BUNDLED
 LEARNER_PARAM = "learner"  # the URL query parameter that holds the learner token
 _ACTIVE = "active_model"
 _LEARNER = "learner_token"
@@ -192,7 +192,7 @@ def _restore(token: str, ref: dict) -> ActiveModel | None:
 
 
 def active_model() -> ActiveModel:
-    """The learner's chosen model (remembered across reloads), else the bundled ``book_mnist``."""
+    """The learner's chosen model (remembered across reloads), else the bundled default."""
     chosen = st.session_state.get(_ACTIVE)
     if chosen is not None:
         return chosen

@@ -13,7 +13,7 @@ import streamlit as st
 from app_pages import _inside
 from app_pages._shared import active_model_badge
 from app_pages._state import keep_settings
-from cnnviz import explain
+from cnnviz import explain, models
 from cnnviz.plots.inside import tile_index
 
 st.title("Activations")
@@ -112,6 +112,7 @@ if prepared is not None:
                 st.plotly_chart(fig, key=f"act_fig_{name}")
     st.caption(
         "Textbooks describe early layers as edge detectors and later ones as detectors of "
-        "larger patterns. With one conv layer (book_mnist) you see the first step; models "
-        "with more conv layers show maps that get smaller and more abstract with depth."
+        "larger patterns. In a model with several conv blocks (the default, "
+        f"`{models.DEFAULT_BUNDLED}`) the maps get smaller and more abstract with depth; "
+        "`book_mnist`, with one conv layer, shows only the first step."
     )

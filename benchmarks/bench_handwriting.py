@@ -12,8 +12,8 @@ any of them. Each photo goes to each bundled model two ways, in the same run:
 - **naive path** (the baseline): the photo squashed to 28×28 gray as it is.
 
 It prints both accuracies, their ratio, the default model's accuracy per class, and the
-time per photo of each path. Target: the default model (book_mnist) ≥ 0.90 through the
-upload path.
+time per photo of each path. Target: the default model (``models.DEFAULT_BUNDLED``,
+handwriting_cnn) ≥ 0.90 through the upload path.
 
 ``--set validation`` runs the same on the 797 other digits of the source, photographed
 with another seed (``optdigits_validation.npz``): choose preprocessing constants and
@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 
 from cnnviz import imaging, models  # noqa: E402
 
-DEFAULT = "book_mnist"
+DEFAULT = models.DEFAULT_BUNDLED  # the model Predict starts with
 TARGET = 0.90
 
 

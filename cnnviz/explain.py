@@ -41,6 +41,14 @@ _CONV_TYPES = (
     keras.layers.SeparableConv2D,
     keras.layers.Conv2DTranspose,
 )
+# Separate activation layers: a conv followed by one of these is weighed after it.
+_ACTIVATION_TYPES = (
+    keras.layers.Activation,
+    keras.layers.ReLU,
+    keras.layers.LeakyReLU,
+    keras.layers.ELU,
+    keras.layers.PReLU,
+)
 IMAGENET_INPUT = (224, 224, 3)
 
 
@@ -81,6 +89,22 @@ def conv_layers(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if isinstance(layer, _CONV_TYPES)]
 
 
+def cam_maps_layer(model: keras.Model, layer: str) -> str:
+    """The layer whose maps the CAM methods weigh for conv ``layer``.
+
+    Class-activation maps weigh a conv layer's *activated* maps (Selvaraju et al.: the
+    rectified feature maps). A conv with its own activation gives them directly; a linear
+    conv followed by a separate activation layer (``Conv2D`` → ``LeakyReLU``, as in the
+    zoo's Fashion-MNIST CNNs) gives them one layer later. Its raw output is mostly
+    negative, so Score-CAM's weighted sum of it is all below zero and its map blank.
+    """
+    out = model.get_layer(layer).output
+    for other in model.layers:
+        if isinstance(other, _ACTIVATION_TYPES) and other.input is out:
+            return other.name
+    return layer
+
+
 def feature_map_layers(model: keras.Model) -> list[str]:
     """Names of the layers whose output is a stack of 2-D maps ``(batch, h, w, c)``."""
     return [
@@ -106,13 +130,16 @@ def _batch(model: keras.Model, image: np.ndarray) -> np.ndarray:
 
 
 def predict_proba(model: keras.Model, image: np.ndarray) -> np.ndarray:
-    """Class probabilities ``(K,)`` for one image (a direct call: far faster than predict).
+    """Class probabilities ``(K,)`` for one image.
 
-    A one-unit sigmoid model returns ``[1 - p, p]``.
+    Through ``predict_on_batch``: the model's compiled predict step, traced once per model
+    (measured on the default model: 2.2 ms, where a direct eager call walks its 18 layers
+    in Python in 14–22 ms and ``predict`` adds its data pipeline). A one-unit sigmoid model
+    returns ``[1 - p, p]``.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # keras: input structure name mismatch
-        out = keras.ops.convert_to_numpy(model(_batch(model, image), training=False))[0]
+        out = np.asarray(model.predict_on_batch(_batch(model, image)))[0]
     out = out.astype(np.float64)
     return np.array([1 - out[0], out[0]]) if out.shape == (1,) else out
 
@@ -276,6 +303,7 @@ def _explain_batch(
         layer = layer or convs[-1]
         if layer not in convs:
             raise ExplainError(f"{layer!r} is not a convolutional layer of {model.name!r}.")
+        layer = cam_maps_layer(model, layer)
     if method == "scorecam" and model.outputs[0].shape[-1] == 1:
         raise ExplainError(
             "Score-CAM weighs masks by a softmax over classes, so it needs several output "
@@ -287,7 +315,10 @@ def _explain_batch(
         seed = tf.constant(np.repeat(x, len(classes), axis=0))  # (n, H, W, C)
         if method == "scorecam":
             # Score-CAM weighs masked copies by softmax scores: it wants the original model.
-            cam = Scorecam(model)(score, seed, penultimate_layer=layer, normalize_cam=normalize)
+            cam = Scorecam(model)(
+                score, seed, penultimate_layer=layer, seek_penultimate_conv_layer=False,
+                normalize_cam=normalize,
+            )  # fmt: skip
         elif method in ("saliency", "smoothgrad"):
             samples = smooth_samples if method == "smoothgrad" else 0
             cam = Saliency(linear_clone(model))(
@@ -296,10 +327,17 @@ def _explain_batch(
             )  # fmt: skip
         else:
             cls_ = {"gradcam": Gradcam, "gradcam++": GradcamPlusPlus, "layercam": Layercam}
-            cam = cls_[method](linear_clone(model))(
+            linear = linear_clone(model)
+            cam = cls_[method](linear)(
                 score, seed, penultimate_layer=layer, seek_penultimate_conv_layer=False,
                 normalize_cam=normalize,
             )  # fmt: skip
+            if method == "gradcam++" and not normalize:
+                # Grad-CAM++ differentiates exp(score), so its raw map carries a factor
+                # exp(score): e^21 ≈ 10^9 for a sure digit, a colour bar in billions.
+                # Divided out, its values are in the score's units, as Grad-CAM's are.
+                logits = np.asarray(score(linear(seed, training=False)), np.float64)
+                cam = np.asarray(cam, np.float64) / np.exp(logits).reshape(-1, 1, 1)
     cam = np.nan_to_num(np.asarray(cam, dtype=np.float32)).reshape(len(classes), *x.shape[1:3])
     return np.clip(cam, 0, 1) if normalize else np.maximum(cam, 0)
 
@@ -525,7 +563,8 @@ def mass_fraction(cam: np.ndarray, mask: np.ndarray) -> float:
 # -------------------------------------------------------------- activation maximisation
 
 # Defaults of :func:`maximize`, chosen on the bundled MNIST models (see the test that the
-# ten class dreams of book_mnist are read as their class by another model too).
+# ten class dreams of the default model and of book_mnist are read as their class by
+# another model too).
 DREAM_STEPS = 100
 
 
@@ -591,7 +630,8 @@ def receptive_field(model: keras.Model, layer: str) -> tuple[int, int, int, int]
     Found by gradients rather than by formula, so any stack of conv, pooling and padding
     layers works: the input pixels whose change moves the centre unit of any channel, for
     a few random inputs (max pooling passes gradient to one pixel per window, so one input
-    is not enough).
+    is not enough), through a copy whose layer activations are linear (a ReLU that is
+    silent for those inputs would hide its part of the field).
 
     Examples
     --------
@@ -603,6 +643,9 @@ def receptive_field(model: keras.Model, layer: str) -> tuple[int, int, int, int]
     import tensorflow as tf
 
     sub = _unit_model(model, layer)
+    for inner in sub.layers:  # the clone's: a ReLU silent for every input passes no gradient
+        if getattr(inner, "activation", None) is not None:
+            inner.activation = keras.activations.linear
     h, w = sub.outputs[0].shape[1:3]
     x = tf.Variable(np.random.default_rng(0).random((4, *image_shape(model)), np.float32))
     with tf.GradientTape() as tape:

@@ -335,6 +335,10 @@ def build(
 # --- saving and loading -------------------------------------------------------------
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+# The bundled model the "inside the model" pages start with (Predict, Activations, Filters,
+# Heatmaps): the one that reads real handwriting best (assets/README.md,
+# benchmarks/bench_handwriting.py).
+DEFAULT_BUNDLED = "handwriting_cnn"
 
 
 def to_functional(model: keras.Model) -> keras.Model:

@@ -218,7 +218,7 @@ def test_data_url_round_trip_and_errors():
 def test_bundled_samples_are_confident_mnist_digits():
     from cnnviz import explain, models
 
-    model = models.load(models.bundled("book_mnist"))
+    model = models.load(models.bundled(models.DEFAULT_BUNDLED))
     for digit in (0, 3, 7):
         x = prepare_image(imaging.load_sample(digit, 0)).array
         assert int(np.argmax(explain.predict_proba(model, x))) == digit
@@ -295,15 +295,16 @@ def test_handwriting_validation_set_is_the_other_digits_of_the_source():
     assert np.bincount(labels).tolist() == [78, 82, 77, 83, 81, 82, 81, 79, 74, 80]
 
 
-def test_upload_path_reads_real_handwriting_far_better_than_a_naive_resize():
+def test_the_default_model_reads_real_handwriting_through_the_upload_path():
+    """Issue 12's target on the whole test set (1,000 photos, ~3 s): the default model
+    reads ≥ 0.90 of them through the upload path (measured 0.927), a naive resize ~0.1."""
     from cnnviz import models
 
-    model = models.load(models.bundled("book_mnist"))
+    model = models.load(models.bundled(models.DEFAULT_BUNDLED))
     photos, labels = imaging.load_handwriting()
-    pick = np.concatenate([np.flatnonzero(labels == c)[:6] for c in range(10)])  # 60 photos
-    upload = np.stack([prepare_image(photos[i]).array for i in pick])
-    naive = np.stack([imaging.naive_input(photos[i]) for i in pick])
-    assert naive.shape == upload.shape == (60, 28, 28, 1)
-    acc_upload = np.mean(model.predict(upload, verbose=0).argmax(1) == labels[pick])
-    acc_naive = np.mean(model.predict(naive, verbose=0).argmax(1) == labels[pick])
-    assert acc_upload >= 0.75 and acc_naive <= 0.25, (acc_upload, acc_naive)
+    upload = np.stack([prepare_image(p).array for p in photos])
+    naive = np.stack([imaging.naive_input(p) for p in photos])
+    assert naive.shape == upload.shape == (1000, 28, 28, 1)
+    acc_upload = np.mean(model.predict(upload, verbose=0, batch_size=250).argmax(1) == labels)
+    acc_naive = np.mean(model.predict(naive, verbose=0, batch_size=250).argmax(1) == labels)
+    assert acc_upload >= 0.90 and acc_naive <= 0.25, (acc_upload, acc_naive)

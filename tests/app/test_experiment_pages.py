@@ -196,9 +196,11 @@ def test_scratch_toy_trained_on_button_matches_model(open_page):
     assert not at.warning  # seed 0: the ReLU passes values for both inputs
     untrained = _metric(at, "model.predict")
     assert _metric(at, "By hand (numpy)") == untrained
-    # The active model's layer table: book_mnist's layers, all tiny differences.
+    # The active model's layer table: the default model's layers, all tiny differences.
     table = at.dataframe[0].value
-    assert list(table["layer"]) == ["conv1", "pool1", "flatten", "dense1", "dropout1", "output"]
+    blocks = [f"{kind}{i}" for i in (1, 2, 3) for kind in ("conv", "leaky", "pool", "dropout")]
+    tail = ["flatten", "dense1", "leaky4", "dropout4", "output"]
+    assert list(table["layer"]) == [*blocks, *tail]
     assert (table["max |numpy − Keras|"] < 1e-4).all()
     # The matrices speak the diverging language: negative blue, zero white.
     spec = _chart(at, "sc_k")

@@ -201,7 +201,7 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
     other = open_page("app_pages/evaluate.py")
     assert other.query_params["learner"] != token
     assert labels[0] not in other.selectbox(key="eval_model").options
-    assert "book_mnist (pre-trained" in other.caption[0].value
+    assert f"{models.DEFAULT_BUNDLED} (pre-trained" in other.caption[0].value  # the default
 
     # Delete the diverged run
     at.switch_page("app_pages/train.py").run()
