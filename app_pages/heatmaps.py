@@ -53,7 +53,15 @@ class_choice = c1.selectbox(
     key="heat_class",
 )
 layer = (
-    c2.selectbox("Conv layer (for CAMs)", convs, index=len(convs) - 1, key="heat_layer")
+    c2.selectbox(
+        "Conv layer (for CAMs)",
+        convs,
+        index=len(convs) - 1,
+        key="heat_layer",
+        help="The CAMs weigh this layer's maps after its activation (for a linear conv "
+        "followed by a LeakyReLU layer, the LeakyReLU's maps). Deeper layers: coarser "
+        "maps of larger patterns.",
+    )
     if convs
     else None
 )
