@@ -21,7 +21,6 @@ import streamlit as st
 
 from cnnviz import data, models, runs
 
-DEFAULT_MODEL = models.DEFAULT_BUNDLED
 LEARNER_PARAM = "learner"  # the URL query parameter that holds the learner token
 _ACTIVE = "active_model"
 _LEARNER = "learner_token"
@@ -202,7 +201,7 @@ def active_model() -> ActiveModel:
     if restored is not None:
         st.session_state[_ACTIVE] = restored
         return restored
-    active = _bundled_active(DEFAULT_MODEL)
+    active = _bundled_active(models.DEFAULT_BUNDLED)
     active.ref = None  # the default, not a choice
     return active
 

@@ -610,17 +610,19 @@ def neutral_value(model: keras.Model) -> float:
     return 0.0 if image_shape(model)[-1] == 1 else 0.5
 
 
-def _unit_model(model: keras.Model, layer: str) -> keras.Model:
+def _unit_model(model: keras.Model, layer: str, all_linear: bool = False) -> keras.Model:
     """A model from the input to ``layer``'s output *before* its activation.
 
     A ReLU unit that is silent at the start has no gradient, so the ascent would never
-    move; its pre-activation always has one. Built on a clone: ``model`` is untouched.
+    move; its pre-activation always has one. ``all_linear``: every layer's activation is
+    dropped, not only the target's. Built on a clone: ``model`` is untouched.
     """
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     target = clone.get_layer(layer)
-    if getattr(target, "activation", None) is not None:
-        target.activation = keras.activations.linear
+    for inner in clone.layers if all_linear else [target]:
+        if getattr(inner, "activation", None) is not None:
+            inner.activation = keras.activations.linear
     return keras.Model(clone.inputs, target.output)
 
 
@@ -642,10 +644,7 @@ def receptive_field(model: keras.Model, layer: str) -> tuple[int, int, int, int]
     """
     import tensorflow as tf
 
-    sub = _unit_model(model, layer)
-    for inner in sub.layers:  # the clone's: a ReLU silent for every input passes no gradient
-        if getattr(inner, "activation", None) is not None:
-            inner.activation = keras.activations.linear
+    sub = _unit_model(model, layer, all_linear=True)  # a silent ReLU passes no gradient
     h, w = sub.outputs[0].shape[1:3]
     x = tf.Variable(np.random.default_rng(0).random((4, *image_shape(model)), np.float32))
     with tf.GradientTape() as tape:

@@ -33,6 +33,7 @@ training recipes on it (``bench_handwriting.py --set validation``), never on the
 
 from __future__ import annotations
 
+import argparse
 import io
 import sys
 from pathlib import Path
@@ -102,8 +103,6 @@ def save(out: Path, photos: list[bytes], labels: np.ndarray, rows: np.ndarray) -
 
 
 def main() -> None:
-    import argparse
-
     from sklearn.datasets import load_digits
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
