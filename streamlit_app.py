@@ -6,7 +6,7 @@ import time
 import streamlit as st
 
 from app_pages._shared import freeze_gc, warm_up
-from app_pages._state import restore_settings
+from app_pages._state import restore_settings, save_settings
 
 # (section, file, title, icon). Tests import this list to visit every page.
 PAGES: list[tuple[str, str, str, str]] = [
@@ -36,7 +36,8 @@ def main() -> None:
             st.Page(path, title=title, icon=icon, default=path == "app_pages/home.py")
         )
     warm_up()  # TensorFlow loads while the learner reads the first page
-    restore_settings()  # settings on every page survive navigation (see keep_settings)
+    # ?learner= stays in the URL on every page; settings survive navigation and reloads
+    restore_settings()
     page = st.navigation(sections)
     started, cpu = time.perf_counter(), time.thread_time()
     try:
@@ -46,6 +47,7 @@ def main() -> None:
             wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
             with open(os.environ["CNNVIZ_RUN_LOG"], "a") as log:
                 log.write(f"{page.url_path or 'home'}\t{wall:.4f}\t{cpu:.4f}\n")
+        save_settings()  # what the page's widgets and callbacks chose, for the next reload
     freeze_gc()  # once TensorFlow is in: see app_pages._shared.freeze_gc
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._state import keep_settings
-from cnnviz import conv, pooling
+from cnnviz import conv, imaging, pooling
 from cnnviz.plots import arithmetic as plots
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,11 +62,29 @@ def load_image(data: bytes, rgb: bool) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def feature_fig(image: np.ndarray, kernel: np.ndarray, relu: bool, titles: tuple[str, str]):
-    """Image beside its feature map ("same" padding, so both are the same size)."""
-    fmap = conv.conv2d(image, kernel, padding="same")
+def upload_size(data: bytes) -> tuple[int, int]:
+    """An upload's upright ``(height, width)``, read from its header (no pixels decoded)."""
+    return imaging.header_size(data)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def feature_fig(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    relu: bool,
+    titles: tuple[str, str],
+    padding: str = "same",
+):
+    """Image beside its feature map ('same': the input's size; 'valid': smaller, no frame)."""
+    fmap = conv.conv2d(image, kernel, padding=padding)
     fmap = conv.relu(fmap) if relu else fmap
     return plots.image_pair_figure(image, fmap[..., 0] if fmap.ndim == 3 else fmap, titles)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def frame_note(image: np.ndarray, kernel: np.ndarray, relu: bool, padding: str = "same"):
+    """What the padding does to this feature map (:func:`cnnviz.conv.frame_sentence`)."""
+    return conv.frame_sentence(image, kernel, padding, relu)
 
 
 # ----------------------------------------------------------------------------- widgets
@@ -121,10 +139,16 @@ def matrix_input(
             )
     try:
         values = conv.as_matrix(edited, name)
+    except conv.BadCellError as exc:
+        # The good cells count as typed; each bad one keeps its last valid value, and the
+        # sentence names it, so nothing is kept silently.
+        values = conv.fill_bad_cells(exc, st.session_state.get(good))
+        st.error(conv.bad_cells_sentence(exc, values), icon=":material/error:")
     except conv.ConvError as exc:
         st.error(str(exc), icon=":material/error:")
         return st.session_state.get(good)
-    st.session_state[good] = values
+    if values is not None:
+        st.session_state[good] = values
     return values
 
 
@@ -141,15 +165,19 @@ def conv_settings(prefix: str) -> tuple[int, str | int, int]:
     return stride, padding, dilation
 
 
-def keras_note(stride: int, dilation: int, kernel: int, n: int | None = None) -> None:
-    """Say, as Keras says it, when Keras refuses these settings (cnnviz computes them)."""
-    refusal = conv.keras_refusal(stride, dilation)
-    if refusal is not None:
-        st.warning(
-            f"{conv.keras_sizes_sentence(n or 1, kernel, stride, dilation)}. cnnviz still "
-            "computes it (it is well defined), so you can step through it.",
-            icon=":material/warning:",
-        )
+def verdict(claim) -> bool:
+    """Show :func:`cnnviz.conv.settings_verdict` as one message; True when it computes.
+
+    An error when no window fits (why, and what to change), a warning when Keras refuses
+    what cnnviz still computes, nothing when both work.
+    """
+    if claim is None:
+        return True
+    if not claim.facts["computes"]:
+        st.error(claim, icon=":material/block:")
+        return False
+    st.warning(claim, icon=":material/warning:")
+    return True
 
 
 def image_source(key: str, rgb: bool = False) -> np.ndarray | None:
@@ -158,12 +186,18 @@ def image_source(key: str, rgb: bool = False) -> np.ndarray | None:
     choice = st.selectbox("Image", [*IMAGES, UPLOAD], key=f"{key}_src")
     if choice != UPLOAD:
         return load_image(image_bytes(choice), rgb)
-    upload = st.file_uploader("PNG or JPEG", type=["png", "jpg", "jpeg"], key=f"{key}_upload")
+    upload = st.file_uploader(
+        "PNG or JPEG (up to 50 MB and 50 megapixels)", type=["png", "jpg", "jpeg"],
+        key=f"{key}_upload",
+    )  # fmt: skip
     if upload is None:
         st.info("Upload an image, or pick a bundled one.")
         return None
     try:
-        return load_image(upload.getvalue(), rgb)
-    except conv.ConvError as exc:
+        image = load_image(upload.getvalue(), rgb)
+        size = upload_size(upload.getvalue())
+    except (conv.ConvError, imaging.ImageError) as exc:
         st.error(str(exc), icon=":material/error:")
         return None
+    st.caption(imaging.working_copy_sentence(size, image.shape[:2]))
+    return image

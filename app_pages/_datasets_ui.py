@@ -166,8 +166,5 @@ def sign_language_upload(
     except data.DataError as exc:
         st.error(str(exc), icon=":material/error:")
         return None, on
-    st.caption(
-        f"{len(ds.x_train):,} training and {len(ds.x_test):,} test images "
-        f"(test set from the {ds.extra['test_from']})."
-    )
+    st.caption(training.split_sentence(len(ds.x_train), len(ds.x_test), ds.extra["test_from"]))
     return ds, on

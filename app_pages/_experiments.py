@@ -47,11 +47,22 @@ def lab_subjects() -> list[Subject]:
     return [Subject(k, f"bundled:{v}", bundled_model(v), v) for k, v in LAB.items()]
 
 
-def learners_subject() -> Subject | None:
-    """The session's active model (chosen on Evaluate), unless it is one of the lab's."""
+def not_a_digit_model() -> str | None:
+    """The active model's label when it was trained on something other than digits (a
+    Fashion-MNIST model): the lab moves digits, so it is not offered. ``None`` otherwise."""
     active = active_model()
+    dataset = active.card.get("dataset")
+    return active.label if dataset and models.subject(dataset) != "digits" else None
+
+
+def learners_subject() -> Subject | None:
+    """The session's active model (chosen on Evaluate), unless it is one of the lab's or
+    was not trained on digits (:func:`not_a_digit_model`)."""
+    active = active_model()
+    if not_a_digit_model() is not None:
+        return None
     name = active.card.get("name") if active.bundled else None  # a bundled model's card names it
-    name = name if name in models.bundled_names() else None
+    name = name if name in models.bundled_names(models.CARDLESS_DATASET) else None
     if name in LAB.values():
         return None
     if name is not None:

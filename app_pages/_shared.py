@@ -133,7 +133,7 @@ class ActiveModel:
     model : keras.Model
         Functional; for a bundled model this is the shared cached object (read-only).
     label : str
-        What the learner sees, e.g. ``"book_mnist (pre-trained)"``.
+        What the learner sees, e.g. ``"book_mnist (pre-trained on mnist-sample)"``.
     class_names : tuple of str
         Names of the output units.
     card : dict
@@ -153,12 +153,28 @@ class ActiveModel:
     ref: dict | None = None
 
 
+def bundled_label(name: str) -> str:
+    """How a bundled model is named everywhere: ``"fashion_plain (pre-trained on
+    fashion_mnist)"``, the dataset from its card."""
+    dataset = bundled_card(name).get("dataset") or models.CARDLESS_DATASET
+    return f"{name} (pre-trained on {dataset})"
+
+
+def bundled_class_names(name: str) -> tuple[str, ...]:
+    """A bundled model's class names, from its card (or its dataset's)."""
+    card = bundled_card(name)
+    dataset = card.get("dataset") or models.CARDLESS_DATASET
+    return tuple(card.get("class_names") or data.CLASS_NAMES.get(dataset, data.DIGITS))
+
+
 def _bundled_active(name: str) -> ActiveModel:
+    card = dict(bundled_card(name))
+    card.setdefault("dataset", models.CARDLESS_DATASET)  # the older cards do not say
     return ActiveModel(
         model=bundled_model(name),
-        label=f"{name} (pre-trained on mnist-sample)",
-        class_names=data.DIGITS,
-        card=bundled_card(name),
+        label=bundled_label(name),
+        class_names=bundled_class_names(name),
+        card=card,
         bundled=True,
         ref={"bundled": name},
     )
@@ -177,6 +193,10 @@ def _restore(token: str, ref: dict) -> ActiveModel | None:
     try:
         if "bundled" in ref:
             return _bundled_active(str(ref["bundled"]))
+        if "transfer" in ref:  # a Transfer-page model, kept by app_pages._transfer
+            from app_pages._transfer import restore_active
+
+            return restore_active(token, ref)
         record = store().get_run(token, str(ref.get("run")))
         return ActiveModel(
             model=run_model(token, record.id),
@@ -218,10 +238,16 @@ def use_bundled(name: str) -> None:
 
 
 def active_model_badge() -> ActiveModel:
-    """Show which model the page is using (with a hint how to change it) and return it."""
+    """Show which model the page is using (with a hint how to change it) and return it.
+
+    It names the data its classes come from when the label does not already say it.
+    """
     active = active_model()
     acc = active.card.get("metrics", {}).get("test_accuracy")
-    extra = f" · test accuracy {acc:.1%}" if isinstance(acc, int | float) else ""
+    extra = f" · test accuracy {acc:.1%}" if isinstance(acc, int | float) else ""  # label
+    dataset = active.card.get("dataset")
+    if dataset and str(dataset) not in active.label:
+        extra += f" · classes of {dataset}"
     st.caption(f":material/neurology: Model: **{active.label}**{extra} — change it on *Evaluate*.")
     return active
 

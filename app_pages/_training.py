@@ -23,13 +23,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from app_pages import _datasets_ui as ui
 from app_pages._shared import learner_token, run_model, store
 from cnnviz import data, evaluation, jobs, models, training, trainjob, workers
 from cnnviz.plots import training as plots
-from cnnviz.runs import RunRecord, table_rows
+from cnnviz.runs import RunRecord, RunStoreError, table_rows
 
 SIGN_LANGUAGE = "Sign-Language-MNIST (your CSV files)"
 ZIP = "your images (a zip of class folders)"
@@ -242,9 +243,32 @@ def update_overlay(records: dict[str, RunRecord]) -> None:
     st.session_state["train_compare"] = chosen
 
 
+_DOOMED = "train_delete_pending"  # the run id the learner asked to delete, until they answer
+_DELETED = "train_deleted"  # the label of the run just deleted, said once
+
+
+def ask_delete(run_id: str) -> None:
+    """``on_click`` of Delete…: ask before anything is removed."""
+    st.session_state[_DOOMED] = run_id
+
+
+def cancel_delete() -> None:
+    """``on_click`` of Cancel: nothing is removed."""
+    st.session_state.pop(_DOOMED, None)
+
+
 def delete_run(run_id: str) -> None:
-    """``on_click`` of Delete: remove the run from disk and from this session's caches."""
+    """``on_click`` of the confirmed Delete: remove the run from disk and this session.
+
+    The overlay keeps the runs that are left; if it overlaid only the deleted run, it
+    shows the newest run left instead (never an empty chart while runs are left).
+    """
     token = learner_token()
+    st.session_state.pop(_DOOMED, None)
+    try:
+        label = store().get_run(token, run_id).label
+    except RunStoreError:
+        label = ""
     store().delete_run(token, run_id)
     for cache in ("run_models", "run_evaluations"):
         st.session_state.get(cache, {}).pop(run_id, None)
@@ -252,6 +276,40 @@ def delete_run(run_id: str) -> None:
     if active is not None and (active.ref or {}).get("run") == run_id:
         del st.session_state["active_model"]  # back to the default model
         store().set_active(token, None)
+    left = [r.label for r in store().list_runs(token)]
+    chosen = [c for c in st.session_state.get("train_compare", []) if c in left]
+    st.session_state["train_compare"] = chosen or left[-1:]
+    st.session_state[_DELETED] = label
+
+
+def delete_controls(records: dict[str, RunRecord]) -> None:
+    """Delete a run: pick it, press Delete…, then confirm (or cancel) — nothing goes at once."""
+    pending = st.session_state.get(_DOOMED)
+    record = next((r for r in records.values() if r.id == pending), None)
+    with st.expander("Delete a run", expanded=record is not None):
+        if record is None:
+            labels = list(records)
+            d1, d2 = st.columns([3, 1], vertical_alignment="bottom")
+            doomed = d1.selectbox("Run", labels, index=len(labels) - 1, key="train_delete_choice")
+            d2.button(
+                "Delete…", key="train_delete", on_click=ask_delete, args=(records[doomed].id,)
+            )
+            return
+        st.warning(f"Delete run {record.label}? This cannot be undone.", icon=":material/delete:")
+        c1, c2, _ = st.columns([1, 1, 4])
+        c1.button(
+            "Delete",
+            type="primary",
+            key="train_delete_confirm",
+            on_click=delete_run,
+            args=(record.id,),
+        )
+        c2.button("Cancel", key="train_delete_cancel", on_click=cancel_delete)
+
+
+def just_deleted() -> str:
+    """The label of the run deleted by the last click ("" if none); said once."""
+    return st.session_state.pop(_DELETED, "")
 
 
 def test_set(token: str, record: RunRecord) -> tuple:
@@ -279,13 +337,59 @@ def evaluate_run(record: RunRecord) -> evaluation.Evaluation:
 # --- evaluation -----------------------------------------------------------------------------
 
 
+def option_of(active, bundled: dict[str, str], records: dict[str, RunRecord], upload: str) -> str:
+    """The Evaluate box's option for the active model (the badge's): a bundled model, a
+    run of this learner, or the upload; the default bundled model when nothing matches."""
+    ref = active.ref or {}
+    by_name = {name: option for option, name in bundled.items()}
+    if "bundled" in ref and ref["bundled"] in by_name:
+        return by_name[ref["bundled"]]
+    run = next((label for label, r in records.items() if r.id == ref.get("run")), None)
+    if run is not None:
+        return run
+    if not ref and not active.bundled:
+        return upload
+    return by_name.get(models.DEFAULT_BUNDLED, next(iter(bundled), upload))
+
+
+@st.cache_resource(show_spinner="Loading the test images…", max_entries=2)
+def bundled_test_set(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(x_test uint8, y_test)`` of the data a bundled model was trained on, read once per
+    process and shared read-only (Fashion-MNIST's 10,000 test images: 7.8 MB, not pickled
+    on every run as ``st.cache_data`` would). Raises ``DataError`` when it is missing."""
+    ds = data.load(dataset)
+    x, y = ds.x_test, ds.y_test
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
+
+
 @st.cache_data(show_spinner="Evaluating on the test set…")
 def evaluate_bundled(name: str) -> evaluation.Evaluation:
-    """Test-set evaluation of a bundled model on mnist-sample (the data it was trained for)."""
-    from app_pages._shared import bundled_model
+    """Test-set evaluation of a bundled model on the test split of the data it was trained
+    on, from its card: mnist-sample's 2,000 digits, or Fashion-MNIST's 10,000 images (about
+    3 s on a CPU, once per process). Raises ``DataError`` when that data is missing."""
+    from app_pages._shared import bundled_card, bundled_model
 
-    ds = load_dataset("mnist-sample")
-    return evaluation.evaluate(bundled_model(name), data.prepare(ds.x_test), ds.y_test)
+    dataset = bundled_card(name).get("dataset") or models.CARDLESS_DATASET
+    x, y = bundled_test_set(dataset)
+    return evaluation.evaluate(bundled_model(name), data.prepare(x), y)
+
+
+def missing_test_set(name: str, dataset: str, exc: data.DataError) -> str:
+    """One sentence when a bundled model's test images are not on this machine: how to get
+    them, and that the model still works on the pages that look inside it."""
+    if dataset == "fashion_mnist":
+        how = (
+            f"`{data.FASHION_INSTALL}` installs Debian's copy (or point "
+            f"${data.ENV_FASHION_MNIST} at a folder with its four files)"
+        )
+    else:
+        how = str(exc).rstrip(".")
+    return (
+        f"{name} cannot be evaluated here because the {dataset} test images are not on this "
+        f"machine: {how}; the model still works on Predict, Activations, Filters and "
+        "Heatmaps (Use this model everywhere)."
+    )
 
 
 def load_uploaded_model(filename: str, raw: bytes, input_shape: tuple[int, int, int]):
@@ -327,9 +431,11 @@ def data_figures(ds: data.Dataset, seed: int) -> dict:
     idx = data.sample_indices(len(ds.x_train), 18, seed)
     titles = [ds.class_names[c] for c in ds.y_train[idx]]
     counts = data.class_counts(ds.y_train, ds.num_classes)
+    pixels = data.pixel_histogram(ds.x_train)  # (counts, edges): the histogram and its caption
     return {
         "counts": plots.class_counts_bar(counts, ds.class_names, "Training images per class"),
         "samples": plots.image_grid(ds.x_train[idx], titles, cols=6),
-        "histogram": plots.pixel_histogram(*data.pixel_histogram(ds.x_train)),
-        "balance": (int(counts.min()), int(counts.max())),
+        "histogram": plots.pixel_histogram(*pixels),
+        "pixel_caption": data.pixel_caption(*pixels),
+        "balance": data.class_balance(counts, ds.class_names),
     }

@@ -13,7 +13,7 @@ import streamlit as st
 from app_pages import _inside
 from app_pages._shared import active_model_badge
 from app_pages._state import keep_settings
-from cnnviz import explain, models
+from cnnviz import explain, models, novelty
 from cnnviz.plots.inside import tile_index
 
 st.title("Activations")
@@ -30,7 +30,7 @@ st.markdown(
 # ---------------------------------------------------------------------------- controls
 c1, c2, c3 = st.columns([2, 1, 1])
 with c1:
-    _inside.image_picker("act_image")
+    _inside.image_picker("act_image", active)
 max_maps = c2.slider("Maps shown per layer", 4, 64, 16, step=4, key="act_max_maps")
 scales = {"layer": "One scale per layer", "map": "Each map its own scale"}
 scale = c3.radio(
@@ -43,7 +43,7 @@ scale = c3.radio(
 prepared = _inside.prepared_current(active)
 if prepared is not None:
     shape = prepared.array.shape
-    st.caption(_inside.image_caption(shape))
+    st.caption(_inside.image_caption(active, shape))
     probs, names, best = _inside.predict(active, prepared.array)
     key = _inside.model_key(active)
     left, right = st.columns([1, 4])
@@ -51,7 +51,11 @@ if prepared is not None:
         _inside.figure("image_row", [("Model input", prepared.array)], 240), key="act_input"
     )
     left.metric(
-        "Prediction", names[best], f"{probs[best]:.1%}", delta_color="off", delta_arrow="off"
+        "Prediction",
+        names[best],
+        novelty.percent(probs[best]),
+        delta_color="off",
+        delta_arrow="off",
     )
     map_layers = explain.feature_map_layers(active.model)
     if not map_layers:
@@ -99,7 +103,7 @@ if prepared is not None:
 
     with right:
         for i, (name, dims, fig) in enumerate(figures):
-            st.markdown(f"**{i + 1}. `{name}`** — output shape ({dims})")
+            st.markdown(f"**{i + 1}. `{name}`** — output shape ({dims})")  # label
             if isinstance(fig, str):
                 st.caption(fig)
             elif name in map_layers:

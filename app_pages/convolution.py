@@ -16,7 +16,15 @@ from app_pages._state import keep_settings
 from app_pages._stepper import stepper
 from cnnviz import conv
 
-keep_settings("conv_mode", "conv_preset", "conv_bias", "conv_relu", "conv_kernel", "conv_img_relu")
+keep_settings(
+    "conv_mode",
+    "conv_preset",
+    "conv_bias",
+    "conv_relu",
+    "conv_kernel",
+    "conv_img_relu",
+    "conv_img_padding",
+)
 st.title("Convolution")
 st.markdown(
     "A **convolution layer** slides a small grid of weights — the **kernel** — over its "
@@ -48,14 +56,15 @@ if mode == "Matrix":
         relu = st.toggle("Apply ReLU  (negative → 0)", key="conv_relu")
     stride, padding, dilation = A.conv_settings("conv")
     if x is not None and k is not None:
-        A.keras_note(stride, dilation, k.shape[0] if k.shape[0] == k.shape[1] else k.shape)
+        fits = A.verdict(conv.settings_verdict(x.shape, k.shape, stride, padding, dilation))
         try:
-            view = A.conv_view(x, k, float(bias), relu, stride, padding, dilation)
+            view = A.conv_view(x, k, float(bias), relu, stride, padding, dilation) if fits else None
         except conv.ConvError as exc:
             st.error(str(exc), icon=":material/error:")
         else:
-            st.caption(conv.settings_sentence(view["trace"]))
-            stepper(view, "conv_stepper")
+            if view is not None:
+                st.caption(conv.settings_sentence(view["trace"]))
+                stepper(view, "conv_stepper")
 
 elif mode == "Image":
     st.markdown(
@@ -69,6 +78,14 @@ elif mode == "Image":
         image = A.image_source("conv_img")
         name = st.selectbox("Kernel", [*conv.KERNELS, "custom"], key="conv_kernel")
         relu = st.toggle("Apply ReLU", key="conv_img_relu")
+        pad = st.radio(
+            "Padding",
+            ["same", "valid"],
+            horizontal=True,
+            key="conv_img_padding",
+            help="'same' adds zeros around the picture (Keras's padding) so the map keeps "
+            "its size; 'valid' adds none, so the map is smaller.",
+        )
     with right:
         start = conv.KERNELS["sobel x"] if name == "custom" else conv.KERNELS[name]
         custom = name == "custom"
@@ -81,11 +98,22 @@ elif mode == "Image":
             not custom,
         )
         kernel = kernel if custom else start
+        if kernel is not None:
+            st.caption(f"This is {conv.describe_kernel(kernel)}.")
     if image is not None and kernel is not None:
-        h, w = image.shape[:2]
-        titles = (f"Input {h}×{w} (as it is)", f"Feature map {h}×{w} ({name})")
-        st.plotly_chart(A.feature_fig(image, kernel, relu, titles), key="conv_img_fig")
-        st.caption("Padding 'same' keeps the feature map the size of the input.")
+        try:
+            note = A.frame_note(image, kernel, relu, pad)
+        except conv.ConvError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            (h, w), (ho, wo) = image.shape[:2], note.facts["output_shape"]
+            titles = (f"Input {h}×{w} (as it is)", f"Feature map {ho}×{wo} ({name}, {pad})")
+            fig = A.feature_fig(image, kernel, relu, titles, pad)
+            st.plotly_chart(fig, key="conv_img_fig")
+            if note.facts["in_frame"]:  # the padding's frame sets the colours: say so
+                st.warning(note, icon=":material/crop_free:")
+            else:
+                st.caption(note)
 
 else:
     st.markdown(
@@ -105,3 +133,4 @@ else:
             h, w = image.shape[:2]
             titles = (f"Input {h}×{w} (RGB)", f"Feature map {h}×{w}: red − blue")
             st.plotly_chart(A.feature_fig(image, k, False, titles), key="rgb_img_fig")
+            st.caption(A.frame_note(image, k, False))

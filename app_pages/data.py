@@ -34,8 +34,8 @@ if ds is not None:
     figs = T.data_figures(ds, int(seed))
     st.caption(ds.source)
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Training images", f"{len(ds.x_train):,}")
-    c2.metric("Test images", f"{len(ds.x_test):,}")
+    c1.metric("Training images", f"{len(ds.x_train):,}")  # label
+    c2.metric("Test images", f"{len(ds.x_test):,}")  # label
     c3.metric("Image shape (H, W, C)", " × ".join(map(str, ds.input_shape)))
     c4.metric("Classes", ds.num_classes)
     st.markdown(
@@ -47,14 +47,13 @@ if ds is not None:
         st.markdown(
             "**Class names:** " + ", ".join(f"{i} = {c}" for i, c in enumerate(ds.class_names))
         )
-    lo, hi = figs["balance"]
     st.plotly_chart(figs["counts"], key="data_counts")
-    st.caption(f"Smallest class: {lo:,} images, largest: {hi:,}.")
+    st.caption(figs["balance"])
     st.subheader("Samples with their labels")
     st.plotly_chart(figs["samples"], key="data_samples")
     st.subheader("Pixel values")
     st.plotly_chart(figs["histogram"], key="data_histogram")
     st.caption(
-        "Most pixels are background (0 in MNIST); the ink is near 255. Dividing by 255 keeps "
-        "the inputs small, which keeps the first layer's gradients well scaled."
+        figs["pixel_caption"] + " Dividing by 255 keeps the inputs small, which keeps the "
+        "first layer's gradients well scaled."
     )

@@ -13,6 +13,8 @@ from app_pages._shared import (
     ActiveModel,
     active_model_badge,
     bundled_card,
+    bundled_class_names,
+    bundled_label,
     bundled_model,
     learner_token,
     run_model,
@@ -20,11 +22,11 @@ from app_pages._shared import (
     show_error,
 )
 from app_pages._state import keep_settings
-from cnnviz import data, evaluation, models, runs
+from cnnviz import data, evaluation, models, runs, tutorial
 from cnnviz.plots import training as plots
 
 st.title(":material/fact_check: Evaluate a model")
-active_model_badge()
+active = active_model_badge()
 st.markdown(
     """
 The model classifies every image of the **test set** — images it never saw in training.
@@ -35,9 +37,21 @@ The model classifies every image of the **test set** — images it never saw in 
 
 # --- controls -------------------------------------------------------------------------
 UPLOAD = "upload a .keras file"
-bundled = {f"{n} (pre-trained)": n for n in models.bundled_names()}
+# the digit models first, then those of other data (Fashion-MNIST), each labelled with it
+digit_models = models.bundled_names(models.CARDLESS_DATASET)
+ordered = digit_models + [n for n in models.bundled_names() if n not in digit_models]
+bundled = {bundled_label(n): n for n in ordered}
 records = T.runs()
-choice = st.selectbox("Model", [*bundled, *records, UPLOAD], key="eval_model")
+options = [*bundled, *records, UPLOAD]
+# the box starts at the model the badge above names (and follows it when it changes)
+shown = T.option_of(active, bundled, records, UPLOAD)
+if (
+    st.session_state.get("_eval_follows") != shown
+    or st.session_state.get("eval_model") not in options
+):
+    st.session_state["eval_model"] = shown
+    st.session_state["_eval_follows"] = shown
+choice = st.selectbox("Model", options, key="eval_model")
 SCALES = {
     "log": "log (shows the few mistakes)",
     "row": "share of each true class",
@@ -50,14 +64,18 @@ scale = st.radio(
     horizontal=True,
     key="eval_scale",
 )
-keep_settings("eval_model", "eval_dataset", "eval_scale", "eval_seed")
+keep_settings("eval_dataset", "eval_scale", "eval_seed")
 
 model, ev, x_test, names, card, ref = None, None, None, data.DIGITS, {}, None
 try:
     if choice in bundled:
         name = bundled[choice]
-        model, card, ref = bundled_model(name), bundled_card(name), {"bundled": name}
-        ev, x_test = T.evaluate_bundled(name), T.load_dataset("mnist-sample").x_test
+        model, ref, names = bundled_model(name), {"bundled": name}, bundled_class_names(name)
+        card = {"dataset": models.CARDLESS_DATASET, **bundled_card(name)}
+        try:
+            ev, x_test = T.evaluate_bundled(name), T.bundled_test_set(card["dataset"])[0]
+        except data.DataError as exc:  # the model still works on the Inside pages
+            st.info(T.missing_test_set(name, card["dataset"], exc), icon=":material/info:")
     elif choice in records:
         run = records[choice]
         model, names, ref = (
@@ -81,13 +99,19 @@ except (models.ModelError, data.DataError, runs.RunStoreError) as exc:
     show_error(exc)
 
 # --- result -------------------------------------------------------------------------
-if ev is not None:
-    card = {**card, "metrics": {"test_loss": ev.loss, "test_accuracy": ev.accuracy}}
-    m1, m2, m3 = st.columns(3)
-    m1.metric("Test accuracy", f"{ev.accuracy:.2%}")
-    m2.metric("Test loss", f"{ev.loss:.4f}")
-    m3.metric("Test images", f"{len(ev.y_true):,}")
+if model is not None and (ev is not None or choice in bundled):
+    if ev is not None:
+        card = {**card, "metrics": {"test_loss": ev.loss, "test_accuracy": ev.accuracy}}
+        for col, (label, value) in zip(st.columns(3), evaluation.headline(ev).items(), strict=True):
+            col.metric(label, value)
     chosen = ActiveModel(model, choice, tuple(names), card, bundled=choice in bundled, ref=ref)
+    warning = ""
+    if ev is not None:
+        warning = evaluation.chance_warning(ev.y_true, ev.y_pred, tuple(names))
+    anyway = True
+    if warning:
+        st.warning(warning, icon=":material/warning:")
+        anyway = st.checkbox("Use it everywhere anyway", key=f"eval_use_anyway {choice}")
     # on_click runs before the page is drawn, so the badge at the top already says so
     if st.button(
         "Use this model everywhere",
@@ -95,9 +119,12 @@ if ev is not None:
         key="eval_use",
         on_click=set_active_model,
         args=(chosen,),
+        disabled=not anyway,
+        help="Tick the box under the warning first." if not anyway else None,
     ):
         st.success(f"Every page now uses **{choice}**.")
 
+if ev is not None:
     left, right = st.columns([3, 2])
     left.plotly_chart(plots.confusion_heatmap(ev.confusion, names, scale), key="eval_confusion")
     right.dataframe(
@@ -127,7 +154,8 @@ if ev is not None:
     c1, c2 = st.columns(2)
     for col, correct, title in ((c1, True, "Nine correct"), (c2, False, "Nine mistakes")):
         idx = evaluation.pick_examples(ev.y_true, ev.y_pred, correct, 9, int(seed))
-        col.markdown(f"**{title}** ({len(idx)} shown; in brackets: how sure the model was)")
+        shown_n = f"{len(idx)} shown"  # label
+        col.markdown(f"**{title}** ({shown_n}; in brackets: how sure the model was)")
         if len(idx):
             col.plotly_chart(
                 plots.prediction_grid(
@@ -135,4 +163,20 @@ if ev is not None:
                 ),
                 key=f"eval_grid_{correct}",
             )
-    st.caption(f"{ev.errors:,} of {len(ev.y_true):,} test images are misclassified.")
+    st.caption(evaluation.errors_sentence(ev.y_true, ev.y_pred))
+    if models.subject(card.get("dataset")) == "clothes":
+        st.markdown("**The tutorial's rounding trap**")
+        st.markdown(
+            "The Fashion-MNIST tutorial counts its correct labels with "
+            "`np.argmax(np.round(predicted_classes), axis=1)`: rounding first sends every "
+            "probability up to 0.5 to 0, and an image with no class above 50 % becomes all "
+            "zeros, which argmax reads as class 0. Here, on this model's predictions:"
+        )
+        trap = tutorial.rounding_trap(ev.probs, ev.y_true, names[0])
+        st.caption(tutorial.rounding_sentence(trap))
+        published = tutorial.PUBLISHED["dropout"]  # the tutorial tested on all 10,000 images
+        st.caption(
+            evaluation.tutorial_rounding_case(
+                published["found_correct"], published["test_accuracy"], 10_000
+            )
+        )

@@ -90,26 +90,24 @@ saved = st.session_state.get("filt_result")
 if saved and saved[0] == key:
     _, layer_done, done, result = saved
     if layer_done is None:
-        labels = []
-        for t, d in zip(done, result, strict=True):
-            probs = _inside.probabilities(active.model, key, d.image)
-            labels.append(f"class {names[t]} (read as {names[int(probs.argmax())]}, "
-                          f"{probs.max():.0%})")  # fmt: skip
+        labels = [
+            explain.dream_label(names[t], _inside.probabilities(active.model, key, d.image), names)
+            for t, d in zip(done, result, strict=True)
+        ]
+        second = _inside.second_reads(active, [d.image for d in result])
         st.caption(
-            "Each dream is fed back to the model: the title says what it reads. A dream "
-            "that another model also reads as its class (see the tests) is a real picture "
-            "of what the class looks like to a CNN, not noise that fools one network."
+            "Each dream is fed back to the model: the title says what it reads. "
+            + (
+                explain.second_opinion_sentence(second[0], done, second[1], names)
+                if second
+                else "A dream that another model, trained apart on the same data, also "
+                "reads as its class is a picture of what the class looks like to a CNN, "
+                "not noise that fools one network (the tests check the bundled models')."
+            )
         )
     else:
-        top, left_, bottom, right_ = result[0].box
-        field = f"{bottom - top}×{right_ - left_}"
         labels = [f"filter {t}" for t in done]
-        st.caption(
-            f"Each filter is shown in the {field} pixels its centre unit sees (its receptive "
-            "field) plus a 2-pixel margin, on mid-grey: white where it wants brightness, "
-            "black where it wants darkness. For a first conv layer this is the kernel's "
-            "pattern; deeper filters combine several."
-        )
+        st.caption(explain.filter_view_caption(result[0].box, explain.DREAM_MARGIN))
     pairs = list(zip(labels, result, strict=True))
     st.plotly_chart(
         _inside.figure(

@@ -21,7 +21,11 @@ st.markdown(
     "the maps with those weights; **Grad-CAM++** and **Layer-CAM** weight positions more "
     "finely; **Score-CAM** masks the image with each map and watches the score (no "
     "gradients). **Saliency** is the gradient for each pixel; **SmoothGrad** averages it "
-    "over noisy copies. The darker the red, the stronger the evidence for the chosen class."
+    "over noisy copies. Each map is drawn on the sequential scale, exactly as its colour bar "
+    "reads (white = 0; the darker the red, the larger the method's value there), with the "
+    "input's outline on top. A large value marks where the method finds the chosen class's "
+    "score depends on the image; what the values mean, and how they compare between "
+    "classes, differs by method (see below the maps)."
 )
 
 # ---------------------------------------------------------------------------- controls
@@ -37,7 +41,7 @@ keep_settings(
     "heat_methods", "heat_class", "heat_layer", "heat_scale", "heat_layout", "heat_big",
     "heat_opacity", "heat_sanity",
 )  # fmt: skip
-_inside.image_picker("heat_image")
+_inside.image_picker("heat_image", active)
 fast = [m for m in ("gradcam", "gradcam++", "layercam", "saliency") if m in available]
 methods = st.multiselect(
     "Methods", available, default=fast, format_func=explain.METHODS.get, key="heat_methods",
@@ -79,47 +83,52 @@ big = (
     if layout == "big" and methods
     else None
 )
-opacity = c3.slider("Heatmap opacity", 0.0, 1.0, 0.8, 0.05, key="heat_opacity")
+opacity = c3.slider(
+    "Outline of the input", 0.0, 1.0, 0.8, 0.05, key="heat_opacity",
+    help="Opacity of the line drawn over each map where the input's brightness crosses "
+    "halfway between its darkest and brightest pixel (0: no line).",
+)  # fmt: skip
 sanity = st.toggle("Sanity check: also explain a copy with random weights", key="heat_sanity")
 
 # ------------------------------------------------------------------------------ result
 prepared = _inside.prepared_current(active)
 if prepared is not None and methods:
-    st.caption(_inside.image_caption(prepared.array.shape))
+    st.caption(_inside.image_caption(active, prepared.array.shape))
     probs, names, best = _inside.predict(active, prepared.array)
     cls = best if class_choice == "predicted" else int(class_choice)
     key = _inside.model_key(active)
-    st.markdown(
-        f"Predicted **{names[best]}** ({probs[best]:.1%}); explaining class **{names[cls]}**."
-    )
+    st.markdown(explain.target_sentence(probs, names, cls))
     shown = [big] if big else methods
     try:
         evidence = {m: _inside.evidence(active.model, key, prepared.array, m, layer) for m in shown}
-        cams = {explain.METHODS[m]: evidence[m][cls] for m in shown}
+        titles = {m: explain.map_title(active.model, m, layer) for m in shown}
+        cams = {titles[m]: evidence[m][cls] for m in shown}
         limits = {
-            explain.METHODS[m]: explain.display_limits(evidence[m], cls, scale == "shared")
-            for m in shown
+            titles[m]: explain.display_limits(evidence[m], cls, scale == "shared") for m in shown
         }
-        cols, panel = (1, 560) if big else (3, 380)
+        cols, panel = (2, 560) if big else (3, 380)
         st.plotly_chart(
             _inside.figure("heatmap_overlays", prepared.array, cams, opacity, limits, cols, panel),
             key="heat_maps",
         )
+        st.caption(
+            "The first panel is the input as the model gets it. Each map is opaque, in exactly "
+            "its colour bar's colours, and is computed at the size its title gives: a CAM at "
+            "its conv layer's resolution, upsampled to the input's; saliency at the input "
+            "pixels. The black-and-white line is the input's outline."
+        )
         if scale == "shared":
-            summary = explain.evidence_summary(
-                {explain.METHODS[m]: evidence[m] for m in shown}, names, best
-            )
             st.caption(
-                f"Each method's colour bar runs to the largest value it gives any of the "
-                f"{len(names)} classes for this image, so a class with less of that "
-                f"method's evidence looks paler. {summary} The methods measure in different "
-                "units: compare classes within a method, not methods."
+                explain.evidence_summary(
+                    {explain.METHODS[m]: evidence[m] for m in shown}, names, best
+                )
             )
         else:
             st.caption(
-                "Each map is stretched to its own maximum: good for seeing *where* the "
-                "evidence lies, misleading about *how much* there is (a class the model "
-                "rejects looks as red as the one it picks). Switch to one scale to compare."
+                "Each map is stretched to its own maximum: good for seeing *where* a method "
+                "looks, silent about how large its values are (a class the model rejects "
+                "looks as red as the one it picks). Switch to one scale per method to "
+                "compare the classes' values."
             )
         if sanity:
             random_model = _inside.randomized(active.model, key)
@@ -131,8 +140,17 @@ if prepared is not None and methods:
                     random_model, key + ":random", prepared.array, m, cls, layer
                 )
             st.subheader("Same methods, randomised weights")
+            rand_maps = {
+                explain.map_title(active.model, m, layer): rand[explain.METHODS[m]] for m in methods
+            }
             st.plotly_chart(
-                _inside.figure("heatmap_overlays", prepared.array, rand, opacity),
+                _inside.figure(
+                    "heatmap_overlays",
+                    prepared.array,
+                    rand_maps,
+                    opacity,
+                    unit="share of the map's max",
+                ),
                 key="heat_rand",
             )
             st.markdown(explain.sanity_rule())
@@ -154,11 +172,12 @@ with st.expander("Colour photos with an ImageNet model (MobileNetV2)"):
     if st.button("Explain with MobileNetV2", key="heat_imagenet_run"):
         try:
             net = _inside.imagenet_model()
-            raw = photo.getvalue() if photo is not None else _inside.current()[0]
+            raw = photo.getvalue() if photo is not None else _inside.current(active)[0]
             x = imaging.prepare_image(raw, explain.IMAGENET_INPUT, "rgb").array
             top = explain.imagenet_labels(explain.predict_proba(net, x))
             cam = explain.heatmap(net, x, "gradcam")
-            st.plotly_chart(plots.heatmap_overlays(x, {f"Grad-CAM: {top[0][0]}": cam}, opacity),
+            title = f"{explain.map_title(net, 'gradcam')} · {top[0][0]}"
+            st.plotly_chart(plots.heatmap_overlays(x, {title: cam}, opacity),
                             key="heat_imagenet_map")  # fmt: skip
             st.dataframe({"class": [t for t, _ in top], "probability": [p for _, p in top]},
                          hide_index=True, key="heat_imagenet_top")  # fmt: skip

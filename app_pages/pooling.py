@@ -66,8 +66,7 @@ with tab_matrix:
         except pooling.PoolError as exc:
             st.error(str(exc), icon=":material/error:")
         else:
-            trace = view["trace"]
-            st.caption(pooling.size_sentence(x.shape, trace["output_shape"], len(trace["steps"])))
+            st.caption(pooling.size_sentence(view["trace"]))
             stepper(view, "pool_stepper")
 
 with tab_image:
@@ -84,8 +83,5 @@ with tab_image:
 
 with tab_shift:
     summary, figure = shift_demo(size, stride, mode)
-    st.markdown(
-        f"One bright pixel in a strip of {size}×{size} windows (stride {stride}, no padding), "
-        f"moved right. {summary}"
-    )
+    st.markdown(summary)
     st.plotly_chart(figure, key="pool_shift_fig")

@@ -57,18 +57,20 @@ if toy is None:
     t = ex.untrained_toy_traces(seed)[which]
 else:
     t = toy["traces"][which]
-    st.caption(
-        f"Trained with seed {toy['seed']} for {toy['epochs']} epochs: loss "
-        f"{toy['loss'][0]:.3f} → {toy['loss'][-1]:.4f}."
-    )
+    st.caption(scratch.training_caption(toy["seed"], toy["epochs"], toy["loss"], toy["traces"]))
     with st.expander("Training loss"):
         st.plotly_chart(plots.loss_curve(toy["loss"]), key="sc_loss")
 
 m1, m2, m3 = st.columns(3)
 m1.plotly_chart(plots.matrix(t.x, "1. input x (÷ 8)"), key="sc_x")
-m2.plotly_chart(plots.matrix(t.kernel, f"2. filter w (bias {t.conv_bias:.3f})"), key="sc_k")
+m2.plotly_chart(plots.matrix(t.kernel, scratch.filter_title(t), fmt=".4f"), key="sc_k")
 m3.plotly_chart(plots.matrix(t.conv, "3. the four 3×3 sums", fmt=".4f"), key="sc_conv")
-st.markdown("**3. Convolution**: each output cell is Σ x·w over its 3×3 window, plus the bias.")
+st.markdown(
+    "**3. Convolution**: each output cell is Σ x·w over its 3×3 window, plus the bias. "
+    "The sums below add up exactly the numbers shown (weights to 4 decimals); where the "
+    "unrounded weights give another last digit, that value (the one in the matrix) follows "
+    "in brackets."
+)
 st.code(
     "\n".join(f"out[{i},{j}] = {t.sum_text(i, j)}" for i in (0, 1) for j in (0, 1)),
     language=None,
@@ -76,24 +78,21 @@ st.code(
 )
 r1, r2 = st.columns(2)
 r1.plotly_chart(plots.matrix(t.relu, "4. ReLU: negatives → 0", fmt=".4f"), key="sc_relu")
-r2.markdown(
-    f"""
-**5. Max-pooling** keeps the largest of the four: **{t.pooled:.4f}** (cell {t.pooled_at}).
-
-**6. Dense**: z = w × max + b = {t.dense_w:.4f} × {t.pooled:.4f} + ({t.dense_b:.4f})
-= **{t.z:.4f}**
-
-**7. Sigmoid**: p = 1 / (1 + e^(−z)) = **{t.p:.6f}** → class **{int(t.p > 0.5)}**
-"""
-)
+r2.markdown(scratch.output_steps(t))
+agree = scratch.agreement(t)
 k1, k2 = st.columns(2)
-k1.metric("By hand (numpy)", f"{t.p:.6f}")
-k2.metric("model.predict", f"{t.model_p:.6f}")
-if abs(t.p - t.model_p) < 1e-6:
-    st.success("The hand computation and Keras agree to 6 decimals.", icon=":material/check:")
+k1.metric("By hand (numpy)", agree.facts["by_hand"])
+k2.metric("model.predict", agree.facts["keras"])
+if agree.facts["agree"]:
+    st.success(agree, icon=":material/check:")
+else:
+    st.warning(agree, icon=":material/warning:")
 shown = toy["traces"] if toy is not None else ex.untrained_toy_traces(seed)
-if warning := scratch.relu_warning(shown, toy["loss"] if toy is not None else None):
-    st.warning(warning, icon=":material/warning:")
+if note := scratch.relu_note(shown, toy["loss"] if toy is not None else None):
+    if note.facts["warn"]:
+        st.warning(note, icon=":material/warning:")
+    else:
+        st.info(note, icon=":material/info:")
 
 # --- the active model, layer by layer ----------------------------------------------------
 st.subheader("Your active model, layer by layer")

@@ -50,30 +50,21 @@ d = c2.slider("Dilation d", 1, 3, 1, key="sp_dilation")
 pad_mode = c3.radio("Padding", A.PADDINGS, horizontal=True, key="sp_padding")
 p = c3.slider("Zeros on each side p", 0, 4, 1, key="sp_p") if pad_mode == "explicit" else pad_mode
 
-try:
-    size = conv.output_size(n, k, s, p, d)
-except conv.ConvError as exc:
-    k_eff = (k - 1) * d + 1
-    st.error(f"Impossible setting: {exc}", icon=":material/block:")
-    st.info(
-        f"The kernel window is {k_eff} cells wide, so it must fit inside the (padded) input. "
-        "Make the kernel or dilation smaller, the input bigger, or add padding "
-        "('same' always fits).",
-        icon=":material/lightbulb:",
-    )
-else:
-    before, after = conv.pad_amounts(n, k, s, p, d)
-    st.latex(conv.output_size_working(n, k, s, p, d))
+note = conv.settings_verdict((n, n), (k, k), s, p, d, resizable=True, max_padding=4, max_input=12)
+if A.verdict(note):
+    working = conv.output_size_working(n, k, s, p, d)
+    size, before, after = (working.facts[f] for f in ("out", "before", "after"))
+    st.latex(working)
     m1, m2, m3 = st.columns(3)
     m1.metric("Output size", f"{size}×{size}")
-    m2.metric("Filter operations", f"{size * size}", help="Kernel positions = output cells.")
+    m2.metric(
+        "Filter operations",
+        str(working.facts["operations"]),
+        help="Kernel positions = output cells.",
+    )
     m3.metric("Padding (before, after)", f"{before}, {after}")
-    unreached = conv.coverage_sentence(n, k, s, p, d)
-    if unreached:
-        st.caption(unreached)
-    if conv.keras_refusal(s, d):
-        A.keras_note(s, d, k)
-    else:
+    st.caption(conv.coverage_sentence(n, k, s, p, d))
+    if not conv.keras_refusal(s, d):  # a refusal is already the warning above
         st.caption(conv.keras_sizes_sentence(n, k, s, d))
     tab_sizes, tab_values = st.tabs(["Sizes", "With values"])
     with tab_sizes:
@@ -83,11 +74,11 @@ else:
         )
         st.plotly_chart(animation(n, k, s, p, d), key="sp_animation")
     with tab_values:
-        st.markdown(
-            "The same settings on a small input of digits and a vertical-edge kernel "
-            "(+1 left, −1 right): every product and every sum, step by step."
-        )
         x, kernel = conv.stride_example(n, k)
+        st.markdown(
+            f"The same settings on a small input of digits and {conv.describe_kernel(kernel)}: "
+            "every product and every sum, step by step."
+        )
         view = A.conv_view(x, kernel, 0.0, False, s, p, d)
         st.caption(conv.settings_sentence(view["trace"]))
         stepper(view, "sp_stepper")

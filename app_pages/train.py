@@ -21,10 +21,13 @@ st.markdown(
 Pick a dataset and a model, set the hyperparameters, and press **Train**. Each epoch the
 network sees every training image once, in batches; after each batch the optimizer nudges
 every weight against the gradient of the loss. The curves update as it trains: faint dots
-are the training loss of each group of batches, the solid line their smoothed trend, and
-the **dashed** line the validation data the network never trains on, measured before
-training (epoch 0) and after every epoch. Runs train on the server, one after another
-when many learners train at once; yours goes on (and is kept) even if you close the tab.
+are the training loss of each group of batches, the solid line their smoothed trend (a
+moving average of the loss's *log*, so one early spike does not hold it up), the
+**diamond** where the training loss ended (the mean of the last 10 % of the dots: the
+number the run's sentence quotes), and the **dashed** line the validation data the
+network never trains on, measured before training (epoch 0) and after every epoch (or
+where a stopped run stopped). Runs train on the server, one after another when many
+learners train at once; yours goes on (and is kept) even if you close the tab.
 """
 )
 T.report_ended(T.ended_jobs())  # a run that failed or left the queue since the last look
@@ -75,7 +78,7 @@ with right:
 if ds is not None:
     try:
         table = T.summary_table(model_name, ds.input_shape, ds.num_classes, blocks)
-        with st.expander(f"{model_name}: {table['parameters'].iloc[-1]:,} parameters"):
+        with st.expander(f"{model_name}: {table['parameters'].iloc[-1]:,} parameters"):  # label
             st.dataframe(table, hide_index=True, key="train_summary")
     except models.ModelError as exc:
         show_error(exc)
@@ -127,6 +130,11 @@ if start and ds is not None and busy is None:
 T.live_panel(smoothing, log_loss)
 
 records = T.runs()
+deleted = T.just_deleted()
+if deleted:
+    st.info(f"Deleted run {deleted}.", icon=":material/delete:")
+if not records and busy is None:
+    st.info("You have no runs yet: press **Train** to make one.", icon=":material/info:")
 if records:
     st.subheader("Your runs")
     latest = list(records.values())[-1]
@@ -137,10 +145,14 @@ if records:
     labels = list(records)
     T.update_overlay(records)  # every new run (a stopped one too) joins the overlay
     chosen = st.multiselect("Overlay runs", labels, key="train_compare")
-    overlay = T.curves([records[k] for k in chosen])
-    st.plotly_chart(
-        plots.learning_curves(overlay, smoothing=smoothing, log_loss=log_loss), key="train_curves"
-    )
+    if chosen:
+        overlay = T.curves([records[k] for k in chosen])
+        st.plotly_chart(
+            plots.learning_curves(overlay, smoothing=smoothing, log_loss=log_loss),
+            key="train_curves",
+        )
+    else:
+        st.info("No run is overlaid: pick runs above to draw their curves.")
     if not log_loss and any(records[k].status in ("nan", "diverged") for k in chosen):
         st.caption("A failed run's huge loss flattens the others: turn on *Loss on a log scale*.")
     st.dataframe(
@@ -151,17 +163,21 @@ if records:
             "run": st.column_config.TextColumn(width="medium"),
             "learning rate": st.column_config.NumberColumn(format="%g"),
             "best val accuracy": st.column_config.NumberColumn(format="percent"),
-            "images/s": st.column_config.NumberColumn(format="localized"),
-            **{c: st.column_config.Column(width="small") for c in ("batch", "epochs", "seed")},
+            "images/s": st.column_config.NumberColumn(
+                format="localized",
+                help="Training images per second of training time (validation excluded, "
+                "compiling included): the figure the progress line showed at the end.",
+            ),
+            "epochs": st.column_config.TextColumn(
+                help="Completed epochs of those set, and where a partial one ended."
+            ),
+            **{c: st.column_config.Column(width="small") for c in ("batch", "seed")},
         },
     )
-    with st.expander("Delete a run"):
-        d1, d2 = st.columns([3, 1], vertical_alignment="bottom")
-        doomed = d1.selectbox("Run", labels, index=len(labels) - 1, key="train_delete_choice")
-        d2.button("Delete", key="train_delete", on_click=T.delete_run, args=(records[doomed].id,))
+    T.delete_controls(records)
     st.caption(
         "Click a column header to sort. Evaluate a run, and make it the model the other "
         "pages use, on *Evaluate*. Your runs are saved under the link in the address bar "
-        f"(`?learner=…`): bookmark it to come back; anyone with the link sees them. Runs "
-        f"unused for {runs.max_age_days():g} days are removed."
+        "(`?learner=…`): bookmark it to come back; anyone with the link sees them. "
+        + runs.retention_sentence(runs.max_age_days())
     )

@@ -87,30 +87,42 @@ if start:
     except (transfer.TransferError, data.DataError) as exc:
         show_error(exc)
 
-run = T.last_run()
+run = T.last_run()  # this session's, or after a reload the learner's last comparison
 if run is not None and run.status == "stopped":
-    finished = "the contenders that finished are shown" if run.results else "none had finished"
-    st.info(f"Stopped after {run.seconds:.0f} s: {finished}.", icon=":material/stop_circle:")
+    st.info(
+        transfer.stop_sentence(run.results, run.contenders, run.seconds),
+        icon=":material/stop_circle:",
+    )
 if run is not None and run.results:
     st.subheader(f"Results: {run.label}")
-    acc = {n: r.test_accuracy for n, r in run.results.items()}
-    for col, (name, value) in zip(st.columns(len(acc)), acc.items(), strict=True):
-        col.metric(f"{name} · test accuracy", f"{value:.1%}")
-    st.markdown(transfer.advantage_sentence(run.results))
-    st.plotly_chart(plots.comparison_curves(run.histories, acc, run.stage_epochs), key="tl_curves")
+    if run.restored:
+        st.caption(":material/history: Your last comparison, kept for your link across reloads.")
+    for col, r in zip(st.columns(len(run.results)), run.results.values(), strict=True):
+        col.metric(transfer.contender_label(r), transfer.contender_accuracy(r))
+    st.markdown(transfer.advantage_sentence(run.results, run.contenders))
+    st.plotly_chart(
+        plots.comparison_curves(run.histories, run.stage_epochs, run.partial), key="tl_curves"
+    )
+    st.caption(T.curves_caption(run))
     st.caption(f":material/timer: {transfer.timing_sentence(run.results, run.seconds)}")
 
     st.subheader("Use a model everywhere, and see what was frozen")
     names = list(run.results)  # from scratch, feature extraction, fine-tuning: the last
     pick = st.radio("Model", names, len(names) - 1, horizontal=True, key="tl_pick")
+    kept = run.results[pick].model is not None  # a reloaded run's models were not kept
     st.button(
-        "Use this model everywhere", type="primary", key="tl_use",
+        "Use this model everywhere", type="primary", key="tl_use", disabled=not kept,
         on_click=T.use_everywhere, args=(run, pick),
     )  # fmt: skip
     if T.is_active(run, pick):
         st.success(f"Predict, Activations and Heatmaps now use **{pick}** ({run.label}).")
-    rows = transfer.trainable_counts(run.results[pick].model, weighted_only=True)
-    st.markdown(transfer.frozen_sentence(rows))
-    left, right = st.columns(2)
-    left.plotly_chart(plots.frozen_bars(rows), key="tl_frozen")
-    right.dataframe(rows, hide_index=True, key="tl_frozen_table")
+    elif not kept:
+        st.caption("The trained models are not kept after a reload: train again to use one.")
+    rows = run.frozen.get(pick)
+    if rows is None and kept:
+        rows = transfer.trainable_counts(run.results[pick].model, weighted_only=True)
+    if rows:
+        st.markdown(transfer.frozen_sentence(rows))
+        left, right = st.columns(2)
+        left.plotly_chart(plots.frozen_bars(rows), key="tl_frozen")
+        right.dataframe(rows, hide_index=True, key="tl_frozen_table")

@@ -37,6 +37,11 @@ invariant — and Flatten then reads each feature at a fixed place (section 3).
 )
 subjects = ex.lab_subjects()
 mine = ex.learners_subject()
+if (other := ex.not_a_digit_model()) is not None:
+    st.caption(
+        f"Your active model, **{other}**, was not trained on digits, so the lab does not "
+        "offer it: it moves digits, and a model of other images has no digit to keep."
+    )
 if mine is not None and st.toggle(
     f"Add your active model, **{mine.label}**, to sections 3–5",
     key="tr_mine",
@@ -112,7 +117,11 @@ st.markdown(
     "Every layer's output for 200 test digits, before and after the move. A *map* is "
     "compared after moving it back by the same shift (bars): a small bar means it only "
     "moved. Flat vectors (Flatten, Dense, global pooling) have no places to move, so they "
-    "are compared entry by entry. Shifts of 4 px are whole cells of every pooling layer."
+    "are compared entry by entry. Shifts of 4 px are whole cells of every pooling layer. "
+    f"Each bar is a {translation.CHANGE_DEFINITION} (over all 200 digits): 0 % = unchanged, "
+    "100 % = a difference as large as the output itself; two same-sized copies that no "
+    "longer overlap differ by 141 %. The dotted line is the 20 % the sentences below call "
+    "“only moves”."
 )
 l1, l2 = st.columns([1, 3])
 px = int(l1.select_slider("Shift (px)", [1, 2, 3, 4], 4, key="tr_layer_px"))
@@ -135,8 +144,8 @@ else:
 st.subheader("4 · Accuracy against shift, over the 2,000 test digits")
 summaries = [ex.summary(s) for s in subjects]
 for col, s in zip(st.columns(len(summaries)), summaries, strict=True):
-    worst = s.worst[0]
-    col.metric(f"{s.name}: worst, ±4 px", f"{worst:.1%}", f"{100 * (worst - s.base):+.1f} pts")
+    worst = translation.worst_metric(s)
+    col.metric(f"{s.name}: worst, ±4 px", worst, worst.facts["delta"])
 tokens = tuple(s.token for s in subjects)
 curves = ex.figure("curves", tokens, lambda: plots.shift_curves(summaries, chance=0.1))
 st.plotly_chart(curves, key="tr_curves")
@@ -166,5 +175,16 @@ with st.expander("Beyond shifts: rotation and zoom", icon=":material/rotate_righ
         n_images = k2.select_slider("Test images", [250, 500, 1000, 2000], 500, key="tr_n")
         params, acc = ex.beyond_sweeps(kind, n_images)
         axis_label = translation.SWEEPS[kind][1]
-        st.plotly_chart(plots.curves(params, acc, axis_label, "accuracy"), key="tr_acc_curve")
-        st.caption(translation.sweep_summary(kind, acc, params))
+        fig = plots.curves(params, acc, axis_label, "test accuracy", percent=True)
+        st.plotly_chart(fig, key="tr_acc_curve")
+        ns = {s.n_images for s in summaries}
+        st.caption(
+            translation.sweep_summary(
+                kind,
+                acc,
+                params,
+                n_images,
+                {s.name: s.base for s in summaries},
+                ns.pop() if len(ns) == 1 else None,
+            )
+        )

@@ -1,7 +1,8 @@
 """Latency of the 'Inside the model' computations on a bundled model, after warm-up.
 
 Run: ``.venv/bin/python benchmarks/bench_explain.py`` (about a minute on 2 CPU cores) for
-the pages' default model (handwriting_cnn), ``--model book_mnist`` for another bundled one.
+the pages' default model (handwriting_cnn), ``--model book_mnist`` for another bundled one
+(``--model fashion_plain``: a Fashion-MNIST model, timed on a bundled sneaker).
 
 Baseline: one plain forward pass ``model(x, training=False)`` of the same image in the same
 process. Prints the median of several runs per method and its ratio to the baseline, the
@@ -55,7 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     name = parser.parse_args(argv).model
     model = models.load(models.bundled(name))
-    image = imaging.prepare_image(imaging.load_sample(3, 0)).array  # (28, 28, 1)
+    if models.subject(models.bundled_dataset(name)) == "clothes":  # a sneaker for clothes
+        image = imaging.prepare_image(imaging.load_sample(7, 0, "clothes"), style="fashion").array
+    else:
+        image = imaging.prepare_image(imaging.load_sample(3, 0)).array  # (28, 28, 1)
     batch = image[None]
     forward = lambda: model(batch, training=False)  # noqa: E731
     rows: list[tuple[str, float]] = [

@@ -25,8 +25,9 @@ def _models(args: argparse.Namespace) -> int:
         ).count_params()
         shape = "×".join(map(str, entry.default_input_shape))
         print(f"{entry.name:<22} {shape:>9}  {params:>10,} params  {entry.lesson}")
-    bundled = ", ".join(models.bundled_names()) or "none"
-    print(f"\npre-trained on mnist-sample (assets/models): {bundled}")
+    for dataset in ("mnist-sample", "fashion_mnist"):
+        bundled = ", ".join(models.bundled_names(dataset)) or "none"
+        print(f"\npre-trained on {dataset} (assets/models): {bundled}")
     return 0
 
 
@@ -34,8 +35,7 @@ def _datasets(args: argparse.Namespace) -> int:
     from cnnviz import data
 
     for name in data.DATASET_NAMES:
-        where = "embedded, offline" if name == "mnist-sample" else "downloaded once by Keras"
-        print(f"{name:<14} {len(data.CLASS_NAMES[name]):>3} classes  ({where})")
+        print(f"{name:<14} {len(data.CLASS_NAMES[name]):>3} classes  ({data.where(name)})")
     print("sign-language CSV: --csv PATH (label then 784 pixel columns) [--test-csv PATH]")
     print("zip of class folders: --zip PATH [--image-size 150 --channels 3]")
     return 0

@@ -24,25 +24,36 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cnnviz import claims
+from cnnviz.claims import Claim
+
 __all__ = [
     "KERNELS",
     "PRESETS",
     "RGB_EXAMPLE",
+    "BadCellError",
     "ConvError",
     "ConvStep",
+    "Coverage",
     "as_matrix",
+    "bad_cells_sentence",
     "channel_names",
     "compare_paddings",
     "conv2d",
     "conv_steps",
     "conv_trace",
+    "coverage",
     "coverage_sentence",
+    "describe_kernel",
+    "fill_bad_cells",
     "format_number",
+    "frame_sentence",
     "keras_refusal",
     "keras_sizes_sentence",
     "output_size",
     "output_size_working",
     "pad_amounts",
+    "padding_frame",
     "padding_words",
     "plural",
     "reached",
@@ -50,12 +61,33 @@ __all__ = [
     "relu",
     "relu_expression",
     "settings_sentence",
+    "settings_verdict",
     "stride_example",
 ]
 
 
 class ConvError(ValueError):
     """A bad argument to a convolution (the message names the bad value)."""
+
+
+class BadCellError(ConvError):
+    """Cells of a matrix a learner typed that are not plain numbers.
+
+    Attributes
+    ----------
+    name : str
+        What the learner calls the matrix ("input", "kernel").
+    cells : tuple of ((int, int), object)
+        Each bad cell's 0-based position (row, col) and what it holds, in reading order.
+    partial : numpy.ndarray
+        The matrix with every good cell read and NaN in each bad one.
+    """
+
+    def __init__(self, message: str, name: str, cells, partial: np.ndarray):
+        super().__init__(message)
+        self.name = name
+        self.cells = tuple(cells)
+        self.partial = partial
 
 
 # Classic 3×3 image kernels (cross-correlation orientation, as Conv2D applies them).
@@ -187,9 +219,11 @@ def as_matrix(values: object, name: str = "matrix") -> np.ndarray:
 
     Raises
     ------
+    BadCellError
+        If cells are empty, not plain numbers, or not finite; the message names every such
+        cell by its 0-based (row, col), as the figures and the output cells are numbered.
     ConvError
-        If a cell is empty, not a plain number, or not finite; the message names the cell
-        by its 0-based (row, col), as the figures and the output cells are numbered.
+        If there is nothing to read.
 
     Examples
     --------
@@ -203,10 +237,16 @@ def as_matrix(values: object, name: str = "matrix") -> np.ndarray:
     cell (0, 1) holds '2,5' (write decimals with a dot: 2.5).
     """
     values = getattr(values, "values", values)
-    try:
-        raw = np.asarray(values)
-    except ValueError:  # ragged nested lists
+    if isinstance(values, list | tuple):
+        # Nested lists keep each cell as typed (np.asarray would turn True into 1.0, or
+        # every cell into text when one is text).
         raw = np.asarray(values, dtype=object)
+    else:
+        raw = np.asarray(values)
+    if raw.dtype == object and raw.size:
+        cells = raw.ravel()
+        if all(isinstance(c, numbers.Real) and not isinstance(c, bool) for c in cells):
+            raw = raw.astype(np.float64)
     if raw.dtype.kind in "biuf" and raw.size:
         # Already numbers (an image, a kernel): no per-cell work, only the finiteness check.
         out = np.array(raw, dtype=np.float64)  # a copy: callers may change it in place
@@ -217,19 +257,113 @@ def as_matrix(values: object, name: str = "matrix") -> np.ndarray:
     raw = np.asarray(raw, dtype=object)
     flat = raw.ravel()
     out = np.empty(flat.size)
+    bad = []
     for i, cell in enumerate(flat):
         value = _cell_number(cell)
         if value is None:
-            where = ", ".join(str(int(p)) for p in np.unravel_index(i, raw.shape))
-            empty = cell is None or (isinstance(cell, str) and not cell.strip())
-            empty = empty or (isinstance(cell, float) and np.isnan(cell))
-            shown = "an empty cell" if empty else repr(cell)
-            raise ConvError(
-                f"The {name} must contain only numbers like 2, -1 or 0.5, but cell ({where}) "
-                f"holds {shown}{_bad_cell_hint(cell)}."
-            )
+            where = tuple(int(p) for p in np.unravel_index(i, raw.shape))
+            bad.append((where, cell))
+            value = np.nan
         out[i] = value
-    return out.reshape(raw.shape)
+    out = out.reshape(raw.shape)
+    if bad:
+        said = _and([f"cell {_where(p)} holds {_shown(c)}" for p, c in bad])
+        raise BadCellError(
+            f"The {name} must contain only numbers like 2, -1 or 0.5, but {said}.",
+            name,
+            bad,
+            out,
+        )
+    return out
+
+
+def _and(items: Sequence[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _where(position: Sequence[int]) -> str:
+    """``(0, 1)``: a cell's 0-based position as the figures number it."""
+    return "(" + ", ".join(str(int(p)) for p in position) + ")"
+
+
+def _shown(cell: object) -> str:
+    """What a bad cell holds, as the learner reads it, with a hint when there is one."""
+    empty = cell is None or (isinstance(cell, str) and not cell.strip())
+    empty = empty or (isinstance(cell, float) and np.isnan(cell))
+    return ("an empty cell" if empty else repr(cell)) + _bad_cell_hint(cell)
+
+
+def fill_bad_cells(error: BadCellError, fallback: object) -> np.ndarray | None:
+    """The matrix cnnviz uses while cells are bad: the good cells as typed, each bad cell
+    at its value in ``fallback`` (the last valid matrix); None without a usable fallback.
+
+    Examples
+    --------
+    >>> try:
+    ...     as_matrix([["1", "abc"]])
+    ... except BadCellError as exc:
+    ...     print(fill_bad_cells(exc, [[0, 2]]))
+    [[1. 2.]]
+    """
+    if fallback is None:
+        return None
+    old = np.asarray(fallback, dtype=np.float64)
+    if old.shape != error.partial.shape or not np.all(np.isfinite(old)):
+        return None
+    return np.where(np.isnan(error.partial), old, error.partial)
+
+
+@claims.claim
+def bad_cells_sentence(error: BadCellError, used: np.ndarray | None) -> Claim:
+    """Which cells are not numbers, what they hold, and the value cnnviz uses meanwhile.
+
+    Parameters
+    ----------
+    error : BadCellError
+        From :func:`as_matrix`.
+    used : numpy.ndarray or None
+        What cnnviz computes with instead (:func:`fill_bad_cells`); None when nothing.
+
+    Returns
+    -------
+    Claim
+        Facts ``cells`` (positions), ``typed`` (what each holds), ``used`` (the value used
+        at each bad cell, or None when nothing is computed).
+
+    Examples
+    --------
+    >>> try:
+    ...     as_matrix([["1", "abc"]])
+    ... except BadCellError as exc:
+    ...     print(bad_cells_sentence(exc, np.array([[1.0, 2.0]])))
+    The matrix must contain only numbers like 2, -1 or 0.5, but cell (0, 1) holds 'abc'. \
+Until it holds a number, cnnviz uses that cell's last valid value, 2.
+    """
+    positions = [p for p, _ in error.cells]
+    typed = [c for _, c in error.cells]
+    if used is None:
+        tail = " Nothing is computed until " + (
+            "it holds a number." if len(positions) == 1 else "they hold numbers."
+        )
+        values = None
+    else:
+        values = [float(np.asarray(used)[p]) for p in positions]
+        if len(positions) == 1:
+            tail = (
+                " Until it holds a number, cnnviz uses that cell's last valid value, "
+                f"{format_number(values[0])}."
+            )
+        else:
+            each = _and(
+                [
+                    f"{format_number(v)} at {_where(p)}"
+                    for p, v in zip(positions, values, strict=True)
+                ]
+            )
+            tail = f" Until they hold numbers, cnnviz uses those cells' last valid values: {each}."
+    return Claim(str(error) + tail, cells=positions, typed=typed, used=values)
 
 
 # ----------------------------------------------------------------------------- sizes
@@ -298,10 +432,21 @@ def output_size(
     return (n + before + after - k_eff) // stride + 1
 
 
+@claims.claim
 def output_size_working(
     n: int, kernel: int, stride: int = 1, padding: str | int = "valid", dilation: int = 1
-) -> str:
+) -> Claim:
     """The output-size formula as LaTeX with the learner's numbers substituted.
+
+    ``⌈n/s⌉`` for ``"same"`` (the formula Keras uses), else
+    ``⌊(n + p_before + p_after − k_eff)/s⌋ + 1``.
+
+    Returns
+    -------
+    Claim
+        Facts ``out`` (the result), ``operations`` (``out²``: one kernel placement per output
+        cell of a square input), ``before``/``after`` (padding), ``k_eff``, ``formula``
+        (``"ceil"`` or ``"floor"``).
 
     Raises
     ------
@@ -314,20 +459,28 @@ def output_size_working(
     True
     """
     out = output_size(n, kernel, stride, padding, dilation)
-    if _check_padding(padding) == "same":
-        return (
-            rf"\left\lceil \frac{{n}}{{s}} \right\rceil"
-            rf" = \left\lceil \frac{{{n}}}{{{stride}}} \right\rceil = {out}"
-        )
     before, after = pad_amounts(n, kernel, stride, padding, dilation)
+    k_eff = (kernel - 1) * dilation + 1
+    facts = {"out": out, "operations": out * out, "before": before, "after": after}
+    if _check_padding(padding) == "same":
+        return Claim(
+            rf"\left\lceil \frac{{n}}{{s}} \right\rceil"
+            rf" = \left\lceil \frac{{{n}}}{{{stride}}} \right\rceil = {out}",
+            k_eff=k_eff,
+            formula="ceil",
+            **facts,
+        )
     k_sym, k_num = "k", str(kernel)
     if dilation != 1:
         k_sym = r"k_{eff}"
-        k_num = f"{(kernel - 1) * dilation + 1}"
-    return (
+        k_num = f"{k_eff}"
+    return Claim(
         rf"\left\lfloor \frac{{n + p_{{before}} + p_{{after}} - {k_sym}}}{{s}} \right\rfloor + 1"
         rf" = \left\lfloor \frac{{{n} + {before} + {after} - {k_num}}}{{{stride}}} \right\rfloor"
-        rf" + 1 = {out}"
+        rf" + 1 = {out}",
+        k_eff=k_eff,
+        formula="floor",
+        **facts,
     )
 
 
@@ -525,7 +678,8 @@ class ConvStep:
         p = self.products
         return p.sum(axis=(0, 1)) if p.ndim == 3 else np.array([p.sum()])
 
-    def worked(self, channels: Sequence[str] | None = None, max_terms: int = 30) -> list[str]:
+    @claims.claim
+    def worked(self, channels: Sequence[str] | None = None, max_terms: int = 30) -> list[Claim]:
         """The worked sum as lines, as CNN Explainer writes it for an RGB filter.
 
         One line (:meth:`expression`) for a single channel. For several channels, one line
@@ -542,23 +696,39 @@ class ConvStep:
             Channel names; ``red``, ``green``, ``blue`` for three, else ``channel 0`` ….
         max_terms : int
             Per line; longer sums keep the first and last terms with ``…`` between.
+
+        Returns
+        -------
+        list of Claim
+            Channel lines with facts ``channel`` and ``subtotal``; the last line with facts
+            ``subtotals``, ``bias`` and ``value`` (a single channel: :meth:`expression`).
         """
         if self.window.ndim == 2 or self.window.shape[-1] == 1:
             return [self.expression(max_terms)]
         names = list(channels) if channels is not None else channel_names(self.window.shape[-1])
         lines = [
-            f"{name}: {_terms(self.window[..., c], self.weights[..., c], max_terms)}"
-            f" = {format_number(total)}"
+            Claim(
+                f"{name}: {_terms(self.window[..., c], self.weights[..., c], max_terms)}"
+                f" = {format_number(total)}",
+                channel=name,
+                subtotal=float(total),
+            )
             for c, (name, total) in enumerate(zip(names, self.subtotals, strict=True))
         ]
         lines.append(
-            " + ".join(_bracket(v) for v in self.subtotals)
-            + _bias_text(self.bias)
-            + f" = {format_number(self.value)}"
+            Claim(
+                " + ".join(_bracket(v) for v in self.subtotals)
+                + _bias_text(self.bias)
+                + f" = {format_number(self.value)}",
+                subtotals=tuple(float(v) for v in self.subtotals),
+                bias=self.bias,
+                value=self.value,
+            )
         )
         return lines
 
-    def expression(self, max_terms: int = 30) -> str:
+    @claims.claim
+    def expression(self, max_terms: int = 30) -> Claim:
         """The worked sum, e.g. ``"1×0 + 0×(-1) + … + 1×1 = 5"``.
 
         For a multi-channel window the terms are grouped channel by channel (all red
@@ -573,7 +743,13 @@ class ConvStep:
         window = np.moveaxis(self.window, -1, 0) if self.window.ndim == 3 else self.window
         weights = np.moveaxis(self.weights, -1, 0) if self.weights.ndim == 3 else self.weights
         text = _terms(window, weights, max_terms) + _bias_text(self.bias)
-        return f"{text} = {format_number(self.value)}"
+        return Claim(
+            f"{text} = {format_number(self.value)}",
+            terms=int(window.size),
+            elided=bool(window.size > max_terms),
+            bias=self.bias,
+            value=self.value,
+        )
 
 
 def _terms(window: np.ndarray, weights: np.ndarray, max_terms: int) -> str:
@@ -594,7 +770,8 @@ def _bias_text(bias: float) -> str:
     return f" {'-' if bias < 0 else '+'} {format_number(abs(bias))} (bias)"
 
 
-def relu_expression(value: float) -> str:
+@claims.claim
+def relu_expression(value: float) -> Claim:
     """The ReLU line of a worked sum.
 
     Examples
@@ -602,7 +779,10 @@ def relu_expression(value: float) -> str:
     >>> relu_expression(-1.5), relu_expression(2)
     ('ReLU: max(0, -1.5) = 0', 'ReLU: max(0, 2) = 2')
     """
-    return f"ReLU: max(0, {format_number(value)}) = {format_number(max(float(value), 0.0))}"
+    out = max(float(value), 0.0)
+    return Claim(
+        f"ReLU: max(0, {format_number(value)}) = {format_number(out)}", value=float(value), out=out
+    )
 
 
 def channel_names(n: int) -> list[str]:
@@ -847,46 +1027,240 @@ def reached(
     return hit
 
 
-def coverage_sentence(
+@dataclass(frozen=True)
+class Coverage:
+    """Which input cells along one axis the kernel touches, and why it misses the others.
+
+    Indices are input positions counted from 0 (padding is < 0 or >= ``n``).
+
+    Attributes
+    ----------
+    n, kernel, stride, dilation, k_eff : int
+        The settings; ``k_eff = (kernel - 1)·dilation + 1`` cells under one window.
+    mode : str
+        ``"valid"``, ``"same"`` or ``"explicit"``.
+    before, after : int
+        Padding cells added before and after.
+    windows : tuple of tuple of int
+        Each window's taps (the input index under each kernel cell), in order.
+    untouched : tuple of int
+        Input cells under no tap of any window: they cannot change the output.
+    in_holes : tuple of int
+        Untouched cells inside a window's span, between its dilated taps.
+    stepped_over : tuple of int
+        Untouched cells between two windows' spans (the stride is longer than ``k_eff``).
+    past_last : tuple of int
+        Untouched cells after the last window's last tap.
+    padding_only : tuple of int
+        The windows (by index) whose taps all fall on padding.
+    remainder : int or None
+        For ``"valid"`` and explicit padding, what the ⌊ ⌋ drops: the remainder of
+        ``(n + before + after − k_eff) / stride``, the padded cells after the last window.
+        None for ``"same"`` (its formula is ``⌈n/s⌉``).
+    """
+
+    n: int
+    kernel: int
+    stride: int
+    dilation: int
+    k_eff: int
+    mode: str
+    before: int
+    after: int
+    windows: tuple[tuple[int, ...], ...]
+    untouched: tuple[int, ...]
+    in_holes: tuple[int, ...]
+    stepped_over: tuple[int, ...]
+    past_last: tuple[int, ...]
+    padding_only: tuple[int, ...]
+    remainder: int | None
+
+    @property
+    def last_tap(self) -> int:
+        """The input index under the last window's last kernel cell."""
+        return self.windows[-1][-1]
+
+
+def coverage(
     n: int, kernel: int, stride: int = 1, padding: str | int = "valid", dilation: int = 1
-) -> str | None:
-    """Which input rows/columns the kernel never touches, and why; None when it touches all.
+) -> Coverage:
+    """Which input cells along one axis some window touches, and the reason for the rest.
+
+    Raises
+    ------
+    ConvError
+        As :func:`output_size` (the kernel does not fit).
 
     Examples
     --------
-    >>> coverage_sentence(6, 3, stride=2)[:68]
-    'The kernel never touches input rows and columns 5 (counted from 0): '
-    >>> coverage_sentence(5, 3, stride=2) is None
-    True
+    >>> c = coverage(9, 2, stride=4, dilation=2)
+    >>> c.untouched, c.in_holes, c.stepped_over, c.past_last, c.remainder
+    ((1, 3, 5, 7, 8), (1, 5), (3,), (7, 8), 2)
     """
+    out = output_size(n, kernel, stride, padding, dilation)
+    before, after = pad_amounts(n, kernel, stride, padding, dilation)
+    k_eff = (kernel - 1) * dilation + 1
+    starts = np.arange(out) * stride - before  # (out,)
+    taps = starts[:, None] + np.arange(kernel) * dilation  # (out, kernel)
+    cells = np.arange(n)
     hit = reached(n, kernel, stride, padding, dilation)
-    if hit.all():
-        return None
-    missed = np.flatnonzero(~hit)
-    last = np.flatnonzero(hit).max()
+    in_span = ((cells[:, None] >= starts) & (cells[:, None] <= starts + k_eff - 1)).any(axis=1)
+    past = ~hit & (cells > taps[-1, -1])
+    mode = padding if isinstance(padding, str) else "explicit"
+    mode = _check_padding(mode) if mode != "explicit" else mode
+    remainder = None
+    if mode != "same":
+        remainder = int((n + before + after - k_eff) % stride)
+
+    def idx(mask: np.ndarray) -> tuple[int, ...]:
+        return tuple(int(i) for i in np.flatnonzero(mask))
+
+    return Coverage(
+        n=int(n),
+        kernel=int(kernel),
+        stride=int(stride),
+        dilation=int(dilation),
+        k_eff=int(k_eff),
+        mode=mode,
+        before=int(before),
+        after=int(after),
+        windows=tuple(tuple(int(t) for t in row) for row in taps),
+        untouched=idx(~hit),
+        in_holes=idx(~hit & in_span),
+        stepped_over=idx(~hit & ~in_span & ~past),
+        past_last=idx(past),
+        padding_only=idx(((taps < 0) | (taps >= n)).all(axis=1)),
+        remainder=remainder,
+    )
+
+
+def _cells(idx: Sequence[int]) -> str:
+    """``"5"``, ``"2 and 3"``, ``"2, 3 and 6"``."""
+    return _and([str(int(i)) for i in idx])
+
+
+@claims.claim
+def coverage_sentence(
+    n: int, kernel: int, stride: int = 1, padding: str | int = "valid", dilation: int = 1
+) -> Claim:
+    """Which input rows/columns the kernel never touches, and why; or that it touches all.
+
+    Every reason is computed from the windows (:func:`coverage`): cells between two windows
+    (the stride is longer than the kernel's span), cells between a dilated kernel's taps,
+    cells past the last window (for ``"valid"``/explicit padding the ⌊ ⌋ of the formula
+    drops them; for ``"same"``, whose formula is ⌈n/s⌉, the last of the ⌈n/s⌉ windows
+    ends before them), and windows that sit entirely in the padding.
+
+    Returns
+    -------
+    Claim
+        Facts: ``untouched``, ``stepped_over``, ``in_holes``, ``past_last`` (input indices),
+        ``last_tap`` (the last window's last input index), ``padding_only`` (window
+        indices), ``windows`` (how many along one axis), ``k_eff``, ``mode``, ``formula``
+        (``"floor"`` or ``"ceil"``) and ``remainder`` (what the ⌊ ⌋ drops; None for same).
+
+    Raises
+    ------
+    ConvError
+        As :func:`output_size`.
+
+    Examples
+    --------
+    >>> print(coverage_sentence(6, 3, stride=2))  # doctest: +NORMALIZE_WHITESPACE
+    The kernel never touches input rows and columns 5 (counted from 0), so they cannot
+    change the output: 5 lies past the last window, which ends at 4: (6 + 0 + 0 − 3) / 2
+    = 1 remainder 1, and the ⌊ ⌋ in the formula drops that remainder, the last cell of the
+    input.
+    >>> print(coverage_sentence(5, 1, stride=2, padding=1))  # doctest: +NORMALIZE_WHITESPACE
+    The kernel never touches input rows and columns 0, 2 and 4 (counted from 0), so they
+    cannot change the output: the stride (2) is longer than the kernel's span (1), so the
+    windows jump over 0, 2 and 4. 2 of the 4 windows along each axis sit entirely in the
+    padding: they see only zeros. (5 + 1 + 1 − 1) / 2 = 3 exactly, so the ⌊ ⌋ drops nothing.
+    """
+    c = coverage(n, kernel, stride, padding, dilation)
     reasons = []
-    if (missed < last).any():
-        if stride > 1 and dilation > 1:
-            reasons.append("the stride and the dilation step over them")
-        elif dilation > 1:
-            reasons.append("the dilated kernel skips them")
+    if c.stepped_over:
+        reasons.append(
+            f"the stride ({c.stride}) is longer than the kernel's span ({c.k_eff}), so the "
+            f"windows jump over {_cells(c.stepped_over)}"
+        )
+    if c.in_holes:
+        reasons.append(
+            f"the dilation ({c.dilation}) leaves gaps between the kernel's taps at "
+            f"{_cells(c.in_holes)}"
+        )
+    numerator = c.n + c.before + c.after - c.k_eff
+    division = f"({c.n} + {c.before} + {c.after} − {c.k_eff}) / {c.stride}"
+    if c.remainder:
+        division += f" = {numerator // c.stride} remainder {c.remainder}"
+    next_start = len(c.windows) * c.stride - c.before
+    if c.past_last:
+        verb = "lies" if len(c.past_last) == 1 else "lie"
+        where = f"{_cells(c.past_last)} {verb} past the last window, which ends at {c.last_tap}"
+        if c.mode == "same":
+            reasons.append(
+                f"{where}: 'same' makes ⌈{c.n}/{c.stride}⌉ = {len(c.windows)} windows and "
+                f"needs no padding here, and a next window would start at {next_start}, "
+                "past the input"
+            )
         else:
-            reasons.append("the stride steps over them")
-    if (missed > last).any():
-        reasons.append("they lie past the last window (the ⌊ ⌋ in the formula drops them)")
-    cells = ", ".join(str(int(i)) for i in missed)
-    return (
-        f"The kernel never touches input rows and columns {cells} (counted from 0): "
-        f"{'; '.join(reasons)}, so they cannot change the output."
+            of = "input" if c.mode == "valid" else "padded input"
+            last = "the last cell" if c.remainder == 1 else f"the last {c.remainder} cells"
+            reasons.append(
+                f"{where}: {division}, and the ⌊ ⌋ in the formula drops that remainder, "
+                f"{last} of the {of}"
+            )
+    if c.untouched:
+        text = (
+            f"The kernel never touches input rows and columns {_cells(c.untouched)} "
+            f"(counted from 0), so they cannot change the output: {'; '.join(reasons)}."
+        )
+    else:
+        text = "Every input cell is under the kernel at least once, so each can change the output."
+    if c.padding_only:
+        m = len(c.padding_only)
+        text += (
+            f" {m} of the {plural(len(c.windows), 'window')} along each axis "
+            f"{'sits' if m == 1 else 'sit'} entirely in the padding: "
+            f"{'it sees' if m == 1 else 'they see'} only zeros."
+        )
+    if c.mode != "same" and not c.past_last:
+        if c.remainder == 0:
+            text += f" {division} = {numerator // c.stride} exactly, so the ⌊ ⌋ drops nothing."
+        else:
+            text += (
+                f" {division}: the ⌊ ⌋ drops {plural(c.remainder, 'padded cell')} after "
+                "the last window, only zeros."
+            )
+    return Claim(
+        text,
+        untouched=c.untouched,
+        stepped_over=c.stepped_over,
+        in_holes=c.in_holes,
+        past_last=c.past_last,
+        last_tap=c.last_tap,
+        padding_only=c.padding_only,
+        windows=len(c.windows),
+        k_eff=c.k_eff,
+        mode=c.mode,
+        formula="ceil" if c.mode == "same" else "floor",
+        remainder=c.remainder,
+        next_start=next_start,
     )
 
 
 # ----------------------------------------------------------------------------- Keras
-def keras_refusal(stride: int | tuple[int, int], dilation: int | tuple[int, int]) -> str | None:
+@claims.claim
+def keras_refusal(stride: int | tuple[int, int], dilation: int | tuple[int, int]) -> Claim | None:
     """The error ``keras.layers.Conv2D`` raises for this stride and dilation, or None.
 
     Keras (3.x) refuses any stride > 1 together with any dilation > 1; cnnviz computes
     that convolution anyway (it is well defined: PyTorch allows it).
+
+    Returns
+    -------
+    Claim or None
+        Keras's own message; facts ``strides`` and ``dilation_rate`` (the pairs it names).
 
     Examples
     --------
@@ -897,15 +1271,29 @@ def keras_refusal(stride: int | tuple[int, int], dilation: int | tuple[int, int]
     """
     s, d = _pair(stride, "stride"), _pair(dilation, "dilation")
     if max(s) > 1 and max(d) > 1:
-        return (
+        return Claim(
             "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-            f"Received: strides={s} and dilation_rate={d}"
+            f"Received: strides={s} and dilation_rate={d}",
+            strides=s,
+            dilation_rate=d,
         )
     return None
 
 
-def keras_sizes_sentence(n: int, kernel: int, stride: int = 1, dilation: int = 1) -> str:
+def _conv2d_call(kernel: int | Sequence[int], stride: object, dilation: object) -> str:
+    """``Conv2D(1, 3, strides=2, dilation_rate=3)`` as the learner would write it."""
+    return f"`Conv2D(1, {kernel}, strides={stride}, dilation_rate={dilation})`"
+
+
+@claims.claim
+def keras_sizes_sentence(n: int, kernel: int, stride: int = 1, dilation: int = 1) -> Claim:
     """What Keras's ``valid`` and ``same`` give for these settings, or Keras's refusal.
+
+    Returns
+    -------
+    Claim
+        Facts ``refused`` (bool), ``valid`` and ``same`` (output sizes; None where Keras
+        makes no output or refuses).
 
     Examples
     --------
@@ -916,18 +1304,173 @@ def keras_sizes_sentence(n: int, kernel: int, stride: int = 1, dilation: int = 1
     """
     refusal = keras_refusal(stride, dilation)
     if refusal is not None:
-        return (
+        return Claim(
             "Keras refuses these settings whatever the padding: "
-            f"`Conv2D(1, {kernel}, strides={stride}, dilation_rate={dilation})` raises "
-            f"ValueError: {refusal}"
+            f"{_conv2d_call(kernel, stride, dilation)} raises ValueError: {refusal}",
+            refused=True,
+            valid=None,
+            same=None,
         )
+    found = compare_paddings(n, kernel, stride, dilation)
     sizes = {
         mode: "no output (the kernel is larger than the input)" if v is None else f"{v}×{v}"
-        for mode, v in compare_paddings(n, kernel, stride, dilation).items()
+        for mode, v in found.items()
     }
-    return (
+    return Claim(
         f"With these n, k, s, d, Keras `valid` gives {sizes['valid']} "
-        f"and `same` gives {sizes['same']}."
+        f"and `same` gives {sizes['same']}.",
+        refused=False,
+        valid=found["valid"],
+        same=found["same"],
+    )
+
+
+def _fits(n: int, k: int, stride: int, padding: str | int, dilation: int) -> bool:
+    try:
+        output_size(n, k, stride, padding, dilation)
+    except ConvError:
+        return False
+    return True
+
+
+@claims.claim
+def settings_verdict(
+    x_shape: Sequence[int],
+    k_shape: Sequence[int],
+    stride: int = 1,
+    padding: str | int = "valid",
+    dilation: int = 1,
+    resizable: bool = False,
+    max_padding: int | None = None,
+    max_input: int | None = None,
+) -> Claim | None:
+    """One message for settings cnnviz cannot compute or Keras refuses; None when both work.
+
+    Either cnnviz computes the convolution (then, when Keras refuses the stride with the
+    dilation, the message says so and that you can still step through it), or no window
+    fits (then the message says why, with the numbers, and which single change makes it
+    fit). It never says both.
+
+    Parameters
+    ----------
+    x_shape, k_shape : sequence of int
+        Input and kernel ``(rows, cols, ...)``; only the first two count.
+    stride, padding, dilation
+        As for :func:`conv2d` (one value for both axes).
+    resizable : bool
+        Also suggest a smaller kernel or a larger input (the learner can change them).
+    max_padding, max_input : int, optional
+        The largest explicit padding / input size the learner can choose (no suggestion
+        beyond them).
+
+    Returns
+    -------
+    Claim or None
+        Facts ``computes``, ``keras_refuses``, ``output_shape`` (None when it does not
+        compute), ``k_eff`` and ``padded`` (per axis), ``fixes``: each change that makes it
+        fit, by setting (``"dilation"``: the largest that fits, ``"padding"``: the smallest
+        explicit padding, ``"same"``, ``"kernel"``: the largest kernel, ``"input"``: the
+        smallest input), None where there is none to suggest.
+
+    Examples
+    --------
+    >>> print(settings_verdict((5, 5), (3, 3), stride=2, dilation=3))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    The kernel spans 7 cells along each axis (3 weights, dilation 3) but the padded input has
+    only 5, so no window fits: there is nothing to compute or step through. It fits with
+    dilation 2 or less, with padding 1 or more, or with padding 'same'. (Keras also refuses
+    stride 2 with dilation 3, whatever the padding.)
+    """
+    (h, w), (kh, kw) = tuple(x_shape[:2]), tuple(k_shape[:2])
+    stride_, _ = _pair(stride, "stride")
+    dilation_, _ = _pair(dilation, "dilation")
+    padding = _check_padding(padding)
+    axes = ((h, kh), (w, kw))
+    k_eff = tuple((k - 1) * dilation_ + 1 for _, k in axes)
+    padded = tuple(n + sum(pad_amounts(n, k, stride_, padding, dilation_)) for n, k in axes)
+    refusal = keras_refusal(stride, dilation)
+    kernel_arg = kh if kh == kw else (kh, kw)
+    if all(_fits(n, k, stride_, padding, dilation_) for n, k in axes):
+        out = tuple(output_size(n, k, stride_, padding, dilation_) for n, k in axes)
+        if refusal is None:
+            return None
+        return Claim(
+            "Keras refuses these settings whatever the padding: "
+            f"{_conv2d_call(kernel_arg, stride, dilation)} raises ValueError: {refusal}. "
+            "cnnviz still computes it (it is well defined), so you can step through it: "
+            f"output {out[0]}×{out[1]}.",
+            computes=True,
+            keras_refuses=True,
+            output_shape=out,
+            k_eff=k_eff,
+            padded=padded,
+            fixes=None,
+        )
+    # No window fits along at least one axis.
+    bad = [i for i, (n, k) in enumerate(axes) if not _fits(n, k, stride_, padding, dilation_)]
+    how = f"dilation {dilation_}" if dilation_ > 1 else "no dilation"
+    if len(bad) == 2 and k_eff[0] == k_eff[1] and padded[0] == padded[1] and kh == kw:
+        what = (
+            f"The kernel spans {k_eff[0]} cells along each axis ({kh} weights, {how}) but "
+            f"the padded input has only {padded[0]}"
+        )
+    else:
+        names, sizes = ("rows", "columns"), (kh, kw)
+        what = "The kernel spans " + ", and ".join(
+            f"{k_eff[i]} {names[i]} ({sizes[i]} weights, {how}) where the padded input has "
+            f"only {padded[i]}"
+            for i in bad
+        )
+    fixes: dict[str, object] = {
+        "dilation": None,
+        "padding": None,
+        "same": None,
+        "kernel": None,
+        "input": None,
+    }
+    offers = []
+    if dilation_ > 1:
+        fit = [
+            d
+            for d in range(dilation_ - 1, 0, -1)
+            if all(_fits(n, k, stride_, padding, d) for n, k in axes)
+        ]
+        if fit:
+            fixes["dilation"] = fit[0]
+            offers.append(f"with dilation {fit[0]} or less" if fit[0] > 1 else "without dilation")
+    need = max(-(-(k_eff[i] - axes[i][0]) // 2) for i in range(2))
+    need = max(need, 1)
+    if (isinstance(padding, str) or need > padding) and (
+        max_padding is None or need <= max_padding
+    ):
+        fixes["padding"] = need
+        offers.append(f"with padding {need} or more")
+    if padding != "same":
+        fixes["same"] = True
+        offers.append("with padding 'same'")
+    if resizable and kh == kw and h == w:
+        pad = padded[0] - h
+        largest = (h + pad - 1) // dilation_ + 1
+        fixes["kernel"] = largest
+        offers.append(f"with a kernel of {largest} or less")
+        if max_input is None or k_eff[0] - pad <= max_input:
+            fixes["input"] = k_eff[0] - pad
+            offers.append(f"with an input of {k_eff[0] - pad} or more")
+    text = f"{what}, so no window fits: there is nothing to compute or step through."
+    if offers:
+        text += " It fits " + _and(offers).replace(" and with", ", or with") + "."
+    if refusal is not None:
+        text += (
+            f" (Keras also refuses stride {stride} with dilation {dilation}, whatever the padding.)"
+        )
+    return Claim(
+        text,
+        computes=False,
+        keras_refuses=refusal is not None,
+        output_shape=None,
+        k_eff=k_eff,
+        padded=padded,
+        fixes=fixes,
     )
 
 
@@ -946,8 +1489,15 @@ def _size(shape: Sequence[int]) -> str:
     return "×".join(str(int(v)) for v in shape[:2])
 
 
-def padding_words(padding: str | int, pads: Sequence[Sequence[int]]) -> str:
+@claims.claim
+def padding_words(padding: str | int, pads: Sequence[Sequence[int]]) -> Claim:
     """How a padding setting reads in a sentence, with the zeros it adds.
+
+    Returns
+    -------
+    Claim
+        Facts ``pads`` (``((top, bottom), (left, right))``, as named) and ``padded``
+        (whether any zero is added).
 
     Examples
     --------
@@ -959,20 +1509,33 @@ def padding_words(padding: str | int, pads: Sequence[Sequence[int]]) -> str:
     'padding 1 (1 zero on every side)'
     """
     padding = _check_padding(padding)
-    (top, bottom), (left, right) = pads
+    (top, bottom), (left, right) = ((int(a), int(b)) for a, b in pads)
+    facts = {"pads": ((top, bottom), (left, right)), "padded": bool(top + bottom + left + right)}
     if padding == "valid" or (isinstance(padding, int) and padding == 0):
-        return "no padding"
+        if facts["padded"]:
+            raise ConvError(f"padding {padding!r} adds no zeros, got pads {pads!r}.")
+        return Claim("no padding", **facts)
     if isinstance(padding, int):
-        return f"padding {padding} ({plural(padding, 'zero')} on every side)"
+        if {top, bottom, left, right} != {padding}:
+            raise ConvError(f"padding {padding} adds {padding} on every side, got pads {pads!r}.")
+        return Claim(f"padding {padding} ({plural(padding, 'zero')} on every side)", **facts)
     if (top, bottom) == (left, right):
-        return f"padding 'same' ({top} before, {bottom} after)"
-    return (
-        f"padding 'same' (rows {top} before, {bottom} after; columns {left} before, {right} after)"
+        return Claim(f"padding 'same' ({top} before, {bottom} after)", **facts)
+    return Claim(
+        f"padding 'same' (rows {top} before, {bottom} after; columns {left} before, {right} after)",
+        **facts,
     )
 
 
-def settings_sentence(trace: dict) -> str:
+@claims.claim
+def settings_sentence(trace: dict) -> Claim:
     """One line naming the sizes and settings of a :func:`conv_trace`.
+
+    Returns
+    -------
+    Claim
+        Facts ``input_shape``, ``kernel_shape``, ``output_shape`` (rows, cols),
+        ``stride``, ``dilation`` (pairs), ``pads`` and ``operations`` (kernel placements).
 
     Examples
     --------
@@ -985,18 +1548,27 @@ def settings_sentence(trace: dict) -> str:
     stride = f"stride {sh}" if sh == sw else f"stride ({sh}, {sw})"
     dilation = "" if (dh, dw) == (1, 1) else f", dilation {dh if dh == dw else (dh, dw)}"
     n = len(trace["steps"])
-    return (
+    return Claim(
         f"Input {_size(trace['input_shape'])}, kernel {_size(trace['kernel_shape'])}, {stride}, "
         f"{padding_words(trace['padding'], trace['pads'])}{dilation} → output "
-        f"{_size(trace['output_shape'])} after {plural(n, 'filter operation')}."
+        f"{_size(trace['output_shape'])} after {plural(n, 'filter operation')}.",
+        input_shape=tuple(int(v) for v in trace["input_shape"][:2]),
+        kernel_shape=tuple(int(v) for v in trace["kernel_shape"][:2]),
+        output_shape=tuple(int(v) for v in trace["output_shape"][:2]),
+        stride=(int(sh), int(sw)),
+        dilation=(int(dh), int(dw)),
+        pads=tuple(tuple(int(v) for v in p) for p in trace["pads"]),
+        operations=n,
     )
 
 
 def stride_example(n: int, kernel: int) -> tuple[np.ndarray, np.ndarray]:
-    """A small input of digits 0–9 and a vertical-edge kernel of +1/0/−1, for the values view.
+    """A small input of digits 0–9 and a kernel for the values view of the stride page.
 
-    The input is seeded by its size (the same numbers every time); the kernel has +1 in
-    its left columns, −1 in its right ones and 0 in the middle one.
+    The input is seeded by its size (the same numbers every time). A kernel of size 2 or
+    more is a vertical-edge kernel: +1 in its left columns, −1 in its right ones, 0 in the
+    middle one. A 1×1 kernel has no left or right, so it is ``[[2]]``: it doubles each
+    cell (:func:`describe_kernel` says what each one is).
 
     Examples
     --------
@@ -1004,10 +1576,143 @@ def stride_example(n: int, kernel: int) -> tuple[np.ndarray, np.ndarray]:
     array([[ 1.,  0., -1.],
            [ 1.,  0., -1.],
            [ 1.,  0., -1.]])
+    >>> stride_example(4, 1)[1]
+    array([[2.]])
     """
     x = np.random.default_rng(n).integers(0, 10, size=(n, n)).astype(np.float64)
+    if kernel == 1:
+        return x, np.array([[2.0]])
     cols = np.sign((kernel - 1) / 2 - np.arange(kernel))  # (k,): +1 … 0 … −1
     return x, np.tile(cols, (kernel, 1)) + 0.0
+
+
+def _edge_side(kernel: np.ndarray) -> int:
+    """+1 when the kernel is a vertical-edge kernel positive on its left, −1 when negative
+    on its left, 0 when it is not one (mirror image with the sign flipped, and every
+    weight of the left half of one sign, not all zero)."""
+    if kernel.shape[1] < 2 or not np.array_equal(kernel, -kernel[:, ::-1]):
+        return 0
+    left = kernel[:, : kernel.shape[1] // 2]
+    if (left >= 0).all() and (left > 0).any():
+        return 1
+    if (left <= 0).all() and (left < 0).any():
+        return -1
+    return 0
+
+
+def _values(a: np.ndarray) -> str:
+    """``"1"`` or ``"1, 2"``: the distinct values of an array, as a learner writes them."""
+    return ", ".join(format_number(v) for v in np.unique(a))
+
+
+@claims.claim
+def describe_kernel(kernel: np.ndarray) -> Claim:
+    """What a kernel does, in words that are true of its actual weights.
+
+    Kinds (checked in this order): ``"zero"`` (every weight 0), ``"scale"`` (1×1),
+    ``"vertical edge"`` (the left-right mirror image with the sign flipped, the left half of
+    one sign), ``"horizontal edge"`` (the same top-bottom), ``"one cell"`` (a single
+    non-zero weight), ``"constant"`` (one weight repeated: a sum, or a mean when it is
+    1/size), ``"other"`` (weights named by range).
+
+    Returns
+    -------
+    Claim
+        Facts ``kind``, ``shape``, ``total`` (the sum of the weights) and, per kind,
+        ``weight`` (scale, one cell, constant), ``at`` (one cell), ``positive``
+        (``"left"``/``"right"``/``"top"``/``"bottom"``: the side with the positive
+        weights) and ``magnitudes`` (edges), ``low``/``high`` (other).
+
+    Examples
+    --------
+    >>> print(describe_kernel(np.array([[1.0, 0.0, -1.0]] * 3)))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    a 3×3 vertical-edge kernel (+1 left, −1 right): it responds where brightness changes
+    from left to right
+    >>> print(describe_kernel(np.array([[2.0]])))
+    a 1×1 kernel of 2: each output is one input cell times 2
+    """
+    k = as_matrix(kernel, "kernel")
+    if k.ndim != 2:
+        raise ConvError(f"describe_kernel needs a (kh, kw) kernel, got shape {k.shape}.")
+    h, w = k.shape
+    size = f"{h}×{w}"
+    facts: dict[str, object] = {"shape": (h, w), "total": float(k.sum())}
+    if not k.any():
+        return Claim(
+            f"an all-zero {size} kernel: every product is 0, so every output is 0 (plus the bias)",
+            kind="zero",
+            **facts,
+        )
+    if k.size == 1:
+        v = float(k[0, 0])
+        copy = " (a copy)" if v == 1 else ""
+        return Claim(
+            f"a 1×1 kernel of {format_number(v)}: each output is one input cell times "
+            f"{format_number(v)}{copy}",
+            kind="scale",
+            weight=v,
+            **facts,
+        )
+    for kind, arr, sides, change in (
+        ("vertical edge", k, ("left", "right"), "from left to right"),
+        ("horizontal edge", k.T, ("top", "bottom"), "from top to bottom"),
+    ):
+        sign = _edge_side(arr)
+        if not sign:
+            continue
+        half = arr[:, : arr.shape[1] // 2]
+        first, second = sides if sign > 0 else sides[::-1]
+        mags = np.unique(np.abs(half[half != 0]))
+        plus = _and([f"+{format_number(v)}" for v in mags])
+        minus = _and([f"−{format_number(v)}" for v in mags])
+        weights = f"{plus} {first}, {minus} {second}"
+        if len(mags) > 1:
+            weights = f"{plus} on the {first}, {minus} on the {second}"
+        return Claim(
+            f"a {size} {kind.replace(' ', '-')} kernel ({weights}): "
+            f"it responds where brightness changes {change}",
+            kind=kind,
+            positive=first,
+            magnitudes=tuple(float(v) for v in mags),
+            **facts,
+        )
+    nonzero = np.argwhere(k != 0)
+    if len(nonzero) == 1:
+        (r, c), v = nonzero[0], float(k[tuple(nonzero[0])])
+        centre = h % 2 == 1 and w % 2 == 1 and (r, c) == (h // 2, w // 2)
+        where = "at its centre" if centre else f"at row {r}, column {c}"
+        what = "the input cell under that weight"
+        what += "" if v == 1 else f" times {format_number(v)}"
+        return Claim(
+            f"a {size} kernel with one non-zero weight, {format_number(v)} {where}: each output "
+            f"is {what}" + (" (an identity)" if centre and v == 1 else ""),
+            kind="one cell",
+            weight=v,
+            at=(int(r), int(c)),
+            **facts,
+        )
+    if np.unique(k).size == 1:
+        v = float(k[0, 0])
+        what = f"{format_number(v)} × the sum of its window"
+        if v == 1:
+            what = "the sum of its window"
+        elif np.isclose(v * k.size, 1.0):
+            what = "the mean of its window (a blur)"
+        return Claim(
+            f"a {size} kernel with every weight {format_number(v)}: each output is {what}",
+            kind="constant",
+            weight=v,
+            **facts,
+        )
+    return Claim(
+        f"a {size} kernel with weights from {format_number(k.min())} to "
+        f"{format_number(k.max())} (sum {format_number(k.sum())})",
+        kind="other",
+        low=float(k.min()),
+        high=float(k.max()),
+        **facts,
+    )
 
 
 # ----------------------------------------------------------------------------- images
@@ -1037,3 +1742,162 @@ def read_image(data: bytes, rgb: bool = False, max_side: int = 160) -> np.ndarra
     img = img.convert("RGB" if rgb else "L")
     img.thumbnail((max_side, max_side))
     return np.asarray(img, dtype=np.float64) / 255.0
+
+
+def padding_frame(
+    input_shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    stride: int = 1,
+    padding: str | int = "same",
+    dilation: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which output rows and columns have a window that overlaps the padding.
+
+    An output cell lies in the padding's *frame* when its row or its column is marked.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(Ho,)`` and ``(Wo,)`` bool.
+
+    Examples
+    --------
+    >>> rows, cols = padding_frame((4, 5), (3, 2))
+    >>> rows.tolist(), cols.tolist()
+    ([True, False, False, True], [False, False, False, False, True])
+    """
+    masks = []
+    for n, k in zip(input_shape[:2], kernel_shape[:2], strict=True):
+        out = output_size(n, k, stride, padding, dilation)
+        before, _ = pad_amounts(n, k, stride, padding, dilation)
+        taps = np.arange(out)[:, None] * stride - before + np.arange(k) * dilation  # (out, k)
+        masks.append(((taps < 0) | (taps >= n)).any(axis=1))
+    return masks[0], masks[1]
+
+
+def _same_without_zeros(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The 'same' convolution with the picture's edge pixels repeated instead of zeros."""
+    x = as_matrix(image, "image")
+    k = as_matrix(kernel, "kernel")
+    pads = [pad_amounts(n, kk, 1, "same") for n, kk in zip(x.shape[:2], k.shape[:2], strict=True)]
+    xp = np.pad(x, pads + [(0, 0)] * (x.ndim - 2), mode="edge")
+    return conv2d(xp, k, padding="valid")
+
+
+@claims.claim
+def frame_sentence(
+    image: np.ndarray, kernel: np.ndarray, padding: str = "same", relu: bool = False
+) -> Claim:
+    """What the padding does to a picture's feature map, and whether its frame sets the colours.
+
+    With ``"same"`` padding the outer rows and columns of the map come from windows that
+    overlap the zero padding (:func:`padding_frame`). When the strongest response
+    (largest ``|response|``, which sets the symmetric colour range) lies there and not
+    inside, the sentence says so, gives both maxima, says whether the zeros make it (the
+    same map with the picture's edge pixels repeated instead of zeros is computed for the
+    comparison) and offers ``'valid'``, which leaves the frame out.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` or ``(H, W, C)`` picture.
+    kernel : array_like
+        ``(kh, kw)`` or ``(kh, kw, C)``: one filter, stride 1, no dilation.
+    padding : {"same", "valid"}
+    relu : bool
+        Whether the map passes through ReLU (as drawn).
+
+    Returns
+    -------
+    Claim
+        Facts ``padding``, ``output_shape``, ``frame`` (cells in the frame), ``frame_max``
+        and ``interior_max`` (largest ``|response|`` in and out of the frame; None where
+        there is no such cell), ``limit`` (the colour range's end, the largest
+        ``|response|``), ``in_frame`` (the frame's maximum beats the interior's),
+        ``from_zeros`` (the frame's maximum with edge pixels repeated is smaller; None when
+        not ``in_frame``) and ``without_zeros`` (that maximum).
+
+    Examples
+    --------
+    >>> x = np.full((5, 5), 1.0)
+    >>> print(frame_sentence(x, KERNELS["sobel x"]))  # doctest: +NORMALIZE_WHITESPACE
+    Padding 'same' keeps the feature map the size of the input (5×5) by adding zeros around
+    it. The strongest responses (up to 4 in size) lie in its frame, the outer rows and
+    columns whose windows overlap the zero padding, and the zeros make them: with the
+    picture's edge pixels repeated instead of zeros, the frame's strongest would be 0. They
+    set the colour range (±4); inside the frame the strongest is 0. Choose padding 'valid'
+    to leave the frame out.
+    """
+    padding = _check_padding(padding)
+    if padding not in ("same", "valid"):
+        raise ConvError(f"padding must be 'same' or 'valid' here, got {padding!r}.")
+    x, k = as_matrix(image, "image"), as_matrix(kernel, "kernel")
+    fmap = conv2d(x, k if k.ndim != 3 else k[..., None], padding=padding)
+    fmap = fmap[..., 0] if fmap.ndim == 3 else fmap
+    fmap = np.maximum(fmap, 0.0) if relu else fmap
+    h, w = x.shape[:2]
+    ho, wo = fmap.shape
+    magnitude = np.abs(fmap)
+    limit = float(magnitude.max())
+    facts: dict[str, object] = {
+        "padding": padding,
+        "output_shape": (ho, wo),
+        "limit": limit,
+        "frame": 0,
+        "frame_max": None,
+        "interior_max": limit,
+        "in_frame": False,
+        "from_zeros": None,
+        "without_zeros": None,
+    }
+    if padding == "valid":
+        return Claim(
+            f"Padding 'valid' adds no zeros, so the feature map ({ho}×{wo}) is {h - ho} "
+            f"{'row' if h - ho == 1 else 'rows'} and {w - wo} "
+            f"{'column' if w - wo == 1 else 'columns'} smaller than the input and has no "
+            "padding frame.",
+            **facts,
+        )
+    rows, cols = padding_frame(x.shape, k.shape)
+    frame = rows[:, None] | cols[None, :]
+    text = (
+        f"Padding 'same' keeps the feature map the size of the input ({ho}×{wo}) by adding "
+        "zeros around it."
+    )
+    if not frame.any():
+        facts["interior_max"] = limit
+        return Claim(text + " With this kernel no window overlaps the padding.", **facts)
+    frame_max = float(magnitude[frame].max())
+    interior_max = float(magnitude[~frame].max()) if (~frame).any() else None
+    facts.update(frame=int(frame.sum()), frame_max=frame_max, interior_max=interior_max)
+    if interior_max is not None and frame_max <= interior_max:
+        return Claim(text, **facts)
+    edge = _same_without_zeros(x, k if k.ndim != 3 else k[..., None])
+    edge = edge[..., 0] if edge.ndim == 3 else edge
+    edge = np.maximum(edge, 0.0) if relu else edge
+    without = float(np.abs(edge)[frame].max())
+    from_zeros = without < frame_max
+    facts.update(in_frame=True, from_zeros=from_zeros, without_zeros=without)
+    if interior_max is None:
+        return Claim(
+            text + " Every output cell's window overlaps the zero padding: the whole map is "
+            "its frame, and it sets the colour range "
+            f"(±{format_number(frame_max)}). The picture is too small for this kernel "
+            "without padding ('valid' leaves no output).",
+            **facts,
+        )
+    cause = (
+        "and the zeros make them: with the picture's edge pixels repeated instead of zeros, "
+        f"the frame's strongest would be {format_number(without)}"
+        if from_zeros
+        else "but not because of the zeros: with the picture's edge pixels repeated instead, "
+        f"the frame's strongest would be {format_number(without)}"
+    )
+    return Claim(
+        text + f" The strongest responses (up to {format_number(frame_max)} in size) lie in "
+        "its frame, the outer rows and columns whose windows overlap the zero padding, "
+        f"{cause}. They set the colour range (±{format_number(frame_max)}); inside the frame "
+        f"the strongest is {format_number(interior_max)}. Choose padding 'valid' to leave the "
+        "frame out.",
+        **facts,
+    )

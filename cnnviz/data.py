@@ -17,6 +17,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from cnnviz import claims
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 MNIST_SAMPLE = ASSETS / "mnist_sample.npz"
 
@@ -167,6 +169,60 @@ _SOURCES = {
     "cifar10": "CIFAR-10 (A. Krizhevsky, 2009) via keras.datasets",
 }
 
+# Debian ships Fashion-MNIST whole: `apt-get install dataset-fashion-mnist` puts the four
+# original IDX files (60,000 + 10,000 images, 30 MB) here. Read before Keras's cache and
+# before any download, so the data set works offline.
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+ENV_FASHION_MNIST = "CNNVIZ_FASHION_MNIST_DIR"  # a folder with the same four files
+FASHION_FILES = tuple(
+    f"{part}-{kind}-idx{dims}-ubyte.gz"
+    for part in ("train", "t10k")
+    for kind, dims in (("images", 3), ("labels", 1))
+)
+FASHION_INSTALL = "sudo apt-get install dataset-fashion-mnist"
+
+
+def fashion_mnist_dir() -> Path | None:
+    """The folder whose IDX files :func:`load` reads Fashion-MNIST from, or ``None``.
+
+    ``$CNNVIZ_FASHION_MNIST_DIR`` when set, else Debian's package folder
+    (:data:`DEBIAN_FASHION_MNIST`), when all four files are there.
+
+    Raises
+    ------
+    DataError
+        ``$CNNVIZ_FASHION_MNIST_DIR`` is set but lacks some of the four files.
+    """
+    chosen = os.environ.get(ENV_FASHION_MNIST)
+    folder = Path(chosen) if chosen else DEBIAN_FASHION_MNIST
+    missing = [f for f in FASHION_FILES if not (folder / f).is_file()]
+    if chosen and missing:
+        raise DataError(
+            f"${ENV_FASHION_MNIST} is {chosen}, but it lacks {', '.join(missing)} "
+            "(the four original Fashion-MNIST IDX files)."
+        )
+    return None if missing else folder
+
+
+def where(name: str) -> str:
+    """Where :func:`load` finds data set ``name`` on this machine now, in a few words."""
+    if name == "mnist-sample":
+        return f"embedded in {MNIST_SAMPLE.relative_to(ASSETS.parent)}, offline"
+    if name not in KERAS_DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}.")
+    if name == "fashion_mnist":
+        try:
+            folder = fashion_mnist_dir()
+        except DataError as exc:
+            return str(exc)
+        if folder is not None:
+            debian = folder == DEBIAN_FASHION_MNIST
+            return f"{folder} ({'Debian package' if debian else '$' + ENV_FASHION_MNIST}), offline"
+    if _cached_keras_arrays(name, keras_cache_dir(), probe=True) is not None:
+        return f"Keras's cache, {keras_cache_dir()}, offline"
+    offline = f"; or offline: {FASHION_INSTALL}" if name == "fashion_mnist" else ""
+    return f"not here yet: downloaded once by Keras into {keras_cache_dir()}{offline}"
+
 
 def keras_cache_dir() -> Path:
     """The folder where Keras caches its downloads: ``$KERAS_HOME/datasets``.
@@ -181,33 +237,30 @@ def keras_cache_dir() -> Path:
     return home / "datasets"
 
 
-def _cached_keras_arrays(name: str, cache: Path):
+def _cached_keras_arrays(name: str, cache: Path, probe: bool = False):
     """Read ``name`` from Keras's on-disk cache format, or return ``None`` if absent.
 
     The file names and formats are exactly those ``keras.datasets.<name>.load_data``
     writes: ``mnist.npz``; ``fashion-mnist/*-idx?-ubyte.gz``;
     ``cifar-10-batches-py-target/cifar-10-batches-py/{data_batch_1..5,test_batch}``.
+    With ``probe`` only whether the files are there: ``()`` if so.
     """
     if name == "mnist":
         path = cache / "mnist.npz"
         if not path.exists():
             return None
+        if probe:
+            return ()
         with np.load(path, allow_pickle=False) as z:
             return z["x_train"], z["y_train"], z["x_test"], z["y_test"]
     if name == "fashion_mnist":
-        folder = cache / "fashion-mnist"
-        files = [
-            folder / f"{p}-{k}-idx{d}-ubyte.gz"
-            for p in ("train", "t10k")
-            for k, d in (("images", 3), ("labels", 1))
-        ]
-        if not all(f.exists() for f in files):
-            return None
-        return tuple(read_idx(f) for f in files)
+        return _read_fashion(cache / "fashion-mnist", probe)
     folder = cache / "cifar-10-batches-py-target" / "cifar-10-batches-py"
     files = [folder / f"data_batch_{i}" for i in range(1, 6)] + [folder / "test_batch"]
     if not all(f.exists() for f in files):
         return None
+    if probe:
+        return ()
     from keras.src.datasets.cifar import load_batch  # Keras's restricted unpickler
 
     parts = [load_batch(str(f)) for f in files]  # each (n, 3, 32, 32) uint8, labels
@@ -215,6 +268,14 @@ def _cached_keras_arrays(name: str, cache: Path):
     y_train = np.concatenate([np.asarray(p[1]) for p in parts[:5]])
     x_test = np.asarray(parts[5][0]).transpose(0, 2, 3, 1)
     return x_train, y_train, x_test, np.asarray(parts[5][1])
+
+
+def _read_fashion(folder: Path, probe: bool = False):
+    """The four Fashion-MNIST IDX files of ``folder`` as arrays, or ``None`` if one is absent."""
+    files = [folder / f for f in FASHION_FILES]
+    if not all(f.is_file() for f in files):
+        return None
+    return () if probe else tuple(read_idx(f) for f in files)
 
 
 def _download_keras(name: str):
@@ -234,6 +295,8 @@ def load(name: str) -> Dataset:
     name : str
         ``"mnist-sample"`` (embedded, offline), ``"mnist"``, ``"fashion_mnist"`` or
         ``"cifar10"`` (downloaded once by Keras into ``$KERAS_HOME/datasets``).
+        Fashion-MNIST is read first from ``$CNNVIZ_FASHION_MNIST_DIR`` or Debian's
+        package (:func:`fashion_mnist_dir`), offline.
 
     Returns
     -------
@@ -249,16 +312,32 @@ def load(name: str) -> Dataset:
         return load_mnist_sample()
     if name not in KERAS_DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}.")
+    source = _SOURCES[name]
     try:
-        arrays = _cached_keras_arrays(name, keras_cache_dir())
+        arrays = None
+        if name == "fashion_mnist" and (folder := fashion_mnist_dir()) is not None:
+            arrays = _read_fashion(folder)
+            where_from = (
+                "Debian's dataset-fashion-mnist package"
+                if (folder == DEBIAN_FASHION_MNIST)
+                else f"${ENV_FASHION_MNIST}"
+            )
+            source = f"Fashion-MNIST (Zalando SE; MIT licence) from {where_from}, {folder}"
+        if arrays is None:
+            arrays = _cached_keras_arrays(name, keras_cache_dir())
         if arrays is None:
             arrays = _download_keras(name)
     except DataError:
         raise
     except Exception as exc:  # urllib, hash and unpickling errors all mean the same here
+        offline = (
+            f" — or, offline, install Debian's copy: {FASHION_INSTALL}"
+            if name == "fashion_mnist"
+            else " — use mnist-sample offline"
+        )
         raise DataError(
-            f"{name} could not be downloaded or read: it needs the internet once (Keras keeps "
-            f"it in {keras_cache_dir()}) — use mnist-sample offline."
+            f"{name} is not on this machine and could not be downloaded: it needs the "
+            f"internet once (Keras keeps it in {keras_cache_dir()}){offline}."
         ) from exc
     x_train, y_train, x_test, y_test = arrays
     return Dataset(
@@ -268,7 +347,7 @@ def load(name: str) -> Dataset:
         x_test=_as_nhwc(np.asarray(x_test, dtype=np.uint8)),
         y_test=np.asarray(y_test).reshape(-1).astype(np.int64),
         class_names=CLASS_NAMES[name],
-        source=_SOURCES[name],
+        source=source,
     )
 
 
@@ -538,13 +617,24 @@ def load_image_zip(
             raise DataError(f"the zip unpacks to {total:,} bytes; at most {MAX_TOTAL_BYTES:,}.")
         mode = "L" if channels == 1 else "RGB"
         images, classes = [], []
+        from cnnviz import imaging  # the one pixel limit for every image a learner gives
+
         for m in members:
             try:
                 with Image.open(io.BytesIO(archive.read(m))) as im:
-                    im = im.convert(mode).resize(image_size[::-1], Image.Resampling.BILINEAR)
-                    images.append(np.asarray(im, dtype=np.uint8).reshape(*image_size, channels))
+                    too_many = im.width * im.height > imaging.MAX_PIXELS  # from the header
+                    if not too_many:
+                        im = im.convert(mode).resize(image_size[::-1], Image.Resampling.BILINEAR)
+                        images.append(np.asarray(im, dtype=np.uint8).reshape(*image_size, channels))
+            except Image.DecompressionBombError:
+                too_many = True
             except (UnidentifiedImageError, OSError, ValueError):
                 raise DataError(f"member {m.filename!r} is not an image.") from None
+            if too_many:
+                raise DataError(
+                    f"member {m.filename!r} has more than {imaging.MAX_PIXELS:,} pixels, the "
+                    "limit for one image, so it is refused before decoding."
+                )
             classes.append(PurePosixPath(m.filename.replace("\\", "/")).parts[-2])
     names = tuple(sorted(set(classes)))
     if len(names) < 2:
@@ -649,6 +739,122 @@ def pixel_histogram(x: np.ndarray, bins: int = 32) -> tuple[np.ndarray, np.ndarr
     """
     counts, edges = np.histogram(np.asarray(x).ravel(), bins=bins, range=(0, 256))
     return counts.astype(np.int64), edges
+
+
+BACKGROUND_SHARE = 0.25  # the most common value range holds this share or more: a background
+
+
+def _share(x: float, middle: float | None = None) -> str:
+    """A share as a whole percent, never "100 %" below 1 nor "0 %" above 0; with
+    ``middle``, with the decimals it takes to show which side of it ``x`` is on."""
+    if 0 < x and round(100 * x) == 0:
+        return "< 1 %"
+    if x < 1 and round(100 * x) == 100:
+        return "> 99 %"
+    for d in range(0, 17):
+        text = f"{100 * x:.{d}f}"
+        if middle is None or np.sign(float(text) - 100 * middle) == np.sign(x - middle):
+            return f"{text} %"
+    return f"{100 * x!r} %"
+
+
+@claims.claim
+def pixel_caption(counts: np.ndarray, edges: np.ndarray) -> claims.Claim:
+    """What the pixel histogram shows about background and ink, read from its counts.
+
+    The most common value range is the background when it holds at least
+    :data:`BACKGROUND_SHARE` of the pixels (dark, grey or light: the lower, middle or
+    upper third of 0–255); the ink is the rest, lighter or darker than the background by
+    majority. MNIST is white strokes on black; a zip of dark drawings on paper is the
+    opposite.
+
+    Examples
+    --------
+    >>> counts = np.zeros(32, int); counts[0], counts[31] = 80, 20
+    >>> print(pixel_caption(counts, np.linspace(0, 256, 33)))  # doctest: +NORMALIZE_WHITESPACE
+    The background is dark: the most common values, 0–7, hold 80 % of the pixels. The rest
+    (the ink and its edges) are all lighter, most often 248–255: light strokes on a dark
+    background, as in MNIST (background 0, ink up to 255).
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    edges = np.asarray(edges, dtype=np.float64)
+    total = int(counts.sum())
+    if total == 0:
+        return claims.Claim("There are no pixels to count.", background=None, ink=None)
+    m = int(np.argmax(counts))
+    lo, hi = int(edges[m]), int(edges[m + 1]) - 1
+    share = float(counts[m] / total)
+    facts = dict(mode_range=(lo, hi), mode_share=share, background=None, ink=None)
+    if share < BACKGROUND_SHARE:
+        return claims.Claim(
+            f"Here no single range of values dominates: the most common, {lo}–{hi}, holds "
+            f"{_share(share, BACKGROUND_SHARE)} of the pixels, under the "
+            f"{_share(BACKGROUND_SHARE)} a plain background would: more like photos than "
+            "strokes on a page.",
+            **facts,
+        )
+    mid = (edges[m] + edges[m + 1]) / 2
+    background = "dark" if mid < 256 / 3 else "light" if mid > 512 / 3 else "grey"
+    facts["background"] = background
+    text = (
+        f"The background is {background}: the most common values, {lo}–{hi}, hold "
+        f"{_share(share)} of the pixels."
+    )
+    rest = total - int(counts[m])
+    if rest == 0:
+        return claims.Claim(text + " Every pixel lies in that range: there is no ink.", **facts)
+    lighter = float(counts[m + 1 :].sum() / rest)
+    ink = "lighter" if lighter > 0.5 else "darker" if lighter < 0.5 else None
+    facts.update(lighter_share=lighter, ink=ink)
+    if ink is None:
+        return claims.Claim(
+            text + " The rest is half lighter, half darker than the background.", **facts
+        )
+    side = slice(m + 1, None) if ink == "lighter" else slice(0, m)
+    k = int(np.argmax(counts[side])) + (m + 1 if ink == "lighter" else 0)
+    facts["ink_range"] = (int(edges[k]), int(edges[k + 1]) - 1)
+    part = lighter if ink == "lighter" else 1 - lighter
+    much = "all" if part == 1 else f"mostly ({_share(part, 0.5)})"
+    text += (
+        f" The rest (the ink and its edges) are {much} {ink}, most often "
+        f"{facts['ink_range'][0]}–{facts['ink_range'][1]}"
+    )
+    if background == "dark" and ink == "lighter":
+        text += ": light strokes on a dark background, as in MNIST (background 0, ink up to 255)."
+    elif background == "light" and ink == "darker":
+        text += ": dark strokes on a light background, the opposite of MNIST's white on black."
+    else:
+        text += "."
+    return claims.Claim(text, **facts)
+
+
+@claims.claim
+def class_balance(counts: np.ndarray, names: tuple[str, ...] | list[str]) -> claims.Claim:
+    """The smallest and largest classes of ``counts`` (ties named together), and their ratio.
+
+    >>> print(class_balance(np.array([721, 903, 800]), ("0", "1", "2")))
+    Smallest class: 0 (721 images); largest: 1 (903 images), 1.25× the smallest.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    lo, hi = int(counts.min()), int(counts.max())
+    small = tuple(names[i] for i in np.flatnonzero(counts == lo))
+    large = tuple(names[i] for i in np.flatnonzero(counts == hi))
+    facts = dict(smallest=lo, largest=hi, smallest_classes=small, largest_classes=large)
+    if lo == hi:
+        return claims.Claim(
+            f"Balanced: every class has {lo:,} images.", balanced=True, ratio=1.0, **facts
+        )
+    if lo == 0:
+        return claims.Claim(
+            f"Smallest class: {', '.join(small)} (0 images: it has no images to learn from); "
+            f"largest: {', '.join(large)} ({hi:,} images).",
+            balanced=False, ratio=None, **facts,
+        )  # fmt: skip
+    return claims.Claim(
+        f"Smallest class: {', '.join(small)} ({lo:,} images); largest: {', '.join(large)} "
+        f"({hi:,} images), {hi / lo:.2f}× the smallest.",
+        balanced=False, ratio=hi / lo, **facts,
+    )  # fmt: skip
 
 
 def sample_indices(n: int, k: int, seed: int) -> np.ndarray:

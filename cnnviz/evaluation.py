@@ -10,7 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnviz import claims
+from cnnviz.claims import Claim
+
 EPS = 1e-7  # Keras clips probabilities to [eps, 1 - eps] before the log
+# chance_warning: an accuracy at most CHANCE_MARGIN above a uniform guess (1/K), or one
+# class answered for at least ONE_CLASS_SHARE of the images without beating "always that
+# class" by more than CHANCE_MARGIN, is a model that has not learned the task.
+CHANCE_MARGIN = 0.05
+ONE_CLASS_SHARE = 0.9
 
 
 @dataclass
@@ -243,3 +251,155 @@ def confused_pairs(confusion: np.ndarray, class_names: tuple[str, ...], n: int =
         }
         for count, share, t, p in cells[:n]
     ]
+
+
+def headline(ev: Evaluation) -> dict[str, str]:
+    """The Evaluate page's three figures as shown: ``{"Test accuracy": "91.50%", …}``.
+
+    Examples
+    --------
+    >>> y = np.array([0, 1, 1, 1])
+    >>> ev = Evaluation(0.25, 0.75, np.zeros((4, 2)), y, np.array([0, 1, 1, 0]), np.eye(2))
+    >>> headline(ev)
+    {'Test accuracy': '75.00%', 'Test loss': '0.2500', 'Test images': '4'}
+    """
+    return {
+        "Test accuracy": f"{ev.accuracy:.2%}",
+        "Test loss": f"{ev.loss:.4f}",
+        "Test images": f"{len(ev.y_true):,}",
+    }
+
+
+@claims.claim
+def errors_sentence(y_true: np.ndarray, y_pred: np.ndarray) -> Claim:
+    """``"171 of 2,000 test images are misclassified."``
+
+    Examples
+    --------
+    >>> errors_sentence(np.array([0, 1, 2]), np.array([0, 2, 2]))
+    '1 of 3 test images are misclassified.'
+    """
+    y_true = np.asarray(y_true).reshape(-1)
+    y_pred = np.asarray(y_pred).reshape(-1)
+    errors, n = int(np.sum(y_true != y_pred)), int(y_true.size)
+    verb = "is" if errors == 1 and n == 1 else "are"
+    return Claim(f"{errors:,} of {n:,} test images {verb} misclassified.", errors=errors, n=n)
+
+
+@claims.claim
+def chance_warning(y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, ...]) -> Claim:
+    """A warning when a model has not learned the task ("" when it has).
+
+    Two tests, either is enough (``facts["verdict"]``: ``"ok"``, ``"chance"``,
+    ``"one_class"`` or ``"both"``):
+
+    - *at chance*: accuracy at most ``1/K + CHANCE_MARGIN`` (a uniform guess among the
+      ``K`` classes, plus 5 points);
+    - *one answer*: one class is predicted for at least ``ONE_CLASS_SHARE`` (90 %) of the
+      images, and the accuracy is at most ``CHANCE_MARGIN`` above what always answering
+      that class scores (its share of the test set): the model has collapsed to it.
+
+    Examples
+    --------
+    >>> y = np.repeat(np.arange(10), 200)
+    >>> chance_warning(y, np.full(2000, 9), tuple("0123456789"))[:60]
+    'This model has not learned the task: test accuracy 10.00% is'
+    """
+    y_true = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    y_pred = np.asarray(y_pred, dtype=np.int64).reshape(-1)
+    k = max(2, len(class_names))
+    n = int(y_true.size)
+    if n == 0:
+        return Claim("", verdict="ok", n=0)
+    accuracy = float(np.mean(y_true == y_pred))
+    counts = np.bincount(y_pred, minlength=k)
+    top = int(np.argmax(counts))
+    top_count = int(counts[top])
+    top_share = float(np.mean(y_true == top))  # always answering `top` scores this
+    guess = 1.0 / k
+    at_chance = accuracy <= guess + CHANCE_MARGIN
+    one_class = top_count >= ONE_CLASS_SHARE * n and accuracy <= top_share + CHANCE_MARGIN
+    verdict = {
+        (False, False): "ok",
+        (True, False): "chance",
+        (False, True): "one_class",
+        (True, True): "both",
+    }[(at_chance, one_class)]
+    facts = {
+        "verdict": verdict,
+        "accuracy": accuracy,
+        "chance": guess,
+        "margin": CHANCE_MARGIN,
+        "classes": k,
+        "top_class": str(class_names[top]) if top < len(class_names) else str(top),
+        "top_count": top_count,
+        "top_share": top_share,
+        "n": n,
+    }
+    if verdict == "ok":
+        return Claim("", **facts)
+    name = facts["top_class"]
+    parts = ["This model has not learned the task:"]
+    if at_chance:
+        parts.append(
+            f"test accuracy {accuracy:.2%} is at most {100 * CHANCE_MARGIN:g} points above "
+            f"a uniform guess among {k} classes ({guess:.2%})."
+        )
+    else:
+        parts.append(f"test accuracy is {accuracy:.2%}.")
+    parts.append(
+        f"It predicts {name} for {top_count:,} of {n:,} test images"
+        + (
+            f"; always answering {name} would score {top_share:.2%}."
+            if one_class
+            else " (its most frequent answer)."
+        )
+    )
+    parts.append("Check it (Train page, Evaluate's mistakes) before using it everywhere.")
+    return Claim(" ".join(parts), **facts)
+
+
+@claims.claim
+def tutorial_rounding_case(found_correct: int, test_accuracy: float, n: int) -> Claim:
+    """What the Fashion-MNIST tutorial's own rounding cost, from the two numbers it printed.
+
+    The tutorial prints ``Found 9188 correct labels`` (counted after its
+    ``np.argmax(np.round(…))``) for a model whose ``model.evaluate`` test accuracy, an
+    argmax count, it printed as 0.9230 on the ``n`` = 10,000 test images: 9,230 correct,
+    so the rounding lost 42 images. The accuracy is shown with as many decimals as it
+    takes for the shown value times ``n`` to round to the count the sentence states.
+
+    Examples
+    --------
+    >>> c = tutorial_rounding_case(9188, 0.9230, 10_000)
+    >>> c.facts["by_argmax"], c.facts["lost"]
+    (9230, 42)
+    """
+    found, n, acc = int(found_correct), int(n), float(test_accuracy)
+    if n < 1 or not 0 <= found <= n or not 0.0 <= acc <= 1.0:
+        raise ValueError(
+            f"need n >= 1, 0 <= found_correct <= n and 0 <= test_accuracy <= 1; got "
+            f"n={n}, found_correct={found}, test_accuracy={acc}"
+        )
+    by_argmax = round(acc * n)
+    shown = repr(acc)  # exact, when no shorter form rounds to the same count
+    for d in range(4, 18):
+        if round(float(f"{acc:.{d}f}") * n) == by_argmax:
+            shown = f"{acc:.{d}f}"
+            break
+    lost = by_argmax - found
+    if lost > 0:
+        tail = f"the rounding lost {lost:,} image{'s' if lost != 1 else ''}."
+    elif lost == 0:
+        tail = "the rounding changed no count."
+    else:
+        tail = f"the rounding counted {-lost:,} more (class-0 images guessed right by chance)."
+    text = (
+        f'The tutorial itself printed "Found {found} correct labels" after the rounding, '
+        f"for a model with test accuracy {shown} on {n:,} test images, i.e. {by_argmax:,} "
+        f"correct by argmax: {tail}"
+    )
+    return Claim(
+        text, found_correct=found, test_accuracy=acc, shown_accuracy=shown, n=n,
+        by_argmax=by_argmax, lost=lost,
+    )  # fmt: skip

@@ -26,6 +26,9 @@ import keras
 import numpy as np
 from scipy.stats import spearmanr
 
+from cnnviz import claims
+from cnnviz.novelty import percent, shown
+
 METHODS: dict[str, str] = {
     "gradcam": "Grad-CAM",
     "gradcam++": "Grad-CAM++",
@@ -202,11 +205,30 @@ def passthrough_note(model: keras.Model, name: str) -> str | None:
     """
     layer = model.get_layer(name)
     if isinstance(layer, keras.layers.Flatten):
-        size = int(np.prod(layer.output.shape[1:]))
-        return f"Flatten only lines up the previous layer's values into one vector of {size}."
+        return passthrough_sentence("flatten", int(np.prod(layer.output.shape[1:])))
     if isinstance(layer, keras.layers.Dropout):
-        return "Dropout is switched off when predicting: its output equals its input."
+        return passthrough_sentence("dropout")
     return None
+
+
+@claims.claim
+def passthrough_sentence(kind: str, size: int | None = None) -> claims.Claim:
+    """The note for a ``"flatten"`` layer (of ``size`` outputs) or a ``"dropout"`` layer.
+
+    >>> passthrough_sentence("flatten", 2048)
+    "Flatten only lines up the previous layer's values into one vector of 2048 values."
+    """
+    if kind == "flatten":
+        return claims.Claim(
+            f"Flatten only lines up the previous layer's values into one vector of {size} "
+            "values.",
+            kind=kind, size=size,
+        )  # fmt: skip
+    if kind == "dropout":
+        return claims.Claim(
+            "Dropout is switched off when predicting: its output equals its input.", kind=kind
+        )
+    raise ValueError(f"kind must be 'flatten' or 'dropout', got {kind!r}")
 
 
 def kernels(model: keras.Model, layer: str | None = None) -> np.ndarray:
@@ -434,32 +456,120 @@ def display_limits(maps: np.ndarray, index: int, shared: bool) -> tuple[float, f
     return 0.0, (top if top > 0 else 1.0)
 
 
+EVIDENCE_MEASURE = "largest value of each class's map, one scale per method"
+
+
+def _g_pair(a: float, b: float, sig: int = 3) -> tuple[str, str]:
+    """``a`` and ``b`` to ``sig`` (or more) significant digits, as many as it takes for
+    the shown numbers to compare as the real ones do."""
+    for d in range(sig, 18):
+        x, y = f"{a:.{d}g}", f"{b:.{d}g}"
+        if np.sign(float(x) - float(y)) == np.sign(a - b):
+            return x, y
+    return repr(a), repr(b)
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+@claims.claim
 def evidence_summary(
     maps: dict[str, np.ndarray], names: tuple[str, ...] | list[str], predicted: int
-) -> str:
-    """Which class each method's strongest map belongs to, in one sentence.
+) -> claims.Claim:
+    """What the shared colour scale compares, and its numbers, for each method.
 
-    ``maps`` holds, per method name, :func:`evidence` ``(K, H, W)``. A method agrees
-    with the model when its largest value over all classes lies in the predicted class's
-    map; a method that finds no evidence for any class says so.
+    ``maps`` holds, per method name, :func:`evidence` ``(K, H, W)``. The measure is the
+    :data:`EVIDENCE_MEASURE`: each class's map's largest value, compared within a method.
+    That is not how much evidence the *model* has for a class: the maps are rectified
+    (only positive values kept; saliency keeps a gradient's size, not its sign) and not
+    normalised per class, so a class the model rejects can reach a higher value in one
+    spot. When that happens the sentence says so; it never calls a peak "more evidence".
 
     Examples
     --------
     >>> ev = np.zeros((3, 2, 2)); ev[1, 0, 0] = 2.0; ev[2, 1, 1] = 1.0
-    >>> print(evidence_summary({"Score-CAM": ev, "Grad-CAM": ev[::-1]}, "abc", 2))
-    Score-CAM gives its strongest map to class b, not c; Grad-CAM to class b, not c.
+    >>> text = evidence_summary({"Score-CAM": ev}, "abc", 2)
+    >>> print(text)  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    Each method's colour bar runs to the largest value of any of the 3 classes' maps ...
+    Score-CAM 2 for b, above 1 for the predicted c. A map's largest value is not ...
     """
-    parts = []
-    for i, (method, ev) in enumerate(maps.items()):
-        peaks = np.asarray(ev).reshape(len(ev), -1).max(axis=1)  # (K,)
-        if not np.isfinite(peaks).all() or peaks.max() <= 0:
-            parts.append(f"{method} finds no evidence for any class")
+    peaks_of, tops, agrees, shown_peaks, said = {}, {}, {}, {}, []
+    for method, ev in maps.items():
+        ev = np.nan_to_num(np.asarray(ev, dtype=np.float64), nan=0.0)
+        peaks = ev.reshape(len(ev), -1).max(axis=1)  # (K,)
+        peaks_of[method] = tuple(float(v) for v in peaks)
+        if not peaks.max() > 0:
+            tops[method] = agrees[method] = None
+            said.append(f"{method} finds no positive value for any class")
             continue
-        top = int(np.argmax(peaks))
-        verb = "gives its strongest map to" if i == 0 else "to"
-        tail = "the predicted class" if top == predicted else f"not {names[predicted]}"
-        parts.append(f"{method} {verb} class {names[top]}, {tail}")
-    return "; ".join(parts) + "." if parts else "No method was run."
+        top = tuple(int(i) for i in np.flatnonzero(peaks == peaks.max()))
+        tops[method], agrees[method] = top, predicted in top
+        hi, own = _g_pair(float(peaks.max()), float(peaks[predicted]))
+        shown_peaks[method] = (hi, own)
+        if predicted in top:
+            others = [names[i] for i in top if i != predicted]
+            tie = f", tied with {_join(others)}" if others else ""
+            said.append(f"{method} {own} for the predicted {names[predicted]}, the largest{tie}")
+        else:
+            said.append(
+                f"{method} {hi} for {_join([names[i] for i in top])}, above {own} for the "
+                f"predicted {names[predicted]}"
+            )
+    text = (
+        "Each method's colour bar runs to the largest value of any of the "
+        f"{len(names)} classes' maps for this image, so a class whose map peaks lower looks "
+        "paler; the methods measure in different units, so compare classes within a "
+        "method, not methods. The "
+        f"{EVIDENCE_MEASURE}: " + ("; ".join(said) if said else "no method was run") + "."
+    )
+    if any(a is False for a in agrees.values()):
+        text += (
+            " A map's largest value is not the model's evidence for the class: the maps "
+            "are rectified (only positive values are kept; saliency keeps a gradient's "
+            "size, not its sign) and not normalised per class, so a class the model "
+            "rejects can reach a higher value in one spot while the rest of its map counts "
+            "against it. The model's answer is its probability; each map's own scale "
+            "shows *where* a method looks."
+        )
+    return claims.Claim(
+        text, measure=EVIDENCE_MEASURE, peaks=peaks_of, top=tops, agrees=agrees,
+        shown=shown_peaks, predicted=int(predicted), n_classes=len(names),
+    )  # fmt: skip
+
+
+@claims.claim
+def target_sentence(
+    probs: np.ndarray, names: tuple[str, ...] | list[str], explained: int
+) -> claims.Claim:
+    """ "Predicted **7** (> 99.9 %); explaining class **3**." (probability as :func:`percent`).
+
+    >>> target_sentence(np.array([0.2, 0.8]), ("a", "b"), 0)
+    'Predicted **b** (80.0 %); explaining class **a**.'
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    best = int(np.argmax(probs))
+    return claims.Claim(
+        f"Predicted **{names[best]}** ({percent(probs[best])}); explaining class "
+        f"**{names[explained]}**.",
+        predicted=best, probability=float(probs[best]), explained=int(explained),
+    )  # fmt: skip
+
+
+def map_title(model: keras.Model, method: str, layer: str | None = None) -> str:
+    """A heatmap's title: the method, the layer it reads and that layer's real size.
+
+    ``"Grad-CAM · conv3 7×7, upsampled to 28×28"``; ``"Vanilla saliency · input 28×28"``
+    (saliency maps are gradients at the input pixels).
+    """
+    h, w = image_shape(model)[:2]
+    convs = conv_layers(model)
+    if method not in CAM_METHODS or not convs:
+        return f"{METHODS[method]} · input {h}×{w}"
+    layer = layer or convs[-1]
+    mh, mw = (int(v) for v in model.get_layer(cam_maps_layer(model, layer)).output.shape[1:3])
+    up = "" if (mh, mw) == (h, w) else f", upsampled to {h}×{w}"
+    return f"{METHODS[method]} · {layer} {mh}×{mw}{up}"
 
 
 # ---------------------------------------------------------------------- sanity check
@@ -494,8 +604,13 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 SANITY_THRESHOLD = 0.5  # rank correlation at or above this: the map barely changed
 
 
-def sanity_verdict(rho: float, threshold: float = SANITY_THRESHOLD) -> str:
-    """The sanity check's verdict on one method, with the rule it applies.
+@claims.claim
+def sanity_verdict(rho: float, threshold: float = SANITY_THRESHOLD) -> claims.Claim:
+    """The sanity check's verdict on one method, with the comparison it makes.
+
+    The size of the correlation counts, in either direction: a strong *negative* rank
+    correlation means the map on random weights ranks the pixels largely in reverse,
+    so it still follows the image rather than what the model learned.
 
     Parameters
     ----------
@@ -503,32 +618,55 @@ def sanity_verdict(rho: float, threshold: float = SANITY_THRESHOLD) -> str:
         Spearman rank correlation between the method's map on the trained model and on a
         copy with random weights (:func:`rank_correlation`); NaN when a map is blank.
     threshold : float
-        At or above it the map is called suspicious.
+        At or above it, ``|rho|`` is called suspicious.
 
     Examples
     --------
-    >>> sanity_verdict(0.651)
-    'suspicious: 0.65 ≥ 0.5, the map barely changed when the weights were randomised'
-    >>> sanity_verdict(-0.1)
-    'passes: -0.10 < 0.5, the map changed with the weights'
+    >>> print(sanity_verdict(0.651))
+    suspicious: |ρ| = 0.65 ≥ 0.5 (ρ = 0.65): the map barely changed when the weights were randomised
+    >>> print(sanity_verdict(-0.1))
+    passes: |ρ| = 0.10 < 0.5 (ρ = −0.10): the map changed with the weights
     """
+    rho, threshold = float(rho), float(threshold)
     if not np.isfinite(rho):
-        return "cannot tell: one of the maps is blank (no evidence to compare)"
-    if rho >= threshold:
-        return (
-            f"suspicious: {rho:.2f} ≥ {threshold:g}, the map barely changed when the "
-            "weights were randomised"
+        return claims.Claim(
+            "cannot tell: one of the maps is blank (no ranking to compare)",
+            verdict="cannot tell", rho=rho, size=abs(rho), threshold=threshold,
+        )  # fmt: skip
+    limit = f"{threshold:g}" if float(f"{threshold:g}") == threshold else repr(threshold)
+    size = abs(rho)
+    number = shown(size, threshold)
+    signed = f"{'−' if rho < 0 else ''}{number}"
+    facts = dict(rho=rho, size=size, threshold=threshold, comparison="|rho| >= threshold")
+    if size >= threshold:
+        if rho < 0:
+            detail = (
+                f"(ρ = {signed}, a strong negative correlation): the map on random weights "
+                "ranks the pixels largely in reverse, so it still follows the image more "
+                "than what the model learned"
+            )
+        else:
+            detail = f"(ρ = {signed}): the map barely changed when the weights were randomised"
+        return claims.Claim(
+            f"suspicious: |ρ| = {number} ≥ {limit} {detail}", verdict="suspicious", **facts
         )
-    return f"passes: {rho:.2f} < {threshold:g}, the map changed with the weights"
+    return claims.Claim(
+        f"passes: |ρ| = {number} < {limit} (ρ = {signed}): the map changed with the weights",
+        verdict="passes", **facts,
+    )  # fmt: skip
 
 
-def sanity_rule(threshold: float = SANITY_THRESHOLD) -> str:
+@claims.claim
+def sanity_rule(threshold: float = SANITY_THRESHOLD) -> claims.Claim:
     """The sanity check's rule in one sentence, to print next to its verdicts."""
-    return (
-        f"Rule: a method passes when the Spearman rank correlation between its map on the "
-        f"trained model and on a copy with random weights is below {threshold:g}; at "
-        f"{threshold:g} or above the map barely depends on what the model learned "
-        "(Adebayo et al., 2018)."
+    return claims.Claim(
+        "Rule: a method passes when the size |ρ| of the Spearman rank correlation between "
+        f"its map on the trained model and on a copy with random weights is below "
+        f"{threshold:g}; at {threshold:g} or above, in either direction, the map barely "
+        "depends on what the model learned (a strong negative ρ: the random model's map "
+        "ranks the same pixels in reverse, still following the image). After Adebayo et "
+        "al., 2018.",
+        threshold=threshold,
     )
 
 
@@ -566,6 +704,7 @@ def mass_fraction(cam: np.ndarray, mask: np.ndarray) -> float:
 # ten class dreams of the default model and of book_mnist are read as their class by
 # another model too).
 DREAM_STEPS = 100
+DREAM_MARGIN = 2  # pixels around a filter's receptive field in Dream.view
 
 
 @dataclass
@@ -589,7 +728,7 @@ class Dream:
     scores: list[float]
     box: tuple[int, int, int, int] | None = None
 
-    def view(self, margin: int = 2) -> np.ndarray:
+    def view(self, margin: int = DREAM_MARGIN) -> np.ndarray:
         """The part worth looking at: the whole image, or a filter's field plus ``margin``."""
         if self.box is None:
             return self.image
@@ -832,45 +971,138 @@ def maximize(
     return [Dream(images[i], [float(v) for v in curves[i]], box) for i in range(n)]
 
 
-def curves_verdict(scores: dict[str, list[float]]) -> str:
+@claims.claim
+def curves_verdict(scores: dict[str, list[float]]) -> claims.Claim:
     """One true sentence about activation-maximisation curves: did each target rise?
 
     A curve *rose* when its last value is above its first. The sentence names the
-    targets that did not, so a caption never claims a rise the curves do not show.
+    targets that did not, so a caption never claims a rise the curves do not show, and
+    it prints each pair of numbers with the digits it takes to show their order.
 
     Examples
     --------
-    >>> curves_verdict({"class 3": [0.1, 2.0], "class 8": [0.5, 4.0]})
-    'Both curves rose: each target fires more strongly than at the start (on average 0.3 → 3).'
-    >>> curves_verdict({"class 3": [0.1, 2.0], "class 8": [4.0, 1.0]})
-    '1 of 2 curves rose; class 8 (4 → 1) did not: try more steps or weaker penalties.'
+    >>> print(curves_verdict({"class 3": [0.1, 2.0], "class 8": [0.5, 4.0]}))
+    Both curves rose: each target fires more strongly than at the start (on average 0.3 → 3).
+    >>> print(curves_verdict({"class 3": [0.1, 2.0], "class 8": [4.0, 1.0]}))
+    1 of 2 curves rose; class 8 (4 → 1) did not: try more steps or weaker penalties.
     """
     if not scores:
-        return "There are no curves to read."
+        return claims.Claim("There are no curves to read.", verdict="empty")
     if any(len(v) < 2 for v in scores.values()):
-        return "One step is not a curve: run at least two steps to see whether the targets rise."
+        return claims.Claim(
+            "One step is not a curve: run at least two steps to see whether the targets rise.",
+            verdict="too short",
+        )
     firsts = np.array([v[0] for v in scores.values()], dtype=np.float64)
     lasts = np.array([v[-1] for v in scores.values()], dtype=np.float64)
     if not (np.isfinite(firsts).all() and np.isfinite(lasts).all()):
-        return "Some values are not finite numbers: the ascent diverged; try a smaller step."
+        return claims.Claim(
+            "Some values are not finite numbers: the ascent diverged; try a smaller step.",
+            verdict="diverged",
+        )
     rose = lasts > firsts
     n = len(rose)
+    names_rose = tuple(k for k, r in zip(scores, rose, strict=True) if r)
+    names_failed = tuple(k for k, r in zip(scores, rose, strict=True) if not r)
+    facts = dict(
+        rose=names_rose, failed=names_failed, first_mean=float(firsts.mean()),
+        last_mean=float(lasts.mean()),
+    )  # fmt: skip
     if rose.all():
         lead = {1: "The curve rose", 2: "Both curves rose"}.get(n, f"All {n} curves rose")
         who = "the target fires" if n == 1 else "each target fires"
-        return (
-            f"{lead}: {who} more strongly than at the start "
-            f"(on average {firsts.mean():.2g} → {lasts.mean():.2g})."
-        )
-    failed = [
-        f"{k} ({v[0]:.2g} → {v[-1]:.2g})"
-        for (k, v), r in zip(scores.items(), rose, strict=True)
-        if not r
-    ]
-    return (
+        a, b = _g_pair(facts["first_mean"], facts["last_mean"], 2)
+        return claims.Claim(
+            f"{lead}: {who} more strongly than at the start (on average {a} → {b}).",
+            verdict="rose", **facts,
+        )  # fmt: skip
+    failed = []
+    for k in names_failed:
+        a, b = _g_pair(float(scores[k][0]), float(scores[k][-1]), 2)
+        failed.append(f"{k} ({a} → {b})")
+    return claims.Claim(
         f"{int(rose.sum())} of {n} curves rose; {', '.join(failed)} did not: "
-        "try more steps or weaker penalties."
-    )
+        "try more steps or weaker penalties.",
+        verdict="mixed", **facts,
+    )  # fmt: skip
+
+
+@claims.claim
+def dream_label(target: str, probs: np.ndarray, names: tuple[str, ...] | list[str]) -> claims.Claim:
+    """A class dream's title: what the model reads it as, with :func:`percent`.
+
+    >>> dream_label("3", np.array([0.1, 0.9]), ("3", "8"))
+    'class 3 (read as 8, 90.0 %)'
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    best = int(np.argmax(probs))
+    return claims.Claim(
+        f"class {target} (read as {names[best]}, {percent(probs[best])})",
+        target=target, read_as=best, probability=float(probs[best]),
+    )  # fmt: skip
+
+
+@claims.claim
+def second_opinion_sentence(
+    other: str,
+    targets: list[int] | tuple[int, ...],
+    read_as: list[int] | tuple[int, ...],
+    names: tuple[str, ...] | list[str],
+) -> claims.Claim:
+    """What a second model, trained apart on the same data, reads the class dreams as.
+
+    ``targets[i]`` is the class dream ``i`` was made for, ``read_as[i]`` the second model's
+    top class for it. A dream both models read as its class shows what the class looks
+    like to a CNN; one only its own model reads so may be noise that fools that network.
+
+    Examples
+    --------
+    >>> str(second_opinion_sentence("m2", [0, 1], [0, 0], ("a", "b")))[:60]
+    'm2, a second model trained apart on the same data, reads 1 o'
+    """
+    targets = [int(t) for t in targets]
+    read_as = [int(r) for r in read_as]
+    if not targets or len(targets) != len(read_as):
+        raise ValueError(
+            f"need one reading per dream, got {len(targets)} dreams and {len(read_as)} readings"
+        )
+    n = len(targets)
+    misread = tuple((t, r) for t, r in zip(targets, read_as, strict=True) if t != r)
+    agreed = n - len(misread)
+    who = f"{other}, a second model trained apart on the same data,"
+    if not misread and n == 1:
+        text = (
+            f"{who} reads this dream as {names[targets[0]]}: it shows what the class "
+            "looks like to a CNN, not noise that fools one network."
+        )
+    elif not misread:
+        text = (
+            f"{who} reads all {n} dreams as their class: they show what the classes "
+            "look like to a CNN, not noise that fools one network."
+        )
+    else:
+        which = "; ".join(f"the {names[t]} dream as {names[r]}" for t, r in misread)
+        text = (
+            f"{who} reads {agreed} of {n} dream{'s' if n != 1 else ''} as "
+            f"{'its' if n == 1 else 'their'} class (it "
+            f"reads {which}): a dream only one model reads as its class may be noise that "
+            "fools that one network."
+        )
+    return claims.Claim(text, other=other, n=n, agreed=agreed, misread=misread)
+
+
+@claims.claim
+def filter_view_caption(box: tuple[int, int, int, int], margin: int = 2) -> claims.Claim:
+    """The caption under filter dreams: the receptive field (``box``) they are cut to."""
+    top, left, bottom, right = box
+    h, w = int(bottom - top), int(right - left)
+    return claims.Claim(
+        f"Each filter is shown in the {h}×{w} pixels its centre unit sees (its receptive "
+        f"field) plus a {margin}-pixel margin, on mid-grey: white where it wants "
+        "brightness, black where it wants darkness. For a first conv layer this is the "
+        "kernel's pattern; deeper filters combine several.",
+        field=(h, w), margin=margin,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------ ImageNet model

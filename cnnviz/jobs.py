@@ -28,6 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cnnviz import claims
+from cnnviz.claims import Claim
+
 __all__ = ["Job", "JobError", "JobHandle", "JobQueue", "default_max_running"]
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -179,22 +182,30 @@ class JobQueue:
         with self._lock:
             return self._queued.index(job) + 1 if job in self._queued else 0
 
-    def place_sentence(self, job: Job) -> str:
+    @claims.claim
+    def place_sentence(self, job: Job) -> Claim:
         """What a waiting learner reads: their place, and how busy the trainers are.
+
+        ``facts``: ``place`` (1 = next), ``running`` (jobs running now) and
+        ``max_running``; ``place`` is 0 and the text ``""`` once ``job`` is not waiting.
 
         Examples
         --------
         ``"Waiting for a free trainer — you are number 3. 2 runs are training on this
-        server (at most 2 at once)."``; ``""`` once ``job`` is no longer waiting.
+        server (at most 2 at once)."``
         """
         with self._lock:
+            busy = len(self._running)
             if job not in self._queued:
-                return ""
-            place, busy = self._queued.index(job) + 1, len(self._running)
+                return Claim("", place=0, running=busy, max_running=self.max_running)
+            place = self._queued.index(job) + 1
         runs = f"{busy} run{'s are' if busy != 1 else ' is'}"
-        return (
+        return Claim(
             f"Waiting for a free trainer — you are number {place}. {runs} training on this "
-            f"server (at most {self.max_running} at once)."
+            f"server (at most {self.max_running} at once).",
+            place=place,
+            running=busy,
+            max_running=self.max_running,
         )
 
     def running(self) -> list[Job]:

@@ -23,6 +23,8 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from cnnviz.claims import Claim, claim
+
 
 class ModelError(ValueError):
     """A model name, shape or file cannot be used; the message says why."""
@@ -490,9 +492,126 @@ def bundled(name: str) -> Path:
     return path
 
 
-def bundled_names() -> list[str]:
-    """Names of the pre-trained models shipped in ``assets/models``."""
-    return sorted(p.stem for p in MODELS_DIR.glob("*.keras"))
+# A bundled model's card names the data it was trained on; the older cards, from before
+# there was more than one, have none: those models learned the embedded MNIST sample.
+CARDLESS_DATASET = "mnist-sample"
+# What a model was trained on, by its card's dataset: handwritten digits or clothes
+# (Fashion-MNIST). Pages use it to pick samples, preprocessing and the sentences that
+# warn when a digit model looks at clothes (or the other way round).
+SUBJECTS = {"mnist-sample": "digits", "mnist": "digits", "fashion_mnist": "clothes"}
+# The second opinion on a model's class dreams (Filters): another bundled model trained on
+# the same data, apart. Measured (tests/test_explain.py, tests/test_models.py): the second
+# model reads the first one's class dreams as their class.
+SECOND_OPINIONS = {
+    DEFAULT_BUNDLED: "book_mnist",
+    "book_mnist": "cookbook_cnn",
+    "fashion_plain": "fashion_dropout",
+    "fashion_dropout": "fashion_plain",
+}
+
+
+def bundled_dataset(name: str) -> str:
+    """The dataset a bundled model was trained on, from its card (:data:`CARDLESS_DATASET`
+    when the card does not say)."""
+    return str(read_card(bundled(name)).get("dataset") or CARDLESS_DATASET)
+
+
+def bundled_names(dataset: str | None = None) -> list[str]:
+    """Names of the pre-trained models shipped in ``assets/models``.
+
+    Parameters
+    ----------
+    dataset : str, optional
+        Only the models whose card names this dataset (``"mnist-sample"``,
+        ``"fashion_mnist"``); all of them when ``None``.
+
+    Examples
+    --------
+    >>> bundled_names("fashion_mnist")
+    ['fashion_dropout', 'fashion_plain']
+    """
+    names = sorted(p.stem for p in MODELS_DIR.glob("*.keras"))
+    if dataset is None:
+        return names
+    return [n for n in names if bundled_dataset(n) == dataset]
+
+
+def bundled_class_names(name: str) -> tuple[str, ...]:
+    """A bundled model's class names: its card's ``class_names``, else its dataset's."""
+    from cnnviz import data
+
+    card = read_card(bundled(name))
+    if card.get("class_names"):
+        return tuple(str(c) for c in card["class_names"])
+    return data.CLASS_NAMES.get(bundled_dataset(name), data.DIGITS)
+
+
+def subject(dataset: str | None) -> str | None:
+    """``"digits"`` or ``"clothes"``: what a model trained on ``dataset`` has seen.
+
+    ``None`` for any other dataset (CIFAR-10, signs, the learner's own images) or none
+    known. A dataset that only narrows one of these (``"mnist-sample, digits 0–4 only"``,
+    the transfer base's) counts as it.
+
+    Examples
+    --------
+    >>> subject("mnist-sample"), subject("fashion_mnist"), subject("cifar10"), subject(None)
+    ('digits', 'clothes', None, None)
+    """
+    if not dataset:
+        return None
+    head = str(dataset).split(",")[0].strip()
+    return SUBJECTS.get(head)
+
+
+_SEEN = {"digits": "handwritten digits", "clothes": "Fashion-MNIST's clothes"}
+_IMAGE = {"digits": "a handwritten digit", "clothes": "a Fashion-MNIST photo of clothing"}
+_ANSWERS = {"digits": "a digit", "clothes": "one of its ten kinds of clothing"}
+
+
+@claim
+def mismatch_sentence(image: str | None, model: str | None, label: str) -> Claim | None:
+    """The one sentence a page shows when a model looks at the other kind of image.
+
+    ``image`` is what the picture is (``"digits"`` or ``"clothes"``, e.g. a bundled
+    sample's set, :func:`cnnviz.imaging.which_sample`), ``model`` what the model ``label``
+    was trained on (:func:`subject`). ``None`` when they agree or either is unknown.
+
+    Examples
+    --------
+    >>> s = mismatch_sentence("clothes", "digits", "handwriting_cnn")
+    >>> s[:76]
+    'This image is a Fashion-MNIST photo of clothing, but handwriting_cnn was tra'
+    >>> mismatch_sentence("digits", "digits", "book_mnist") is None
+    True
+    """
+    if image not in _SEEN or model not in _SEEN or image == model:
+        return None
+    text = (
+        f"This image is {_IMAGE[image]}, but {label} was trained on {_SEEN[model]}: it can "
+        f"only answer with {_ANSWERS[model]}, so its answer says nothing about what the "
+        "picture shows."
+    )
+    return Claim(text, image=image, model=model, label=label, mismatch=True)
+
+
+def second_opinion(name: str) -> str | None:
+    """Another bundled model trained on the same data as ``name``, to read its dreams.
+
+    :data:`SECOND_OPINIONS` first, else the first other bundled model of the same
+    dataset; ``None`` when ``name`` is the only one. Never a model of other data: a
+    digit model has nothing to say about a dream of a sneaker.
+
+    Examples
+    --------
+    >>> second_opinion("fashion_plain"), second_opinion("book_mnist")
+    ('fashion_dropout', 'cookbook_cnn')
+    """
+    same = [n for n in bundled_names(bundled_dataset(name)) if n != name]
+    preferred = SECOND_OPINIONS.get(name)
+    if preferred in same:
+        return preferred
+    return same[0] if same else None
 
 
 # --- the custom builder -----------------------------------------------------------------

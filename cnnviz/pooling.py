@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cnnviz import translation
+from cnnviz import claims, translation
+from cnnviz.claims import Claim
 from cnnviz.conv import (
     _check_padding,
     _nested,
@@ -26,6 +27,7 @@ from cnnviz.conv import (
     format_number,
     output_size,
     pad_amounts,
+    padding_words,
     plural,
     reached,
 )
@@ -211,15 +213,27 @@ class PoolStep:
     value: float
     winner: tuple[int, int] | None
 
-    def expression(self) -> str:
-        """E.g. ``"max(1, 1, 5, 6) = 6"`` or ``"(1 + 1 + 5 + 6) / 4 = 3.25"``."""
-        cells = [format_number(v) for v in self.window[~self.padded]]
+    @claims.claim
+    def expression(self) -> Claim:
+        """E.g. ``"max(1, 1, 5, 6) = 6"`` or ``"(1 + 1 + 5 + 6) / 4 = 3.25"``.
+
+        Facts ``mode``, ``cells`` (the real cells it names, padding left out), ``count``
+        and ``value``.
+        """
+        real = self.window[~self.padded]
+        cells = [format_number(v) for v in real]
+        facts = {
+            "mode": self.mode,
+            "cells": tuple(float(v) for v in real),
+            "count": len(cells),
+            "value": self.value,
+        }
         if self.mode == "max":
-            return f"max({', '.join(cells)}) = {format_number(self.value)}"
+            return Claim(f"max({', '.join(cells)}) = {format_number(self.value)}", **facts)
         text = " + ".join(cells)
         if self.mode == "avg":
-            return f"({text}) / {len(cells)} = {format_number(self.value)}"
-        return f"{text} = {format_number(self.value)}"
+            return Claim(f"({text}) / {len(cells)} = {format_number(self.value)}", **facts)
+        return Claim(f"{text} = {format_number(self.value)}", **facts)
 
 
 def pool_steps(
@@ -289,17 +303,42 @@ def shift(x: np.ndarray, dy: int = 0, dx: int = 0) -> np.ndarray:
     return translation.shift(as_matrix(x, "input"), dx=dx, dy=dy)
 
 
-def size_sentence(x_shape: tuple[int, ...], out_shape: tuple[int, ...], n_steps: int) -> str:
-    """``"4×4 → **2×2** in 4 window positions."`` (singular for one).
+@claims.claim
+def size_sentence(trace: dict) -> Claim:
+    """The sizes of a :func:`pool_trace`: ``"4×4, 2×2 max windows, stride 2, no padding →
+    **2×2** in 4 window positions."`` (singular for one).
+
+    Returns
+    -------
+    Claim
+        Facts ``input_shape``, ``window``, ``stride``, ``pads``, ``output_shape`` and
+        ``positions`` (window placements).
 
     Examples
     --------
-    >>> size_sentence((4, 4), (1, 1), 1)
-    '4×4 → **1×1** in 1 window position.'
+    >>> print(size_sentence(pool_trace(np.arange(16).reshape(4, 4), 4)))
+    4×4, 4×4 max windows, stride 4, no padding → **1×1** in 1 window position.
     """
-    h, w = x_shape[:2]
-    ho, wo = out_shape[:2]
-    return f"{h}×{w} → **{ho}×{wo}** in {plural(n_steps, 'window position')}."
+    (h, w), (ph, pw) = trace["input_shape"], trace["size"]
+    (sh, sw), (ho, wo) = trace["stride"], trace["output_shape"]
+    n = len(trace["steps"])
+    stride = f"stride {sh}" if sh == sw else f"stride ({sh}, {sw})"
+    op = {"max": "max", "avg": "average", "sum": "sum"}[trace["mode"]]
+    padding = trace["padding"]
+    if isinstance(padding, int) and padding > 0:  # padded cells are not zeros here
+        words = f"padding {padding} on every side (padded cells take no part)"
+    else:
+        words = padding_words(padding, trace["pads"])
+    return Claim(
+        f"{h}×{w}, {ph}×{pw} {op} windows, {stride}, {words} → **{ho}×{wo}** in "
+        f"{plural(n, 'window position')}.",
+        input_shape=(int(h), int(w)),
+        window=(int(ph), int(pw)),
+        stride=(int(sh), int(sw)),
+        pads=tuple(tuple(int(v) for v in p) for p in trace["pads"]),
+        output_shape=(int(ho), int(wo)),
+        positions=n,
+    )
 
 
 def pool_trace(
@@ -403,40 +442,78 @@ class ShiftDemo:
     mode: str
     padding: str
 
-    def summary(self) -> str:
-        """What the demo shows, in one or two sentences built from its own results."""
+    @claims.claim
+    def summary(self) -> Claim:
+        """What the demo shows, in a few sentences built from its own results.
+
+        Facts ``size``, ``stride``, ``mode``, ``padding``, ``moves``, ``unchanged`` (per
+        move after the first: whether the pooled map equals the original's) and
+        ``overlap`` (``stride < size``).
+        """
         op = {"max": "max", "avg": "average", "sum": "sum"}[self.mode]
+        pad = "no padding" if self.padding == "valid" else f"padding '{self.padding}'"
+        text = (
+            f"One bright pixel in a strip of {self.size}×{self.size} windows "
+            f"(stride {self.stride}, {pad}), moved right. "
+        )
         name = f"{self.size}×{self.size} {op} pooling, stride {self.stride},"
         one = self.unchanged[1]
-        text = f"With {name} moving the pixel 1 px "
+        text += f"With {name} moving the pixel 1 px "
         text += "leaves the pooled map unchanged" if one else "already changes the pooled map"
         if len(self.moves) > 2:
             far = self.moves[2]
             verb = "leaves it unchanged" if self.unchanged[2] else "changes it"
             text += f", and moving it {far} px {verb}"
         text += "."
+        facts = {
+            "size": self.size,
+            "stride": self.stride,
+            "mode": self.mode,
+            "padding": self.padding,
+            "moves": self.moves[1:],
+            "unchanged": self.unchanged[1:],
+            "overlap": self.stride < self.size,
+        }
         if one:
-            return text + (
-                " Pooling tolerates a shift that stays inside a window, not a larger one: "
-                "a little translation tolerance, not invariance."
+            return Claim(
+                text + " Pooling tolerates a shift that stays inside a window, not a larger "
+                "one: a little translation tolerance, not invariance.",
+                **facts,
             )
         if self.size == 1:
-            return text + " A 1×1 window pools nothing, so there is no tolerance to shifts."
-        return text + (
-            f" The windows overlap (stride {self.stride} < size {self.size}), so a 1 px move "
-            "already enters another window: no tolerance to shifts with these settings."
+            return Claim(
+                text + " A 1×1 window pools nothing, so there is no tolerance to shifts.",
+                **facts,
+            )
+        if self.stride < self.size:
+            return Claim(
+                text + f" The windows overlap (stride {self.stride} < size {self.size}), so a "
+                "1 px move already enters another window: no tolerance to shifts with these "
+                "settings.",
+                **facts,
+            )
+        return Claim(
+            text + " The 1 px move leaves the pixel's window: no tolerance to shifts with "
+            "these settings.",
+            **facts,
         )
 
 
-def _where(before: tuple[int, ...], after: tuple[int, ...]) -> str:
-    """Where the pixel went, relative to the windows that held it before."""
+@claims.claim
+def _where(before: tuple[int, ...], after: tuple[int, ...]) -> Claim:
+    """Where the pixel went, relative to the windows that held it before.
+
+    Facts ``before`` and ``after`` (the windows holding it) and ``relation``.
+    """
+    facts = {"before": tuple(before), "after": tuple(after)}
     if not after:
-        return "in no window (the stride skips it)"
+        return Claim("in no window (the stride skips it)", relation="none", **facts)
     if after == before:
-        return "still in the same window" if len(after) == 1 else "still in the same windows"
+        text = "still in the same window" if len(after) == 1 else "still in the same windows"
+        return Claim(text, relation="same", **facts)
     if not set(after) & set(before):
-        return "now in another window"
-    return "also in another window (overlap)"
+        return Claim("now in another window", relation="other", **facts)
+    return Claim("also in another window (overlap)", relation="overlap", **facts)
 
 
 def shift_demo(

@@ -11,6 +11,8 @@ their runs back). Everything of one learner lives in one folder::
           test.npz                the test images, only for a learner's own uploaded data
         numbers/<n>               run numbers (#n) claimed so far
         active.json               the model the learner chose for every page
+        state/<name>.json         what they chose on the pages (settings, Transfer results)
+        state/<name>.bin          their current image (Predict's upload or drawing)
         last_used                 touched on each visit; its age decides the clean-up
 
 Several server processes may share ``<root>`` (e.g. on a shared volume), so every
@@ -50,11 +52,15 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnviz import claims
+from cnnviz.claims import Claim
+
 ENV_ROOT = "CNNVIZ_RUNS_DIR"
 ENV_MAX_AGE = "CNNVIZ_RUNS_MAX_AGE_DAYS"
 DEFAULT_MAX_AGE_DAYS = 30.0
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 RUN_ID_RE = re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}")
+STATE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class RunStoreError(ValueError):
@@ -127,7 +133,13 @@ class RunRecord:
     start : dict
         Loss and accuracy before training (epoch 0), chance, uniform-guess loss.
     notes : list of str
-        Warnings (near chance, batch norm).
+        Warnings (near chance, a spike, batch norm).
+    images_per_sec : float
+        Training images per second of training time (validation excluded): the figure
+        the live progress line showed last (see :mod:`cnnviz.training`).
+    batches, batches_done : int
+        Batches per epoch and batches trained in all (0, 0 for runs stored before they
+        were counted): see :func:`trained_text`.
     """
 
     id: str
@@ -148,6 +160,8 @@ class RunRecord:
     subset: int = 0
     blocks: str = ""  # the custom builder's block list
     created: str = ""  # ISO 8601, UTC
+    batches: int = 0  # per epoch (0: not recorded)
+    batches_done: int = 0  # over the whole run, a partial last epoch included
 
     @property
     def label(self) -> str:
@@ -172,10 +186,13 @@ class RunRecord:
         return cls(**{k: v for k, v in raw.items() if k in names})
 
 
-def describe_augmentation(aug: dict | None) -> str:
+@claims.claim
+def describe_augmentation(aug: dict | None) -> Claim:
     """A short text of the augmentation settings that are on, e.g. ``"rotation 0.1, flip"``.
 
-    Works from the dict of any augmentation dataclass (its fields may change).
+    Works from the dict of any augmentation dataclass (its fields may change): every
+    setting that is on is named as stored (its key, then its value; a switch by its key
+    alone), in the dict's order; ``"none"`` when nothing is on.
 
     Examples
     --------
@@ -184,21 +201,76 @@ def describe_augmentation(aug: dict | None) -> str:
     >>> describe_augmentation(None)
     'none'
     """
-    if not aug:
-        return "none"
+    on = {k: v for k, v in (aug or {}).items() if v not in (None, False, 0, 0.0, "")}
     parts = [
         k if v is True else f"{k} {v:g}" if isinstance(v, int | float) else f"{k} {v}"
-        for k, v in aug.items()
-        if v not in (None, False, 0, 0.0, "")
+        for k, v in on.items()
     ]
-    return ", ".join(parts) or "none"
+    return Claim(", ".join(parts) or "none", settings=on)
+
+
+@claims.claim
+def trained_text(batches_done: int, batches: int, epochs: int) -> Claim:
+    """How much of a run trained, for the run table: ``"1 of 5 (ended at batch 24 of 57 of
+    epoch 2)"``, ``"3 of 3"``.
+
+    The first number counts *completed* epochs (``batches_done // batches``); a partial
+    epoch (a run stopped or failed mid-epoch) is named by the batch it ended at.
+    ``batches = 0`` is a run stored before batches were counted: then ``batches_done``
+    is the number of epochs that ran, and the last of them may have been cut short.
+
+    Examples
+    --------
+    >>> trained_text(81, 57, 5), trained_text(171, 57, 3)
+    ('1 of 5 (ended at batch 24 of 57 of epoch 2)', '3 of 3')
+    """
+    batches_done, batches, epochs = int(batches_done), int(batches), int(epochs)
+    if batches <= 0:
+        maybe = " (the last may be partial)" if batches_done else ""
+        return Claim(
+            f"{batches_done} of {epochs}{maybe}",
+            completed=None,
+            ran=batches_done,
+            partial=None,
+            epochs=epochs,
+        )
+    completed, partial = divmod(batches_done, batches)
+    text = f"{completed} of {epochs}"
+    if partial:
+        text += f" (ended at batch {partial} of {batches} of epoch {completed + 1})"
+    return Claim(text, completed=completed, partial=partial, batches=batches, epochs=epochs)
+
+
+@claims.claim
+def retention_sentence(days: float) -> Claim:
+    """How long runs are kept: ``"Runs unused for 30 days are removed."``.
+
+    Examples
+    --------
+    >>> retention_sentence(7.5)
+    'Runs unused for 7.5 days are removed.'
+    """
+    unit = "day" if days == 1 else "days"
+    return Claim(f"Runs unused for {days:g} {unit} are removed.", days=float(days))
+
+
+def _epochs_column(r: RunRecord) -> Claim:
+    """The run table's ``epochs``: completed of set, and where a partial epoch ended."""
+    epochs = int(r.config.get("epochs") or 0)
+    if r.batches > 0:
+        return trained_text(r.batches_done, r.batches, epochs)
+    ran = len(r.history.get("loss") or [])
+    if r.status in ("done", "early_stopping"):  # every epoch that ran, ran to its end
+        return trained_text(ran, 1, epochs)
+    return trained_text(ran, 0, epochs)
 
 
 def table_rows(records: list[RunRecord]) -> list[dict]:
     """One row per run with its hyperparameters as columns, for a sortable table.
 
-    Columns: run, status, learning rate, optimizer, batch, epochs (as set; a stopped run
-    says so in its status), augmentation, seed, best val accuracy, images/s, device.
+    Columns: run, status, learning rate, optimizer, batch, epochs (completed of set, and
+    where a partial one ended: :func:`trained_text`), augmentation, seed, best val
+    accuracy, images/s (training images per second of training time), device.
     """
     rows = []
     for r in records:
@@ -210,8 +282,8 @@ def table_rows(records: list[RunRecord]) -> list[dict]:
                 "learning rate": c.get("learning_rate"),
                 "optimizer": c.get("optimizer"),
                 "batch": c.get("batch_size"),
-                "epochs": c.get("epochs"),
-                "augmentation": describe_augmentation(c.get("augmentation")),
+                "epochs": str(_epochs_column(r)),
+                "augmentation": str(describe_augmentation(c.get("augmentation"))),
                 "seed": c.get("seed"),
                 "best val accuracy": r.best_val_accuracy,
                 "images/s": round(r.images_per_sec),
@@ -410,6 +482,55 @@ class RunStore:
         except (OSError, ValueError):
             return None
         return raw if isinstance(raw, dict) else None
+
+    # --- what the learner chose on the pages (forms, results) ----------------------------
+
+    def _state_path(self, token: str, name: str) -> Path:
+        if not STATE_NAME_RE.fullmatch(str(name)):
+            raise RunStoreError(f"not a state name: {name!r} (letters, digits, _ and -)")
+        return self.learner_dir(token) / "state" / f"{name}.json"
+
+    def set_state(self, token: str, name: str, payload: dict | None) -> None:
+        """Keep a JSON-able ``payload`` (a page's settings, a comparison's results) under
+        ``name`` for this learner, atomically; ``None`` forgets it."""
+        path = self._state_path(token, name)
+        if payload is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        _write_json_atomic(path, payload)
+
+    def get_state(self, token: str, name: str) -> dict | None:
+        """What :meth:`set_state` kept under ``name``, or ``None``."""
+        try:
+            raw = json.loads(self._state_path(token, name).read_text())
+        except (OSError, ValueError):
+            return None
+        return raw if isinstance(raw, dict) else None
+
+    def set_file(self, token: str, name: str, content: bytes | None) -> None:
+        """Keep raw bytes (the learner's current image) under ``name``; ``None`` forgets."""
+        path = self._state_path(token, name).with_suffix(".bin")
+        if content is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def get_file(self, token: str, name: str) -> bytes | None:
+        """What :meth:`set_file` kept under ``name``, or ``None``."""
+        try:
+            return self._state_path(token, name).with_suffix(".bin").read_bytes()
+        except OSError:
+            return None
 
     # --- age and clean-up --------------------------------------------------------------
 

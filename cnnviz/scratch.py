@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import keras
 import numpy as np
 
-from cnnviz import conv, data, models, pooling
+from cnnviz import claims, conv, data, models, pooling
 
 
 class ToyError(ValueError):
@@ -441,17 +442,195 @@ class ToyTrace:
     p: float  # sigmoid(z): P(class 1)
     model_p: float  # what model.predict says
 
-    def sum_text(self, i: int, j: int) -> str:
-        """The (i, j) sum written out: ``"0.125×0.31 + … + (−0.05) = 0.412"``."""
-        terms = " + ".join(
-            f"{a:.3f}×{_num(b)}"
-            for a, b in zip(self.windows[i, j].ravel(), self.kernel.ravel(), strict=True)
+    @claims.claim
+    def sum_text(self, i: int, j: int) -> claims.Claim:
+        """The (i, j) sum written out so that it can be checked by hand.
+
+        Inputs are shown with 3 decimals (they are multiples of 1/8, so exactly), weights
+        and the bias with :data:`WEIGHT_DIGITS`. The total after ``=`` is the sum of
+        exactly the numbers shown, to :data:`SUM_DIGITS` decimals; when the unrounded
+        weights give a different last digit (the value in the matrix), it follows in
+        brackets. ``"0.125×0.3100 + … + (-0.0500) = 0.4120"``.
+        """
+        xs = [_fixed(a, 3) for a in self.windows[i, j].ravel()]
+        ws = [_fixed(b, WEIGHT_DIGITS) for b in self.kernel.ravel()]
+        bias = _fixed(self.conv_bias, WEIGHT_DIGITS)
+        hand = sum((Decimal(a) * Decimal(b) for a, b in zip(xs, ws, strict=True)), Decimal(0))
+        shown = _decimal(hand + Decimal(bias), SUM_DIGITS)
+        true = _fixed(self.conv[i, j], SUM_DIGITS)
+        terms = " + ".join(f"{a}×{_paren(b)}" for a, b in zip(xs, ws, strict=True))
+        text = f"{terms} + {_paren(bias)} = {shown}"
+        if shown != true:
+            text += f" ({true} with the unrounded weights)"
+        return claims.Claim(
+            text,
+            inputs=xs,
+            weights=ws,
+            bias=bias,
+            total=shown,
+            true_total=true,
+            true_value=float(self.conv[i, j]),
         )
-        return f"{terms} + {_num(self.conv_bias)} = {self.conv[i, j]:.4f}"
 
 
-def _num(v: float) -> str:
-    return f"({v:.3f})" if v < 0 else f"{v:.3f}"
+# Decimals the walk-through shows: weights (and every number fed to a sum), the sums, p.
+WEIGHT_DIGITS = 4
+SUM_DIGITS = 4
+P_DIGITS = 6
+SOLVED_LOSS = 0.05  # an input answered with at most this cross-entropy is "solved"
+HIGH_LOSS = 0.6  # a trained model's loss above this: "still high" (a guess is ln 2 = 0.69)
+_KERAS_EPS = 1e-7  # Keras clips probabilities to [eps, 1 - eps] in binary cross-entropy
+
+
+def _fixed(v: float, digits: int) -> str:
+    """``v`` to ``digits`` decimals, never ``-0.0000`` (a value that rounds to 0 is ``0``)."""
+    s = f"{v:.{digits}f}"
+    return s[1:] if s.startswith("-") and float(s) == 0 else s
+
+
+def _decimal(v: Decimal, digits: int) -> str:
+    """An exact Decimal rounded half-even to ``digits`` decimals, never ``-0.0000``."""
+    q = v.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+    s = f"{q:.{digits}f}"
+    return s[1:] if s.startswith("-") and q == 0 else s
+
+
+def _paren(s: str) -> str:
+    """A negative number in brackets, as one writes it inside a sum."""
+    return f"({s})" if s.startswith("-") else s
+
+
+def input_loss(p: float, label: int) -> float:
+    """Binary cross-entropy of answering ``p = P(class 1)`` for an input of class ``label``.
+
+    Clipped as Keras clips it, so a certain right answer costs about 1e-7, not 0.
+    """
+    q = float(np.clip(p, _KERAS_EPS, 1 - _KERAS_EPS))
+    return float(-np.log(q) if label else -np.log1p(-q))
+
+
+def decide(p: float) -> tuple[int, bool]:
+    """``(class, tie)``: class 1 when ``p > 0.5``; at exactly 0.5 a tie, which goes to 0.
+
+    A sigmoid unit's two classes have probabilities ``(1 − p, p)``; argmax over them takes
+    the first of two equal values, so a tie is class 0 (as ``int(p > 0.5)`` says too).
+    """
+    return int(p > 0.5), p == 0.5
+
+
+def _class_words(p: float) -> str:
+    """The decision in words: ``class **1**``, a named tie, or a near tie that rounds."""
+    cls, tie = decide(p)
+    if tie:
+        return (
+            "a **tie**: p is exactly 0.5, so both classes are equally likely; argmax over "
+            "(1 − p, p) takes the first of equal values, so the answer is class **0**"
+        )
+    if _fixed(p, P_DIGITS) == _fixed(0.5, P_DIGITS):
+        return (
+            f"class **{cls}** (p is just {'above' if cls else 'below'} 0.5, although it "
+            f"rounds to {_fixed(0.5, P_DIGITS)})"
+        )
+    return f"class **{cls}**"
+
+
+def _small(v: float) -> str:
+    """A small non-negative quantity (a loss): 4 decimals, or 2 significant digits."""
+    return _fixed(v, 4) if v >= 1e-4 or v == 0 or not np.isfinite(v) else f"{v:.1e}"
+
+
+@claims.claim
+def filter_title(t: ToyTrace) -> claims.Claim:
+    """The filter panel's title, with its bias to :data:`WEIGHT_DIGITS` decimals."""
+    bias = _fixed(t.conv_bias, WEIGHT_DIGITS)
+    return claims.Claim(f"2. filter w (bias {bias})", bias=bias, value=t.conv_bias)
+
+
+@claims.claim
+def output_steps(t: ToyTrace) -> claims.Claim:
+    """Steps 5–7 of the walk-through (max-pooling, dense, sigmoid) as markdown.
+
+    Each step is computed from the numbers the previous step shows, so every line can be
+    checked by hand; when rounding makes that differ in the last digit from the unrounded
+    computation, the unrounded value follows in brackets. Ties are named: several cells
+    sharing the maximum, and ``p = 0.5`` (see :func:`decide`).
+    """
+    pooled = _fixed(t.pooled, SUM_DIGITS)  # as the ReLU matrix shows the cells
+    cells = [(int(i), int(j)) for i, j in zip(*np.nonzero(t.relu == t.pooled), strict=True)]
+    lead = "**5. Max-pooling** keeps the largest of the four:"
+    if t.pooled == 0:
+        pool = f"{lead} all four are 0 (the ReLU zeroed every sum), so it passes **{pooled}**."
+    elif len(cells) == 1:
+        pool = f"{lead} **{pooled}** (cell {cells[0]})."
+    else:
+        where = ", ".join(map(str, cells[:-1])) + f" and {cells[-1]}"
+        pool = f"{lead} **{pooled}** (cells {where} tie: the same value whichever is taken)."
+    w, b = _fixed(t.dense_w, WEIGHT_DIGITS), _fixed(t.dense_b, WEIGHT_DIGITS)
+    z_hand = _decimal(Decimal(w) * Decimal(pooled) + Decimal(b), SUM_DIGITS)
+    z_true = _fixed(t.z, SUM_DIGITS)
+    dense = f"**6. Dense**: z = w × max + b = {_paren(w)} × {pooled} + {_paren(b)} = **{z_hand}**"
+    if z_hand != z_true:
+        dense += f" ({z_true} with the unrounded numbers)"
+    p_hand = _fixed(float(_sigmoid(np.float64(float(z_hand)))), P_DIGITS)
+    p_true = _fixed(t.p, P_DIGITS)
+    sig = f"**7. Sigmoid**: p = 1 / (1 + e^(−z)) = **{p_hand}**"
+    if p_hand != p_true:
+        sig += f" ({p_true} with the unrounded z)"
+    cls, tie = decide(t.p)
+    text = f"{pool}\n\n{dense}\n\n{sig} → {_class_words(t.p)}"
+    return claims.Claim(
+        text,
+        pooled=pooled,
+        cells=cells,
+        dense_w=w,
+        dense_b=b,
+        z=z_hand,
+        z_true=z_true,
+        p=p_hand,
+        p_true=p_true,
+        decided=cls,
+        tie=tie,
+    )
+
+
+@claims.claim
+def agreement(t: ToyTrace) -> claims.Claim:
+    """Whether the hand computation and ``model.predict`` agree to :data:`P_DIGITS` decimals.
+
+    They "agree" only when the two numbers shown (``facts["by_hand"]``, ``facts["keras"]``)
+    are the same string.
+    """
+    hand, theirs = _fixed(t.p, P_DIGITS), _fixed(t.model_p, P_DIGITS)
+    agree = hand == theirs
+    if agree:
+        text = f"The hand computation and Keras agree to {P_DIGITS} decimals."
+    else:
+        text = (
+            f"The hand computation ({hand}) and Keras ({theirs}) differ in the last of "
+            f"{P_DIGITS} decimals: Keras computes in float32, numpy here in float64 "
+            f"(|difference| {abs(t.p - t.model_p):.1e})."
+        )
+    return claims.Claim(text, by_hand=hand, keras=theirs, agree=agree)
+
+
+@claims.claim
+def training_caption(
+    seed: int, epochs: int, loss: Sequence[float], traces: Sequence[ToyTrace]
+) -> claims.Claim:
+    """What training did: the loss before the first step and the loss of the model shown.
+
+    The last loss Keras reports is the one *before* the last step; the model shown has
+    taken that step, so its loss is computed from the walk-throughs (the mean over the
+    inputs of :func:`input_loss`).
+    """
+    first = float(loss[0]) if len(loss) else float("nan")
+    final = float(np.mean([input_loss(t.p, int(TOY_Y[i])) for i, t in enumerate(traces)]))
+    text = (
+        f"Trained with seed {seed} for {epochs} full-batch epoch{'s' * (epochs != 1)}: binary "
+        f"cross-entropy {_fixed(first, 3)} before the first step, {_small(final)} for the "
+        "trained model shown."
+    )
+    return claims.Claim(text, seed=seed, epochs=epochs, first=first, final=final)
 
 
 def toy_walkthrough(model, index: int = 0) -> ToyTrace:
@@ -467,32 +646,61 @@ def toy_walkthrough(model, index: int = 0) -> ToyTrace:
     if index not in (0, 1):
         raise ToyError(f"the toy problem has inputs 0 and 1, got {index}")
     by_name = {layer.name: layer for layer in model.layers}
-    kernel = _w(by_name["conv1"].kernel)[:, :, 0, 0]  # (3, 3)
-    b = float(_w(by_name["conv1"].bias)[0])
+    model_p = float(np.asarray(model.predict_on_batch(TOY_X[index : index + 1]))[0, 0])
+    return toy_trace(
+        index,
+        _w(by_name["conv1"].kernel)[:, :, 0, 0],
+        float(_w(by_name["conv1"].bias)[0]),
+        float(_w(by_name["output"].kernel)[0, 0]),
+        float(_w(by_name["output"].bias)[0]),
+        model_p,
+    )
+
+
+def toy_trace(
+    index: int,
+    kernel: np.ndarray,
+    conv_bias: float,
+    dense_w: float,
+    dense_b: float,
+    model_p: float | None = None,
+) -> ToyTrace:
+    """The walk-through of ``TOY_X[index]`` from the toy CNN's 12 numbers (no Keras).
+
+    Parameters
+    ----------
+    index : int
+        0 or 1.
+    kernel : np.ndarray
+        ``(3, 3)`` filter; ``conv_bias``, ``dense_w``, ``dense_b`` the other three numbers.
+    model_p : float, optional
+        What ``model.predict`` said (defaults to the hand computation's own ``p``).
+    """
+    if index not in (0, 1):
+        raise ToyError(f"the toy problem has inputs 0 and 1, got {index}")
+    kernel = np.asarray(kernel, dtype=np.float64).reshape(3, 3)
     x = TOY_X[index, :, :, 0].astype(np.float64)  # (4, 4)
     windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3))  # (2, 2, 3, 3), display only
-    pre = conv.conv2d(x, kernel, b)  # (2, 2)
+    pre = conv.conv2d(x, kernel, float(conv_bias))  # (2, 2)
     relu = np.maximum(pre, 0.0)
     at = np.unravel_index(int(relu.argmax()), relu.shape)
     pooled = float(pooling.pool2d(relu, 2, mode="max")[0, 0])
-    w = float(_w(by_name["output"].kernel)[0, 0])
-    bias = float(_w(by_name["output"].bias)[0])
-    z = w * pooled + bias
-    model_p = float(np.asarray(model.predict_on_batch(TOY_X[index : index + 1]))[0, 0])
+    z = float(dense_w) * pooled + float(dense_b)
+    p = float(_sigmoid(np.float64(z)))
     return ToyTrace(
         x,
         kernel,
-        b,
+        float(conv_bias),
         windows,
         pre,
         relu,
         pooled,
         (int(at[0]), int(at[1])),
-        w,
-        bias,
+        float(dense_w),
+        float(dense_b),
         z,
-        float(_sigmoid(np.float64(z))),
-        model_p,
+        p,
+        p if model_p is None else float(model_p),
     )
 
 
@@ -536,42 +744,100 @@ def table(rows: list[LayerDiff]) -> list[dict]:
     ]
 
 
-def relu_warning(traces: Sequence[ToyTrace], loss: Sequence[float] | None = None) -> str | None:
-    """The warning under the toy walk-through, or ``None`` when there is nothing to warn about.
+@claims.claim
+def relu_note(
+    traces: Sequence[ToyTrace], loss: Sequence[float] | None = None
+) -> claims.Claim | None:
+    """The note under the toy walk-through, or ``None`` when there is nothing to say.
 
-    It calls the ReLU "dead" only when it really outputs 0 in all four cells for every
-    input shown (then max-pooling passes 0, the prediction is ``sigmoid(dense bias)``
-    whatever the input, and no gradient reaches the filter). A ReLU dead for some inputs
-    only, or a loss that is still high although the ReLU passes values, get their own
-    sentences.
+    ``facts["warn"]`` says whether it is a fault (shown as a warning) or an explanation
+    (shown as information). Cases, by ``facts["kind"]``:
+
+    - ``"dead"`` (warn): the ReLU outputs 0 in all four cells for every input, so
+      max-pooling passes 0, the prediction is ``sigmoid(b)`` whatever the input and no
+      gradient reaches the filter: training cannot fix it.
+    - ``"solved_input"`` (no warning): for one input the ReLU outputs 0, but the model
+      answers it right with a cross-entropy of at most :data:`SOLVED_LOSS` through the
+      dense bias alone; the filter gets no gradient from it and needs none.
+    - ``"dead_input"`` (warn): the same for an input the model does not answer well.
+    - ``"high_loss"`` (warn): a trained model whose loss (of the model shown, mean over
+      the inputs) is still above :data:`HIGH_LOSS` although the ReLU passes values; said
+      too, and then a warning, after ``"solved_input"``.
 
     Parameters
     ----------
     traces : sequence of ToyTrace
-        The walk-throughs of the inputs shown (index = input number).
+        The walk-throughs of the inputs shown (index = input number = its label).
     loss : sequence of float, optional
         Training loss per epoch, when the model was trained.
     """
     dead = [i for i, t in enumerate(traces) if not np.any(t.relu > 0)]
+    losses = [input_loss(t.p, int(TOY_Y[i])) for i, t in enumerate(traces)]
+    final = float(np.mean(losses)) if losses else float("nan")  # the model shown
+    base = {"dead": dead, "losses": losses}
     if traces and len(dead) == len(traces):
         worst = max(float(t.conv.max()) for t in traces)
-        return (
+        p = traces[0].p
+        return claims.Claim(
             "Dead ReLU: for every input the filter's four sums are ≤ 0 (largest "
-            f"{worst:.4f}), so the ReLU outputs 0, max-pooling passes 0 and the prediction "
-            f"is sigmoid(bias) = {traces[0].p:.4f} whatever the input. No gradient reaches "
-            "the filter, so training cannot fix it: try another seed."
+            f"{_fixed(worst, SUM_DIGITS)}), so the ReLU outputs 0, max-pooling passes 0 and "
+            f"the prediction is sigmoid(b) = {_fixed(p, 4)} whatever the input "
+            f"({_class_words(p)}). No gradient reaches the filter, so training cannot fix "
+            "it: try another seed.",
+            kind="dead",
+            warn=True,
+            largest_sum=worst,
+            p=p,
+            **base,
         )
     if dead:
-        which = ", ".join(f"#{i}" for i in dead)
-        return (
-            f"For input {which} the ReLU outputs 0 in all four cells: the model answers "
-            f"sigmoid(bias) = {traces[dead[0]].p:.4f} for it, and the filter gets no gradient "
-            "from it."
+        i = dead[0]
+        t, label = traces[i], int(TOY_Y[i])
+        cls, _ = decide(t.p)
+        if cls == label and losses[i] <= SOLVED_LOSS:
+            text = (
+                f"For input #{i} the ReLU outputs 0 in all four cells, so the model answers "
+                f"sigmoid(b) = {_fixed(t.p, 4)} for it: class {label}, right, with a "
+                f"cross-entropy of {_small(losses[i])}. The filter gets no gradient from "
+                "this input, and needs none: the dense layer's bias answers it on its own."
+            )
+            high = loss is not None and len(loss) > 0 and final > HIGH_LOSS
+            if high:
+                text += (
+                    f" But the loss of the trained model, over both inputs, is still "
+                    f"{_fixed(final, 3)}: train for more epochs or try another seed."
+                )
+            return claims.Claim(
+                text,
+                kind="solved_input",
+                warn=high,
+                input=i,
+                p=t.p,
+                input_loss=losses[i],
+                final=final,
+                **base,
+            )
+        return claims.Claim(
+            f"For input #{i} the ReLU outputs 0 in all four cells: the model answers "
+            f"sigmoid(b) = {_fixed(t.p, 4)} for it ({_class_words(t.p)}, label {label}, "
+            f"cross-entropy {_small(losses[i])}), and the filter gets no gradient from it.",
+            kind="dead_input",
+            warn=True,
+            input=i,
+            p=t.p,
+            input_loss=losses[i],
+            **base,
         )
-    if loss is not None and len(loss) and loss[-1] > 0.6:
-        passed = ", ".join(f"{t.pooled:.4f}" for t in traces)
-        return (
-            f"The loss is still {loss[-1]:.3f} after {len(loss)} epochs although the ReLU "
-            f"passes values (max-pooled: {passed}): train for more epochs or try another seed."
+    if loss is not None and len(loss) and final > HIGH_LOSS:
+        passed = ", ".join(_fixed(t.pooled, SUM_DIGITS) for t in traces)
+        return claims.Claim(
+            f"The loss of the trained model is still {_fixed(final, 3)} after {len(loss)} "
+            f"epoch{'s' * (len(loss) != 1)} although the ReLU passes values (max-pooled: "
+            f"{passed}): train for more epochs or try another seed.",
+            kind="high_loss",
+            warn=True,
+            final=final,
+            epochs=len(loss),
+            **base,
         )
     return None

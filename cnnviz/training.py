@@ -20,8 +20,19 @@ progress and stopping, at the cost of speed.
 Live curves. Keras's batch logs are running means since the start of the epoch; the
 reporter turns them back into the mean loss and accuracy *of the batches of each
 execution* (``Progress.points``), the per-batch points the Train page draws (faint, with
-an exponential moving average on top, as TensorBoard does: :func:`smooth`). Validation
-is measured once per epoch, and once before training (epoch 0, :class:`Start`).
+a smoothed trend on top: :func:`smooth`, an exponential moving average of the *log* of
+the loss, so one early spike of 10⁴ does not hold the trend up for dozens of points). An
+epoch's last execution is often a stub (57 batches in executions of 8 leave one batch,
+maybe a partial one): when it holds less than half an execution's images it is merged
+into the point before, so no point rests on a handful of images. Validation is measured
+once before training (epoch 0, :class:`Start`) and at the end of every epoch, and drawn
+where it was measured (``points["val_epoch"]``: a run stopped at batch 24 of 57 of its
+first epoch validates at epoch 24/57 = 0.42, not 1).
+
+Speed. ``images/s`` is one figure everywhere (the live progress line, the result, the
+run table): **training images per second of training time**, where training time runs
+from each epoch's start to its last batch's end: validation and the epoch-0 measurement
+are not counted, compiling the step (inside the first batches) is.
 
 Batch norm. In inference mode (validation, ``predict``, every other page) a
 ``BatchNormalization`` layer uses moving averages of its inputs' mean and variance,
@@ -33,12 +44,16 @@ images with the current weights before each validation (PreciseBN, Wu & Johnson 
 "Rethinking 'Batch' in BatchNorm"); training itself, which normalises by each batch's
 own statistics, is unchanged.
 
-How a run ends (``TrainResult.status``, one of :data:`STATUSES`):
+How a run ends (``TrainResult.status``, one of :data:`STATUSES`), judged by
+:func:`diagnose` on measures a learner sees on the chart:
 
 - ``"nan"``: the loss became NaN or infinite; the run stops at once.
-- ``"diverged"``: the run went wrong without NaNs (see :func:`diagnose`): the training
-  loss ended far above where it started, or the accuracy ended near chance after the
-  loss had blown up (or after starting above chance).
+- ``"diverged"``: the run went wrong without NaNs: the training loss *ended* (the mean of
+  the last 10 % of the training points, at least one: :func:`ending`) above twice both
+  where it started (epoch 0) and the loss of a uniform guess, or the last validation
+  accuracy is no better than chance after the loss had blown up (or after starting above
+  chance). A run that spikes and comes back below that line is not diverged (a note
+  says it spiked, :func:`spike_note`).
 - ``"stopped"``: the learner asked to stop (or another click ended the run).
 - ``"early_stopping"``: validation loss stopped improving for ``patience`` epochs.
 - ``"done"``: every epoch ran.
@@ -48,14 +63,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
+from cnnviz import claims
+from cnnviz.claims import Claim
 from cnnviz.data import train_val_split
 from cnnviz.evaluation import cross_entropy, predict_classes
+from cnnviz.runs import trained_text
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -66,6 +84,10 @@ REPORTS_PER_EPOCH = 8  # at least this many live points per epoch on a CPU
 # accuracy ends within CHANCE_MARGIN of chance after a blow-up or a fall from above it.
 LOSS_FACTOR = 2.0  # "twice" in the messages of diagnose()
 CHANCE_MARGIN = 0.05
+# "ended at" (see ending): the mean of the last 1/TAIL_DIVISOR of the training points
+TAIL_DIVISOR = 10  # the last 10 %, rounded up, at least one point
+# Keras's own default learning rate of each optimizer (what lr_advice suggests first)
+KERAS_DEFAULT_LR = {"adam": 0.001, "rmsprop": 0.001, "sgd": 0.01}
 # Batch-norm disagreement (see BatchNormCheck): training-mode accuracy above
 # inference-mode accuracy by more than BN_ACCURACY_GAP, or mean top probabilities apart
 # by more than BN_CONFIDENCE_GAP.
@@ -155,19 +177,42 @@ class Augmentation:
         """Whether any change is switched on."""
         return bool(self.rotation or any(self.shifts) or self.zoom or self.flip)
 
-    def describe(self) -> str:
-        """The settings in the textbooks' words, e.g. ``"rotation ±20°, flip"``."""
+    @claims.claim
+    def describe(self) -> Claim:
+        """The settings in the textbooks' words, e.g. ``"rotation ±20°, horizontal flip"``.
+
+        Percentages keep every digit that matters (a shift of 0.004 reads ``0.4%``, never
+        ``0%``); a width shift and a different height shift read ``width × height``.
+
+        Examples
+        --------
+        >>> Augmentation(rotation=20, shift=0.1, flip=True, fill_mode="nearest").describe()
+        'rotation ±20°, shift 10%, horizontal flip (fill: nearest)'
+        """
         h, w = self.shifts
         parts = [f"rotation ±{self.rotation:g}°"] if self.rotation else []
         if h or w:
-            parts.append(f"shift {w:.0%} × {h:.0%}" if h != w else f"shift {w:.0%}")
+            parts.append(f"shift {_pct(w)} × {_pct(h)}" if h != w else f"shift {_pct(w)}")
         if self.zoom:
-            parts.append(f"zoom ±{self.zoom:.0%}")
+            parts.append(f"zoom ±{_pct(self.zoom)}")
         if self.flip:
             parts.append("horizontal flip")
+        facts = {
+            "rotation": self.rotation,
+            "width_shift": w,
+            "height_shift": h,
+            "zoom": self.zoom,
+            "flip": self.flip,
+            "fill_mode": self.fill_mode if parts else None,
+        }
         if not parts:
-            return "none"
-        return ", ".join(parts) + f" (fill: {self.fill_mode})"
+            return Claim("none", **facts)
+        return Claim(", ".join(parts) + f" (fill: {self.fill_mode})", **facts)
+
+
+def _pct(fraction: float) -> str:
+    """A fraction as a percentage with the digits it has: ``0.1 -> "10%"``, ``0.004 -> "0.4%"``."""
+    return f"{100 * fraction:g}%"
 
 
 # Named settings a learner can pick. "cookbook CIFAR": the cookbook's CIFAR-10 recipe
@@ -234,7 +279,11 @@ class Start:
         --------
         >>> Start(loss=2.31, accuracy=0.1, chance=0.11, guess_loss=2.30).loss_limit
         4.62
+
+        ``nan`` when either figure is unknown (``nan``): then no loss is "far above" it.
         """
+        if not (math.isfinite(self.loss) and math.isfinite(self.guess_loss)):
+            return math.nan
         return LOSS_FACTOR * max(self.loss, self.guess_loss)
 
     @property
@@ -249,7 +298,9 @@ class Progress:
 
     ``points`` holds the live curve so far: ``"epoch"`` (fractional: 1.5 = half way
     through epoch 2), ``"loss"`` and ``"accuracy"``, each the mean over the batches of one
-    execution (see the module docstring).
+    execution (an epoch's stub of a last execution merged into the one before), and
+    ``"val_epoch"``: where each validation of ``history`` was measured (see the module
+    docstring).
     """
 
     kind: str  # "batch" | "epoch"
@@ -262,12 +313,16 @@ class Progress:
     points: dict[str, list[float]] = field(default_factory=dict)
     images_seen: int = 0  # training images processed so far, over all epochs
     images_total: int = 0  # epochs × training images
-    seconds: float = 0.0  # since fit started (compilation included)
+    seconds: float = 0.0  # training time so far: validation excluded, compiling included
     start: Start | None = None
 
     @property
     def images_per_sec(self) -> float:
-        """Training images per second so far (0 before the first report)."""
+        """Training images per second of training time so far (0 before the first report).
+
+        The one definition of speed (module docstring): the result's and the run table's
+        ``images/s`` are the last report's.
+        """
         return self.images_seen / self.seconds if self.seconds > 0 else 0.0
 
     @property
@@ -293,8 +348,16 @@ class TrainResult:
         Further warnings, one sentence each (accuracy near chance; batch norm disagreeing
         with itself, :class:`BatchNormCheck`).
     images_per_sec : float
-        Training images actually processed per second of ``fit`` (a stopped run counts
-        only the batches it trained).
+        Training images per second of training time (validation excluded, compiling
+        included; a stopped run counts only the batches it trained): the same figure as
+        the last :attr:`Progress.images_per_sec`.
+    seconds : float
+        Wall-clock time of the whole ``fit``, validation included.
+    train_seconds : float
+        Training time (see the module docstring): what ``images_per_sec`` divides by.
+    batches, batches_done : int
+        Batches per epoch, and batches trained over the whole run (a stopped run's
+        partial epoch included): ``batches_done // batches`` full epochs.
     """
 
     history: dict[str, list[float]]
@@ -310,6 +373,9 @@ class TrainResult:
     images_seen: int = 0
     notes: list[str] = field(default_factory=list)
     batchnorm: BatchNormCheck | None = None
+    train_seconds: float = 0.0
+    batches: int = 0
+    batches_done: int = 0
 
     @property
     def failed(self) -> bool:
@@ -472,30 +538,48 @@ def measure_start(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Start:
     )
 
 
-def smooth(values, weight: float) -> np.ndarray:
-    """TensorBoard's smoothing: a debiased exponential moving average.
+def smooth(values, weight: float, log: bool = False) -> np.ndarray:
+    """TensorBoard's smoothing: a debiased exponential moving average (of the log, if asked).
 
     ``s_t = weight · s_{t-1} + (1 - weight) · v_t`` from ``s_0 = 0``, divided by
     ``1 - weight^t`` so the first points are not pulled towards 0. ``weight = 0`` returns
     the values; NaN/inf values are carried through as NaN and skipped by the average.
 
+    With ``log=True`` the average is taken of ``log(v)`` and turned back (a weighted
+    *geometric* mean), for a loss: a first point at 10⁴ among points near 2 then pulls
+    the trend up by a factor that fades as ``weight^t``, instead of holding it at
+    hundreds for dozens of points. Values ``<= 0`` have no log and are skipped too.
+
+    Each smoothed value is a weighted mean of the values so far, so it lies between their
+    minimum and maximum; a constant series smooths to itself. The trend runs across
+    epoch ends like any other point (no restart per epoch).
+
     Examples
     --------
     >>> smooth([1.0, 3.0], 0.5).round(4).tolist()  # (0.5·1)/0.5, (0.25·1 + 0.5·3)/0.75
     [1.0, 2.3333]
+    >>> smooth([10_000.0, 2.0, 2.0, 2.0], 0.6, log=True).round(1).tolist()
+    [10000.0, 48.8, 9.6, 4.7]
     """
     if not 0.0 <= weight < 1.0:
         raise TrainingError(f"smoothing must be in [0, 1), got {weight}")
-    v = np.asarray(values, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    ok = np.isfinite(v) & (v > 0) if log else np.isfinite(v)
+    x = np.log(np.where(ok, v, 1.0)) if log else np.where(ok, v, 0.0)
     out = np.full(v.shape, np.nan)
     acc, n = 0.0, 0
-    for i, value in enumerate(v):  # sequential by definition; curves have ~100s of points
-        if not math.isfinite(value):
-            continue
-        acc = weight * acc + (1.0 - weight) * value
+    for i in np.flatnonzero(ok):  # sequential by definition; curves have ~100s of points
+        acc = weight * acc + (1.0 - weight) * x[i]
         n += 1
         out[i] = acc / (1.0 - weight**n)
-    return out
+    if log:
+        out = np.exp(out)
+    # a mean of the values so far stays within their range, bar float rounding
+    seen = np.where(ok, v, np.nan)
+    with np.errstate(all="ignore"):
+        lo = np.fmin.accumulate(seen) if len(seen) else seen
+        hi = np.fmax.accumulate(seen) if len(seen) else seen
+    return np.where(ok, np.clip(out, lo, hi), np.nan)
 
 
 def _duration(seconds: float) -> str:
@@ -510,26 +594,42 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def progress_text(p: Progress) -> str:
-    """One line for the progress bar: epoch, batch, loss, images/s and time left.
+@claims.claim
+def progress_text(p: Progress) -> Claim:
+    """One line for the progress bar: epoch, batch, loss, images/s and training time left.
+
+    The loss is Keras's: the mean over this epoch's batches so far (the faint points on
+    the chart are means of groups of batches). The speed is :attr:`Progress.images_per_sec`
+    (training time; validation excluded), the time left is at that speed, so it leaves
+    validation out too, and says so.
 
     Examples
     --------
     >>> p = Progress("batch", 2, 5, 30, 57, {"loss": 0.25}, {}, images_seen=10_800,
     ...              images_total=36_000, seconds=4.0)
     >>> progress_text(p)
-    'epoch 2/5 · batch 30/57 · loss 0.2500 · 2,700 images/s · about 9 s left'
-    """
+    'epoch 2/5 · batch 30/57 · loss 0.2500 (mean of this epoch so far) · 2,700 images/s of training · about 9 s of training left'
+    """  # noqa: E501
     parts = [f"epoch {p.epoch}/{p.epochs}", f"batch {p.batch}/{p.batches}"]
     loss = p.logs.get("loss")
     if loss is not None:
-        parts.append(f"loss {loss:.4f}")
-    if p.images_per_sec > 0:
-        parts.append(f"{p.images_per_sec:,.0f} images/s")
+        parts.append(f"loss {loss:.4f} (mean of this epoch so far)")
+    rate = p.images_per_sec
+    if rate > 0:
+        parts.append(f"{rate:,.0f} images/s of training")
     left = p.seconds_left
     if left is not None:
-        parts.append(f"about {_duration(left)} left")
-    return " · ".join(parts)
+        parts.append(f"about {_duration(left)} of training left")
+    return Claim(
+        " · ".join(parts),
+        epoch=p.epoch,
+        epochs=p.epochs,
+        batch=p.batch,
+        batches=p.batches,
+        loss=loss,
+        images_per_sec=rate if rate > 0 else None,
+        seconds_left=left,
+    )
 
 
 # --- batch norm: training mode vs inference mode ----------------------------------------
@@ -587,37 +687,63 @@ class BatchNormCheck:
             or abs(self.train_top - self.infer_top) > BN_CONFIDENCE_GAP
         )
 
-    def sentence(self) -> str:
-        """One sentence for the learner: what disagrees, why, and what to try ("" if fine)."""
+    @claims.claim
+    def sentence(self) -> Claim:
+        """One sentence for the learner: what disagrees, why, and what to try ("" if fine).
+
+        ``facts["why"]``: ``None`` (agrees), ``"refreshed"`` (recomputed statistics still
+        disagree: batches differ from the data), ``"remembered"`` (the moving averages
+        still hold more than 5 % of their starting values) or ``"lagging"`` (they trail
+        the changing weights).
+        """
+        facts = {
+            "images": self.images,
+            "train_accuracy": self.train_accuracy,
+            "infer_accuracy": self.infer_accuracy,
+            "train_top": self.train_top,
+            "infer_top": self.infer_top,
+            "momentum": self.momentum,
+            "steps": self.steps,
+            "remembered": self.remembered,
+            "refreshed_from": self.refreshed_from,
+        }
         if not self.disagrees:
-            return ""
+            return Claim("", why=None, **facts)
         seen = (
-            f"On {self.images} validation images the model is {self.train_accuracy:.0%} "
+            f"On {self.images:,} validation images the model is {self.train_accuracy:.0%} "
             f"accurate and {self.train_top:.0%} sure on average in training mode (each batch "
             f"normalised by its own mean and variance) but {self.infer_accuracy:.0%} accurate "
             f"and {self.infer_top:.0%} sure in inference mode, which uses batch norm's "
             "moving averages"
         )
         if self.refreshed_from:
-            return (
+            return Claim(
                 f"{seen}, even though they were recomputed from {self.refreshed_from:,} "
                 "training images with the final weights: single batches differ too much from "
-                "the data as a whole — try a larger batch, or no dropout right before batch norm."
+                "the data as a whole — try a larger batch, or no dropout right before batch "
+                "norm.",
+                why="refreshed",
+                **facts,
             )
         left = self.remembered
         if left is not None and left > 0.05:
-            return (
+            lower = "(e.g. batchnorm momentum=0.9)" if self.momentum > 0.9 else "than that"
+            return Claim(
                 f"{seen}: with momentum {self.momentum:g} each training step moves them only "
-                f"{1 - self.momentum:.0%} of the way, so after {self.steps:,} steps they still "
-                f"hold {left:.0%} of their starting values (mean 0, variance 1) — train "
-                "longer, use a lower momentum (e.g. batchnorm momentum=0.9), or have them "
-                "recomputed from training images after training (cnnviz's batch-norm refresh)."
+                f"{_pct(1 - self.momentum)} of the way, so after {self.steps:,} steps they "
+                f"still hold {_pct(round(left, 2))} of their starting values (mean 0, variance "
+                f"1) — train longer, use a lower momentum {lower}, or have them recomputed "
+                "from training images after training (cnnviz's batch-norm refresh).",
+                why="remembered",
+                **facts,
             )
-        return (
+        return Claim(
             f"{seen}: they average the last ~{1 / (1 - self.momentum):.0f} steps (momentum "
             f"{self.momentum:g}), and early in training the weights change faster than that "
             "— train longer, or have them recomputed from training images after training "
-            "(cnnviz's batch-norm refresh)."
+            "(cnnviz's batch-norm refresh).",
+            why="lagging",
+            **facts,
         )
 
 
@@ -741,101 +867,482 @@ def batchnorm_check(
 
 
 def _num(value: float) -> str:
-    """``147,812`` for large values, ``2.303`` for small ones."""
+    """``147,812`` for large values, ``2.303`` for small ones (4 significant digits)."""
+    if not math.isfinite(value):
+        return str(value)
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def diagnose(
-    history: dict[str, list[float]], points: dict[str, list[float]], start: Start
-) -> tuple[str | None, str]:
-    """``("diverged", why)`` when a run without NaNs went wrong, else ``(None, "")``.
+def _floats(values) -> list[float]:
+    """A list of floats (``None`` as NaN): the shape JSON gives back a stored history."""
+    return [math.nan if v is None else float(v) for v in values or []]
 
-    The rule, with ``limit = LOSS_FACTOR × max(start.loss, ln K)`` (``LOSS_FACTOR`` = 2)
-    and ``near chance`` = at most ``start.chance + CHANCE_MARGIN`` (5 points):
 
-    1. the last epoch's training loss is above ``limit`` ("the loss ends far above where
-       it started": worse than twice a uniform guess), or
-    2. the last validation accuracy (training accuracy without validation data) is near
-       chance, and either the loss went above ``limit`` at some point (it blew up and
-       collapsed to one answer) or the model started above chance (training destroyed it).
+def tail_size(n: int) -> int:
+    """How many of ``n`` training points "the end of the run" is: 10 %, rounded up, ≥ 1.
 
-    A run that starts near chance and stays there *without* a blow-up has not learned
-    yet (too few steps, too small a learning rate): that is not divergence.
+    Examples
+    --------
+    >>> [tail_size(n) for n in (0, 1, 8, 10, 11, 57)]
+    [0, 1, 1, 1, 2, 6]
+    """
+    return max(1, -(-n // TAIL_DIVISOR)) if n > 0 else 0
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Where a run's training curve ended, on a measure the learner sees on the chart.
+
+    Attributes
+    ----------
+    loss, accuracy : float
+        The mean of the last :func:`tail_size` training points (``points`` of ``of``);
+        without live points, the last epoch's mean (``points == 0``).
+    points, of : int
+        How many points the mean is over, of how many.
+    first_epoch, last_epoch : float
+        Where those points sit on the chart's x axis (fractional epochs).
+    """
+
+    loss: float
+    accuracy: float
+    points: int
+    of: int
+    first_epoch: float
+    last_epoch: float
+
+    @property
+    @claims.claim
+    def measure(self) -> Claim:
+        """The measure in words, e.g. ``"the mean of the last 10 % of training points, 1 of
+        8"``."""
+        if self.points:
+            return Claim(
+                f"the mean of the last 10 % of training points, {self.points} of {self.of}",
+                points=self.points,
+                of=self.of,
+            )
+        return Claim("the mean training loss of its last epoch", points=0, of=self.of)
+
+
+def ending(history: dict, points: dict) -> Ending | None:
+    """The run's end on the chart: the mean of its last 10 % of training points (≥ 1).
+
+    One point is the mean loss of one group of batches (:attr:`Progress.points`); a run
+    with no points (a plain Keras history) ends at its last epoch's mean loss. ``None``
+    for a run with neither.
+
+    Examples
+    --------
+    >>> e = ending({}, {"epoch": [0.5, 1.0], "loss": [124.5, 1.98], "accuracy": [0.1, 0.3]})
+    >>> e.loss, e.points, e.of, e.measure
+    (1.98, 1, 2, 'the mean of the last 10 % of training points, 1 of 2')
+    """
+    losses = _floats(points.get("loss"))
+    if losses:
+        n = len(losses)
+        k = tail_size(n)
+        accs = _floats(points.get("accuracy"))
+        xs = _floats(points.get("epoch"))
+        acc = float(np.mean(accs[-k:])) if len(accs) == n else math.nan
+        x0, x1 = (xs[-k], xs[-1]) if len(xs) == n else (math.nan, math.nan)
+        return Ending(float(np.mean(losses[-k:])), acc, k, n, x0, x1)
+    epoch_losses = _floats(history.get("loss"))
+    if epoch_losses:
+        accs = _floats(history.get("accuracy"))
+        e = len(epoch_losses)
+        return Ending(epoch_losses[-1], accs[-1] if accs else math.nan, 0, e, e, e)
+    return None
+
+
+def end_accuracy(history: dict, points: dict) -> tuple[float, str]:
+    """The accuracy a run ended at and its measure in words (``nan, ""`` when none).
+
+    The last validation accuracy (the last dashed point) when there is validation;
+    otherwise the training accuracy on the same measure as :func:`ending`.
+    """
+    val = _floats(history.get("val_accuracy"))
+    if val:
+        return val[-1], "the last validation accuracy"
+    end = ending(history, points)
+    if end is not None and math.isfinite(end.accuracy):
+        which = f"{end.measure}" if end.points else "its last epoch's mean"
+        return end.accuracy, f"the training accuracy ({which})"
+    return math.nan, ""
+
+
+def _near_chance(chance: float) -> str:
+    """``"at most 5 points above chance (11.4%, always answering the most common class)"``."""
+    return (
+        f"at most {100 * CHANCE_MARGIN:g} points above chance ({chance:.1%}, always answering "
+        "the most common class)"
+    )
+
+
+def _first_bad(history: dict, points: dict) -> float | None:
+    """Where the loss first became NaN/infinite, in epochs (``None``: never)."""
+    xs = _floats(points.get("epoch"))
+    for i, v in enumerate(_floats(points.get("loss"))):
+        if not math.isfinite(v):
+            return xs[i] if i < len(xs) and math.isfinite(xs[i]) else math.nan
+    for i, v in enumerate(_floats(history.get("loss"))):
+        if not math.isfinite(v):
+            return float(i + 1)
+    return None
+
+
+@claims.claim
+def diagnose(history: dict, points: dict, start: Start, nan: bool = False) -> Claim:
+    """Whether a run went wrong, judged on measures a learner sees; the reason as a claim.
+
+    ``facts["verdict"]`` is ``"nan"``, ``"diverged"`` or ``None``; ``facts["rule"]`` says
+    which rule decided (``"nan"``, ``"loss"``, ``"chance_after_blowup"``,
+    ``"fell_to_chance"`` or ``None``); the text is the reason ("" when fine).
+
+    The rules, with ``limit = LOSS_FACTOR × max(start.loss, ln K)`` (``LOSS_FACTOR`` = 2)
+    and "no better than chance" = at most ``start.chance + CHANCE_MARGIN`` (5 points):
+
+    0. any training loss is NaN or infinite: ``"nan"``;
+    1. the loss *ended* above ``limit``: :func:`ending`, the mean of the last 10 % of
+       the training points (at least one), so a first group at 124 that the run
+       recovers from does not count, and an epoch's mean dragged up by it does not
+       either;
+    2. the accuracy it ended at (:func:`end_accuracy`) is no better than chance, and
+       either the loss went above ``limit`` at some point (it blew up and collapsed) or
+       the model started above chance (training destroyed it).
+
+    A run that starts near chance and stays there without a blow-up has not learned yet
+    (too few steps, too small a learning rate): that is not divergence.
 
     Parameters
     ----------
     history : dict
         Per-epoch Keras history (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``).
     points : dict
-        Per-execution ``loss`` values (:attr:`Progress.points`); may be empty.
+        The live points (:attr:`Progress.points`); may be empty.
     start : Start
         The model before training.
+    nan : bool
+        The run saw a NaN/infinite loss (Keras's log) even if no point holds one.
     """
-    losses = [v for v in history.get("loss") or [] if v is not None]
-    batch_losses = [v for v in points.get("loss") or [] if v is not None]
-    last = losses[-1] if losses else (batch_losses[-1] if batch_losses else None)
-    if last is None:
-        return None, ""
-    limit = start.loss_limit
-    if last > limit:
-        return "diverged", (
-            f"the training loss ended at {_num(last)}, more than twice both where it started "
-            f"({_num(start.loss)}) and the loss of a uniform guess ({_num(start.guess_loss)})"
+    bad_at = _first_bad(history, points)
+    if bad_at is None and nan:
+        bad_at = math.nan
+    if bad_at is not None:
+        where = f" (first at epoch {bad_at:.2f})" if math.isfinite(bad_at) else ""
+        return Claim(
+            f"the training loss became NaN or infinite{where}",
+            verdict="nan",
+            rule="nan",
+            at_epoch=bad_at,
         )
-    accs = history.get("val_accuracy") or history.get("accuracy") or points.get("accuracy")
-    if not accs:
-        return None, ""
-    acc = accs[-1]
-    which = "validation" if history.get("val_accuracy") else "training"
-    if acc > start.chance_limit:
-        return None, ""
-    peak = max(losses + batch_losses)
+    end = ending(history, points)
+    if end is None:
+        return Claim("", verdict=None, rule=None)
+    limit = start.loss_limit
+    acc, acc_measure = end_accuracy(history, points)
+    facts = {
+        "ended_at": end.loss,
+        "measure": end.measure,
+        "limit": limit,
+        "start_loss": start.loss,
+        "guess_loss": start.guess_loss,
+        "accuracy": acc,
+        "accuracy_measure": acc_measure,
+        "chance": start.chance,
+    }
+    if end.loss > limit:  # False for an unknown (nan) limit
+        return Claim(
+            f"the training loss ended at {_num(end.loss)} ({end.measure}), more than twice "
+            f"both where it started ({_num(start.loss)}) and the loss of a uniform guess "
+            f"({_num(start.guess_loss)})",
+            verdict="diverged",
+            rule="loss",
+            **facts,
+        )
+    if not acc <= start.chance_limit:  # above chance, or unknown
+        return Claim("", verdict=None, rule=None, **facts)
+    peak = max(_floats(history.get("loss")) + _floats(points.get("loss")))
+    chance = _near_chance(start.chance)
     if peak > limit:
-        return "diverged", (
-            f"{which} accuracy ended at {acc:.1%}, about chance ({start.chance:.1%}), after "
-            f"the loss blew up to {_num(peak)} (it started at {_num(start.loss)})"
+        return Claim(
+            f"{acc_measure} is {acc:.1%}, {chance}, after the loss blew up to {_num(peak)} "
+            f"(it started at {_num(start.loss)})",
+            verdict="diverged",
+            rule="chance_after_blowup",
+            peak=peak,
+            **facts,
         )
     if start.accuracy > start.chance_limit:
-        return "diverged", (
-            f"{which} accuracy fell from {start.accuracy:.1%} before training to {acc:.1%}, "
-            f"about chance ({start.chance:.1%})"
+        return Claim(
+            f"{acc_measure} fell from {start.accuracy:.1%} before training to {acc:.1%}, {chance}",
+            verdict="diverged",
+            rule="fell_to_chance",
+            start_accuracy=start.accuracy,
+            **facts,
         )
-    return None, ""
+    return Claim("", verdict=None, rule=None, **facts)
 
 
-def not_learned_note(history: dict[str, list[float]], start: Start | None) -> str:
-    """A sentence when a run ends near chance without diverging ("" otherwise)."""
-    accs = history.get("val_accuracy") or history.get("accuracy")
-    if start is None or not accs or accs[-1] > start.chance_limit:
-        return ""
-    which = "Validation" if history.get("val_accuracy") else "Training"
-    return (
-        f"{which} accuracy is {accs[-1]:.1%}, about chance ({start.chance:.1%}): the model "
-        "has not learned yet — train for more epochs or use a larger learning rate."
+@claims.claim
+def not_learned_note(history: dict, start: Start | None, points: dict | None = None) -> Claim:
+    """A sentence when a run ends no better than chance without diverging ("" otherwise)."""
+    acc, measure = end_accuracy(history, points or {})
+    if start is None or not acc <= start.chance_limit:
+        return Claim("", accuracy=acc, chance=None if start is None else start.chance)
+    return Claim(
+        f"{measure[0].upper()}{measure[1:]} is {acc:.1%}, {_near_chance(start.chance)}: the "
+        "model has not learned yet — train for more epochs or use a larger learning rate.",
+        accuracy=acc,
+        measure=measure,
+        chance=start.chance,
+        limit=start.chance_limit,
+    )
+
+
+@claims.claim
+def spike_note(history: dict, points: dict, start: Start) -> Claim:
+    """A sentence when the loss spiked above the divergence line and came back ("" if not).
+
+    "Spiked": a training point above ``start.loss_limit``; "came back": the run's end
+    (:func:`ending`) is at or below it. The page shows both on the chart.
+    """
+    losses = _floats(points.get("loss"))
+    end = ending(history, points)
+    limit = start.loss_limit
+    if not losses or end is None or not all(math.isfinite(v) for v in losses):
+        return Claim("", spiked=False)
+    i = int(np.argmax(losses))
+    peak = losses[i]
+    if not (peak > limit and end.loss <= limit):
+        return Claim("", spiked=False, peak=peak, ended_at=end.loss, limit=limit)
+    xs = _floats(points.get("epoch"))
+    at = xs[i] if i < len(xs) else math.nan
+    return Claim(
+        f"The training loss spiked to {_num(peak)} (at epoch {at:.2f}), more than twice "
+        f"where it started ({_num(start.loss)}), then came back to {_num(end.loss)} "
+        f"({end.measure}): a smaller learning rate may avoid the spike.",
+        spiked=True,
+        peak=peak,
+        at_epoch=at,
+        start_loss=start.loss,
+        ended_at=end.loss,
+        measure=end.measure,
+        limit=limit,
+    )
+
+
+@claims.claim
+def lr_advice(optimizer: str, learning_rate: float, failed: Sequence[float] = ()) -> Claim:
+    """What learning rate to try after a failed run, never one known to fail.
+
+    Known to fail: ``learning_rate`` and every rate in ``failed`` (the learner's stored
+    runs with this optimizer that diverged or hit NaN). The advice is, in order:
+    Keras's default for the optimizer (:data:`KERAS_DEFAULT_LR`) when it is below every
+    failing rate and not one of them; else ten times smaller, on the same conditions;
+    else "below" the smallest failing rate, without a value.
+
+    Examples
+    --------
+    >>> lr_advice("adam", 1.0, failed=[0.1])
+    'try the Keras default for adam, 0.001'
+    >>> lr_advice("adam", 0.001)
+    'try 10× smaller, 0.0001'
+    >>> lr_advice("sgd", 0.01, failed=[0.001])
+    'try a learning rate below 0.001'
+    """
+    failing = [float(learning_rate), *(float(f) for f in failed if f and f > 0)]
+    ceiling = min(failing)
+
+    def known(value: float) -> bool:
+        return any(math.isclose(value, f, rel_tol=1e-9) for f in failing)
+
+    default = KERAS_DEFAULT_LR.get(optimizer)
+    facts = {"ceiling": ceiling, "failing": tuple(sorted(set(failing))), "default": default}
+    if default is not None and default < ceiling and not known(default):
+        return Claim(
+            f"try the Keras default for {optimizer}, {default:g}",
+            suggested=default,
+            reason="default",
+            **facts,
+        )
+    tenth = learning_rate / 10
+    if tenth < ceiling and not known(tenth):
+        return Claim(f"try 10× smaller, {tenth:g}", suggested=tenth, reason="tenfold", **facts)
+    return Claim(
+        f"try a learning rate below {ceiling:g}", suggested=None, reason="general", **facts
+    )
+
+
+def _best_epoch(history: dict) -> tuple[int, float] | None:
+    """``(epoch, val_loss)`` of the lowest validation loss, the first if tied (Keras's
+    early stopping keeps the first improvement); ``None`` without one."""
+    val = np.asarray(_floats(history.get("val_loss")), dtype=np.float64)
+    if not np.isfinite(val).any():
+        return None
+    i = int(np.nanargmin(np.where(np.isfinite(val), val, np.nan)))
+    return i + 1, float(val[i])
+
+
+@claims.claim
+def _message(
+    status: str,
+    why: str,
+    trained: tuple[int, int, int],
+    config: TrainConfig,
+    history: dict,
+    points: dict,
+    advice: str = "",
+    early_stopped: bool = False,
+    by_request: bool = True,
+) -> Claim:
+    """One sentence for the UI saying how the run ended (and, for a failure, what to try).
+
+    ``trained`` is ``(batches_done, batches per epoch, epochs set)``; ``why`` the reason
+    :func:`diagnose` gave; ``advice`` :func:`lr_advice`'s.
+    """
+    batches_done, batches, epochs = trained
+    where = trained_text(batches_done, batches, epochs) if batches > 0 else None
+    completed = where.facts["completed"] if where is not None else len(history.get("loss") or [])
+    partial = where.facts["partial"] if where is not None else 0
+    at_epoch = completed + (1 if partial else 0)
+    if partial:
+        spot = f"at batch {partial} of {batches} of epoch {at_epoch} of {epochs}"
+    else:
+        spot = f"after epoch {completed} of {epochs}"
+    facts = {
+        "status": status,
+        "completed": completed,
+        "partial": partial,
+        "batches": batches,
+        "epochs": epochs,
+        "learning_rate": config.learning_rate,
+    }
+    lr = config.learning_rate
+    if status == "nan":
+        return Claim(
+            f"Training failed {spot}: {why} — the learning rate {lr:g} is too large for "
+            f"{config.optimizer}; {advice}.",
+            **facts,
+        )
+    best = _best_epoch(history)
+    if status == "diverged":
+        restored = (
+            f" (early stopping restored the weights of epoch {best[0]})"
+            if early_stopped and best is not None
+            else ""
+        )
+        return Claim(
+            f"Training diverged: {why}{restored} — the learning rate {lr:g} is too large "
+            f"for {config.optimizer}; {advice}.",
+            restored_epoch=best[0] if restored else None,
+            **facts,
+        )
+    if status == "stopped":
+        if batches_done == 0:
+            return Claim("Training stopped before its first batch.", **facts)
+        if not by_request:
+            return Claim(
+                f"Training was interrupted {spot} by a click elsewhere on the page; the model "
+                "keeps the weights it had.",
+                **facts,
+            )
+        full = f" ({completed} full epoch{'s' * (completed != 1)} trained)" if partial else ""
+        return Claim(f"Training stopped on request {spot}{full}.", **facts)
+    end = ending(history, points)
+    loss = (
+        f": the training loss ended at {_num(end.loss)} ({end.measure})"
+        if end is not None and math.isfinite(end.loss)
+        else ""
+    )
+    val = _floats(history.get("val_accuracy"))
+    acc = val[-1] if val and math.isfinite(val[-1]) else None
+    tail = f" and the last validation accuracy is {acc:.2%}" if acc is not None else ""
+    if status == "early_stopping" and best is not None:
+        after = len(_floats(history.get("val_loss"))) - best[0]
+        return Claim(
+            f"Early stopping after epoch {completed} of {epochs}: the validation loss was "
+            f"lowest after epoch {best[0]} ({_num(best[1])}) and did not go below it in the "
+            f"{after} epoch{'s' * (after != 1)} after; the weights of epoch {best[0]} were "
+            "restored.",
+            best_epoch=best[0],
+            best=best[1],
+            after=after,
+            **facts,
+        )
+    return Claim(
+        f"Trained {completed} epoch{'s' * (completed != 1)}{loss}{tail}.",
+        ended_at=end.loss if loss else None,
+        measure=end.measure if loss else None,
+        val_accuracy=acc,
+        **facts,
+    )
+
+
+@claims.claim
+def split_sentence(train: int, test: int, test_from: str) -> Claim:
+    """How an uploaded dataset splits: ``"800 training and 200 test images (test set from
+    the test CSV)."``.
+
+    Examples
+    --------
+    >>> split_sentence(27_455, 7_172, "test CSV")
+    '27,455 training and 7,172 test images (test set from the test CSV).'
+    """
+    return Claim(
+        f"{train:,} training and {test:,} test images (test set from the {test_from}).",
+        train=int(train),
+        test=int(test),
+        test_from=test_from,
     )
 
 
 class _Reporter(keras.callbacks.Callback):
-    """Collects the history and the live points, reports progress, stops on request or NaN."""
+    """Collects the history and the live points, reports progress, stops on request or NaN.
+
+    Times training (module docstring, "Speed"): from each epoch's start to its last
+    batch's end, so validation never counts.
+    """
 
     def __init__(
-        self, epochs, batches, n_train, batch_size, start, on_progress, should_stop, refresh
+        self,
+        epochs,
+        batches,
+        n_train,
+        batch_size,
+        start,
+        on_progress,
+        should_stop,
+        refresh,
+        group_images=None,
     ):
         super().__init__()
         self.refresh = refresh  # None, or a function that refreshes batch norm's statistics
         self.refreshed_from = 0
         self.epochs, self.batches = epochs, batches
         self.n_train, self.batch_size = n_train, batch_size
+        # an execution's images; an epoch's last one with less than half of this is merged
+        self.group_images = group_images or batch_size
         self.start = start
         self.on_progress, self.should_stop = on_progress, should_stop
         self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
-        self.points: dict[str, list[float]] = {"epoch": [], "loss": [], "accuracy": []}
+        self.points: dict[str, list[float]] = {
+            "epoch": [],
+            "loss": [],
+            "accuracy": [],
+            "val_epoch": [],
+        }
         self.epoch = 0
         self.stopped: str | None = None  # None | "user" | "nan"
         self.epoch_seconds: list[float] = []
         self.images_seen = 0
-        self._t0 = self._fit_t0 = time.perf_counter()
+        self.batches_done = 0  # over the whole run; this epoch's are in self._batch
+        self.train_seconds = 0.0  # over the finished epochs; this epoch's in self._epoch_train
+        self._t0 = time.perf_counter()
+        self._epoch_train = 0.0
+        self._batch = 0
         self._sums = (0, 0.0, 0.0)  # images, loss·images, accuracy·images this epoch
+        self._before_last = None  # self._sums before this epoch's last point
 
     def _check(self, logs) -> None:
         loss = logs.get("loss")
@@ -861,13 +1368,10 @@ class _Reporter(keras.callbacks.Callback):
                 points=self.points,
                 images_seen=self.images_seen,
                 images_total=self.epochs * self.n_train,
-                seconds=time.perf_counter() - self._fit_t0,
+                seconds=self.train_seconds + self._epoch_train,
                 start=self.start,
             )
         )
-
-    def on_train_begin(self, logs=None):
-        self._fit_t0 = time.perf_counter()
 
     def on_test_begin(self, logs=None):
         # fit's validation, after the epoch's last step: inference mode must see moving
@@ -878,35 +1382,54 @@ class _Reporter(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self._t0 = time.perf_counter()
+        self._epoch_train = 0.0
+        self._batch = 0
         self._sums = (0, 0.0, 0.0)
+        self._before_last = None
 
     def on_train_batch_end(self, batch, logs=None):
+        self._epoch_train = time.perf_counter() - self._t0
         logs = {k: float(v) for k, v in (logs or {}).items()}
+        # Keras numbers a short last execution as if it were full: cap at the epoch's end
+        self._batch = min(batch + 1, self.batches)
         # Keras's logs are means since the epoch began, weighted by batch size: undo the
         # running mean to get this execution's own mean.
         seen = min((batch + 1) * self.batch_size, self.n_train)
         n0, loss0, acc0 = self._sums
         if seen > n0 and "loss" in logs:
+            self.images_seen += seen - n0
+            last_of_epoch = seen >= self.n_train
+            if last_of_epoch and 2 * (seen - n0) < self.group_images and self._before_last:
+                # a stub (e.g. 1 batch of 32 images after groups of 1,024): one point with
+                # the group before, so no point rests on a handful of images
+                n0, loss0, acc0 = self._before_last
+                for key in ("epoch", "loss", "accuracy"):
+                    self.points[key].pop()
+            else:
+                self._before_last = (n0, loss0, acc0)
             loss_sum = logs["loss"] * seen
             acc_sum = logs.get("accuracy", math.nan) * seen
             self.points["epoch"].append(self.epoch + seen / self.n_train)
             self.points["loss"].append((loss_sum - loss0) / (seen - n0))
             self.points["accuracy"].append((acc_sum - acc0) / (seen - n0))
-            self.images_seen += seen - n0
             self._sums = (seen, loss_sum, acc_sum)
         self._check(logs)
-        # Keras numbers a short last execution as if it were full: cap at the epoch's end
-        self._progress("batch", self.epoch + 1, min(batch + 1, self.batches), logs)
+        self._progress("batch", self.epoch + 1, self._batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch_seconds.append(time.perf_counter() - self._t0)
+        self.train_seconds += self._epoch_train
+        self._epoch_train = 0.0
+        self.batches_done += self._batch
         logs = {k: float(v) for k, v in (logs or {}).items()}
         for key in HISTORY_KEYS:
             if key in logs:
                 self.history[key].append(logs[key])
+        if "val_loss" in logs:  # measured after the batches this epoch trained
+            self.points["val_epoch"].append(epoch + self._sums[0] / self.n_train)
         if self.stopped is None:
             self._check(logs)
-        self._progress("epoch", epoch + 1, self.batches, logs)
+        self._progress("epoch", epoch + 1, self._batch, logs)
 
 
 def _build_state(model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
@@ -933,6 +1456,7 @@ def train(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     verbose: int = 0,
+    failed_rates: Sequence[float] = (),
 ) -> TrainResult:
     """Compile and fit ``model`` in place; report progress; say truthfully how it ended.
 
@@ -954,6 +1478,9 @@ def train(
         Returns ``True`` to stop; checked after each execution (see module docstring).
     verbose : int
         Keras's own progress output (0 silent, 1 progress bar, 2 one line per epoch).
+    failed_rates : sequence of float
+        Learning rates the learner's earlier runs with this optimizer failed at: a failed
+        run's advice never names one (:func:`lr_advice`).
 
     Returns
     -------
@@ -1019,6 +1546,7 @@ def train(
         on_progress,
         should_stop,
         refresh,
+        group_images=spe * config.batch_size,
     )
     callbacks: list[keras.callbacks.Callback] = [reporter]
     early = None
@@ -1071,56 +1599,93 @@ def train(
         start,
         stopped,
         config,
+        trained=(reporter.batches_done, batches),
+        failed=failed_rates,
         images_seen=reporter.images_seen,
         seconds=seconds,
+        train_seconds=reporter.train_seconds,
         device=device,
         epoch_seconds=reporter.epoch_seconds,
         steps_per_execution=spe,
-        early=early,
         batchnorm=check,
     )
 
 
 def _result(
-    history, points, start, stopped, config, *, early=None, batchnorm=None, **facts
+    history,
+    points,
+    start,
+    stopped,
+    config,
+    *,
+    trained: tuple[int, int],
+    failed: Sequence[float] = (),
+    batchnorm=None,
+    by_request: bool = True,
+    **facts,
 ) -> TrainResult:
-    """The :class:`TrainResult` of a run: status by priority, message, notes."""
-    done = max(
-        len(history.get("loss") or []), math.ceil(points["epoch"][-1]) if points.get("epoch") else 0
-    )
-    status, why = ("nan", "") if stopped == "nan" else diagnose(history, points, start)
+    """The :class:`TrainResult` of a run: status by priority, message, notes.
+
+    ``trained`` is ``(batches_done, batches per epoch)``; ``failed`` the learning rates
+    the learner's earlier runs with this optimizer failed at (for :func:`lr_advice`).
+    """
+    verdict = diagnose(history, points, start, nan=stopped == "nan")
+    status = verdict.facts["verdict"]
     if status is None:
         status = {"user": "stopped", "early_stopping": "early_stopping"}.get(stopped, "done")
-    notes = []
+    notes: list[str] = []
     if status not in ("nan", "diverged"):
-        note = not_learned_note(history, start)
-        if note:
-            notes.append(note)
+        for note in (not_learned_note(history, start, points), spike_note(history, points, start)):
+            if note:
+                notes.append(note)
     if batchnorm is not None and batchnorm.disagrees:
         notes.append(batchnorm.sentence())
-    seconds = facts.get("seconds", 0.0)
+    advice = ""
+    if status in ("nan", "diverged"):
+        advice = lr_advice(config.optimizer, config.learning_rate, failed)
+    batches_done, batches = trained
+    message = _message(
+        status,
+        verdict,
+        (batches_done, batches, config.epochs),
+        config,
+        history,
+        points,
+        advice,
+        early_stopped=stopped == "early_stopping",
+        by_request=by_request,
+    )
+    train_seconds = facts.pop("train_seconds", 0.0)
+    images = facts.get("images_seen", 0)
     return TrainResult(
         history=history,
         status=status,
-        message=_message(status, why, done, config, history, early, stopped),
-        images_per_sec=facts.get("images_seen", 0) / seconds if seconds > 0 else 0.0,
+        message=message,
+        images_per_sec=images / train_seconds if train_seconds > 0 else 0.0,
         points=points,
         start=start,
         notes=notes,
         batchnorm=batchnorm,
+        train_seconds=train_seconds,
+        batches=batches,
+        batches_done=batches_done,
         **facts,
     )
 
 
 def result_from_progress(
-    last: Progress | None, config: TrainConfig, device: str, by_request: bool = True
+    last: Progress | None,
+    config: TrainConfig,
+    device: str,
+    by_request: bool = True,
+    failed: Sequence[float] = (),
 ) -> TrainResult:
     """The result of a run that ended without returning (a click ended the page run).
 
     Built from the last :class:`Progress` the run reported: its history and live points
-    so far, and the images it had trained per second of ``fit``. The status is
-    ``"stopped"`` unless the numbers say the run had diverged or hit NaN;
-    ``by_request=False`` says it was another click, not Stop, that ended it.
+    so far, and its speed (:attr:`Progress.images_per_sec`). The status is ``"stopped"``
+    unless the numbers say the run had diverged or hit NaN; ``by_request=False`` says it
+    was another click, not Stop, that ended it.
     """
     if last is None:
         empty = {k: [] for k in HISTORY_KEYS}
@@ -1129,53 +1694,21 @@ def result_from_progress(
         )
     points = {k: list(v) for k, v in last.points.items()}
     history = {k: list(v) for k, v in last.history.items()}
-    losses = points.get("loss") or []
+    losses = _floats(points.get("loss"))
     stopped = "nan" if losses and not math.isfinite(losses[-1]) else "user"
-    start = last.start or Start(math.nan, 0.0, 0.0, math.nan)
-    result = _result(
+    start = last.start or Start(math.nan, 0.0, math.nan, math.nan)
+    batches_done = (last.epoch - 1) * last.batches + last.batch
+    return _result(
         history,
         points,
         start,
         stopped,
         config,
+        trained=(batches_done, last.batches),
+        failed=failed,
+        by_request=by_request,
         images_seen=last.images_seen,
         seconds=last.seconds,
+        train_seconds=last.seconds,
         device=device,
     )
-    if result.status == "stopped" and not by_request:
-        result.message = (
-            f"Training was interrupted in epoch {last.epoch} of {config.epochs} by a click "
-            "elsewhere on the page; the model keeps the weights it had."
-        )
-    return result
-
-
-def _message(status, why, done, config, history, early, stopped) -> str:
-    """One sentence for the UI saying how the run ended (and, for a failure, what to try)."""
-    smaller = f"{config.learning_rate / 10:g}"
-    if status == "nan":
-        return (
-            f"Training failed in epoch {done}: the loss became NaN/infinite — the learning "
-            f"rate {config.learning_rate:g} is too large; try a smaller one (e.g. {smaller})."
-        )
-    if status == "diverged":
-        restored = (
-            f" (early stopping restored the weights of epoch {early.best_epoch + 1})"
-            if stopped == "early_stopping" and early is not None
-            else ""
-        )
-        return (
-            f"Training diverged: {why}{restored} — the learning rate {config.learning_rate:g} "
-            f"is too large for {config.optimizer}; try a smaller one (e.g. {smaller})."
-        )
-    if status == "stopped":
-        return f"Training stopped on request during epoch {done} of {config.epochs}."
-    if status == "early_stopping":
-        best = early.best if early is not None else float("nan")
-        return (
-            f"Early stopping after epoch {done}: validation loss had not improved for "
-            f"{config.early_stopping_patience} epochs (best {best:.4f}; best weights restored)."
-        )
-    acc = history["val_accuracy"][-1] if history.get("val_accuracy") else None
-    tail = f", validation accuracy {acc:.2%}" if acc is not None else ""
-    return f"Trained {done} epoch{'s' if done != 1 else ''}{tail}."

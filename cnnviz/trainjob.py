@@ -17,7 +17,8 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cnnviz import data, training
+from cnnviz import claims, data, training
+from cnnviz.claims import Claim
 from cnnviz.runs import RunRecord, RunStore
 
 
@@ -56,10 +57,16 @@ class TrainRequest:
     validate_on: str = "seeded split"
 
     @property
-    def label(self) -> str:
-        """What the queue shows: ``"book_mnist on mnist-sample, 3 epochs"``."""
+    @claims.claim
+    def label(self) -> Claim:
+        """What the queue shows: ``"book_mnist on mnist-sample, 3 epochs"`` (as set)."""
         epochs = self.config.epochs
-        return f"{self.model_name} on {self.dataset.name}, {epochs} epoch{'s' * (epochs != 1)}"
+        return Claim(
+            f"{self.model_name} on {self.dataset.name}, {epochs} epoch{'s' * (epochs != 1)}",
+            model=self.model_name,
+            dataset=self.dataset.name,
+            epochs=epochs,
+        )
 
 
 def build_model(ds: data.Dataset, model_name: str, blocks: str, seed: int):
@@ -103,6 +110,8 @@ def save(
         device=result.device,
         subset=request.subset,
         blocks=request.blocks if request.model_name == "custom" else "",
+        batches=result.batches,
+        batches_done=result.batches_done,
     )
     card = {
         "model": request.model_name,
@@ -131,6 +140,8 @@ def run(
     """
     config = request.config
     ds = request.dataset
+    store = RunStore(request.store_root)
+    failed = failed_rates(store, request.token, config.optimizer)
     if request.subset:
         ds = data.subset(ds, request.subset, None, seed=config.seed)
     model = build_model(ds, request.model_name, request.blocks, config.seed)
@@ -148,5 +159,20 @@ def run(
         y_val=y_val,
         on_progress=report,
         should_stop=should_stop,
+        failed_rates=failed,
     )
-    return save(RunStore(request.store_root), request.token, request, ds, result, model)
+    return save(store, request.token, request, ds, result, model)
+
+
+def failed_rates(store: RunStore, token: str, optimizer: str) -> list[float]:
+    """The learning rates at which this learner's stored runs with ``optimizer`` diverged
+    or hit NaN: a new failure's advice never suggests one of them."""
+    return sorted(
+        {
+            float(r.config["learning_rate"])
+            for r in store.list_runs(token)
+            if r.status in ("nan", "diverged")
+            and r.config.get("optimizer") == optimizer
+            and isinstance(r.config.get("learning_rate"), int | float)
+        }
+    )

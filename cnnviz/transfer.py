@@ -38,14 +38,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers
 
-from cnnviz import data, models, training
+from cnnviz import claims, data, models, training
+from cnnviz.claims import Claim
 
 CONTENDERS = ("from scratch", "feature extraction", "fine-tuning")
 POOLINGS = ("flatten", "avg")
@@ -234,7 +235,8 @@ def trainable_counts(model: keras.Model, weighted_only: bool = False) -> list[di
     return rows
 
 
-def frozen_sentence(rows: list[dict]) -> str:
+@claims.claim
+def frozen_sentence(rows: list[dict]) -> Claim:
     """What trains and what is frozen, from :func:`trainable_counts`' rows, in one sentence.
 
     Counts are Keras's: a batch-norm layer's moving mean and variance are non-trainable
@@ -252,13 +254,20 @@ def frozen_sentence(rows: list[dict]) -> str:
     frozen = [r["layer"] for r in rows if r["frozen"]]
     t = sum(r["trainable"] for r in rows)
     n = sum(r["non-trainable"] for r in rows)
+    facts = {"trained": trained, "frozen": frozen, "trainable": t, "total": t + n}
+    if not trained and not n:
+        return Claim("No layer has weights: nothing trains.", **facts)
     if not trained:
-        return f"Nothing trains: all {t + n:,} parameters are frozen."
+        return Claim(f"Nothing trains: all {t + n:,} parameters are frozen.", **facts)
     if not frozen:
         extra = f", plus {n:,} non-trainable statistics that are averaged, not learnt" if n else ""
-        return f"Every layer with weights trains: {t:,} trainable parameters{extra}."
-    return (
-        f"Trains {t:,} of {t + n:,} parameters ({', '.join(trained)}); frozen: {', '.join(frozen)}."
+        return Claim(
+            f"Every layer with weights trains: {t:,} trainable parameters{extra}.", **facts
+        )
+    return Claim(
+        f"Trains {t:,} of {t + n:,} parameters ({', '.join(trained)}); "
+        f"frozen: {', '.join(frozen)}.",
+        **facts,
     )
 
 
@@ -442,23 +451,95 @@ class TransferProgress:
     history: dict[str, list[float]]  # this contender's per-epoch history so far
 
 
+@dataclass(frozen=True)
+class StopPoint:
+    """Where a contender's training ended before its last epoch.
+
+    Attributes
+    ----------
+    stage : str
+        The stage that was training: ``"feature extraction"``, ``"fine-tuning"`` or
+        ``"from scratch"``.
+    epoch, epochs : int
+        The epoch in progress (1-based; 0: before its first batch) and the epochs planned.
+    batch, batches : int
+        Batches done in that epoch, of the batches per epoch.
+    reason : str
+        ``"stop"`` (the learner's Stop, or another click) or ``"nan"`` (the loss became NaN).
+    """
+
+    stage: str
+    epoch: int
+    epochs: int
+    batch: int = 0
+    batches: int = 0
+    reason: str = "stop"
+
+    @property
+    def epoch_fraction(self) -> float:
+        """How far training got, in epochs of this stage: 1.5 = half way through epoch 2."""
+        if self.epoch == 0 or self.batches == 0:
+            return 0.0
+        return self.epoch - 1 + self.batch / self.batches
+
+
 @dataclass
 class ContenderResult:
-    """One contender's outcome."""
+    """One contender's outcome.
+
+    ``finished`` is ``False`` for a contender whose training was stopped before its last
+    epoch: it is tested as it was then (``test_accuracy`` is "so far"), and ``stopped_at``
+    says where it stopped.
+    """
 
     name: str
     history: dict[str, list[float]]  # per epoch; fine-tuning: both stages, one after the other
-    test_accuracy: float
-    model: keras.Model
+    test_accuracy: float  # on the test images, which no contender trained or validated on
+    model: keras.Model | None  # None for a result read back from JSON
     seconds: float
     stage_epochs: int | None = None  # fine-tuning: epochs of stage 1 (feature extraction)
     unfrozen: list[str] = field(default_factory=list)
     stage_seconds: float | None = None  # fine-tuning: seconds of stage 2 alone
+    stopped_at: StopPoint | None = None  # None: every planned epoch ran
+
+    @property
+    def finished(self) -> bool:
+        """Whether every planned epoch (of both stages, for fine-tuning) ran."""
+        return self.stopped_at is None
 
     @property
     def line(self) -> str:
-        """``"fine-tuning: 0.9123"`` as the CLI prints it."""
-        return f"{self.name}: {self.test_accuracy:.4f}"
+        """``"fine-tuning: 0.9123"`` as the CLI prints it (``(stopped)`` when it was)."""
+        return f"{self.name}: {self.test_accuracy:.4f}" + ("" if self.finished else " (stopped)")
+
+    def to_json(self) -> dict:
+        """Everything but the model, as JSON values (for :meth:`from_json`)."""
+        return {
+            "name": self.name,
+            "history": {k: [float(v) for v in vs] for k, vs in self.history.items()},
+            "test_accuracy": float(self.test_accuracy),
+            "seconds": float(self.seconds),
+            "stage_epochs": self.stage_epochs,
+            "unfrozen": list(self.unfrozen),
+            "stage_seconds": self.stage_seconds,
+            "stopped_at": None if self.stopped_at is None else asdict(self.stopped_at),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping) -> ContenderResult:
+        """The result :meth:`to_json` wrote, without its model (``model`` is ``None``)."""
+        stop = raw.get("stopped_at")
+        return cls(
+            str(raw["name"]),
+            {str(k): [float(v) for v in vs] for k, vs in (raw.get("history") or {}).items()},
+            float(raw["test_accuracy"]),
+            None,
+            float(raw.get("seconds") or 0.0),
+            raw.get("stage_epochs"),
+            list(raw.get("unfrozen") or []),
+            raw.get("stage_seconds"),
+            None if stop is None else StopPoint(**stop),
+        )
 
 
 @dataclass
@@ -491,7 +572,7 @@ def _fit(
     augmentation: training.Augmentation | None,
     report: Callable[[training.Progress], None],
     should_stop: Callable[[], bool] | None,
-) -> dict[str, list[float]]:
+) -> tuple[dict[str, list[float]], str]:
     tc = training.TrainConfig(
         epochs=epochs,
         batch_size=config.batch_size,
@@ -504,7 +585,7 @@ def _fit(
     result = training.train(
         model, x, y, tc, x_val, y_val, on_progress=report, should_stop=should_stop
     )
-    return {k: list(v) for k, v in result.history.items() if v}
+    return {k: list(v) for k, v in result.history.items() if v}, result.status
 
 
 def _snapshot(model: keras.Model) -> keras.Model:
@@ -568,7 +649,8 @@ def compare(
         Called with a :class:`TransferProgress` after each execution and epoch.
     should_stop : callable, optional
         Returns ``True`` to stop; the contender in progress ends after its current batch,
-        is tested as it is, and the others are skipped.
+        is tested as it is (its result has ``finished=False`` and ``stopped_at`` says
+        where), and the others are skipped.
     on_result : callable, optional
         Called with each :class:`ContenderResult` as soon as that contender is tested (so
         a caller that is interrupted keeps the contenders that finished).
@@ -587,6 +669,10 @@ def compare(
     y_train = np.asarray(y_train).reshape(-1)
     if len(x_train) == 0 or len(x_train) != len(y_train):
         raise TransferError(f"need as many labels as images, got {len(x_train)} and {len(y_train)}")
+    if len(x_test) == 0 or len(x_test) != len(np.asarray(y_test).reshape(-1)):
+        raise TransferError(
+            f"need a test image for every test label, got {len(x_test)} and {len(y_test)}"
+        )
     val = None if x_val is None else (np.asarray(x_val, np.float32), np.asarray(y_val))
 
     keras.utils.set_random_seed(config.seed)  # the same seed gives the same new head
@@ -604,9 +690,12 @@ def compare(
     stopped = False
     results: dict[str, ContenderResult] = {}
     t_start = time.perf_counter()
+    last: dict[str, training.Progress] = {}  # stage -> its last batch report
 
     def reporter(contender: str, stage: str, epochs: int, previous: dict):
         def report(p: training.Progress) -> None:
+            if p.kind == "batch":
+                last[stage] = p
             if on_progress is None:
                 return
             frac = ((p.epoch - 1) * p.batches + p.batch) / (p.batches * p.epochs)
@@ -626,6 +715,16 @@ def compare(
     def stop_requested() -> bool:
         return should_stop is not None and bool(should_stop())
 
+    def stop_point(stage: str, epochs: int, status: str) -> StopPoint | None:
+        """``None`` when the stage ran every batch of its last epoch, else where it ended."""
+        p = last.get(stage)
+        if p is not None and p.epoch >= epochs and p.batch >= p.batches:
+            return None
+        reason = "nan" if status == "nan" else "stop"
+        if p is None:
+            return StopPoint(stage, 0, epochs, 0, 0, reason)
+        return StopPoint(stage, p.epoch, epochs, p.batch, p.batches, reason)
+
     def _done(result: ContenderResult) -> ContenderResult:
         if on_result is not None:
             on_result(result)
@@ -641,17 +740,18 @@ def compare(
         if config.cache_features and aug is None:
             # The fast variant: one pass of the frozen base, then the head alone.
             f_val = None if val is None else (features(tm, val[0]), val[1])
-            stage_history = _fit(
+            stage_history, status = _fit(
                 tm.head_model, features(tm, x_train), y_train, f_val, config.epochs,
                 config.learning_rate, config, None, report, should_stop,
             )  # fmt: skip
         else:
-            stage_history = _fit(
+            stage_history, status = _fit(
                 tm.model, x_train, y_train, val, config.epochs,
                 config.learning_rate, config, aug, report, should_stop,
             )  # fmt: skip
         done_before += config.epochs
         t_stage1 = time.perf_counter() - t0
+        stop1 = stop_point("feature extraction", config.epochs, status)
         if "feature extraction" in contenders:
             snapshot = _snapshot(tm.model) if "fine-tuning" in contenders else tm.model
             results["feature extraction"] = _done(
@@ -661,6 +761,7 @@ def compare(
                     accuracy(tm.model, x_test, y_test),
                     snapshot,
                     t_stage1,
+                    stopped_at=stop1,
                 )
             )
         stopped = stop_requested()
@@ -668,7 +769,7 @@ def compare(
             t1 = time.perf_counter()
             unfrozen = unfreeze_top(tm, config.unfreeze_blocks)
             report = reporter("fine-tuning", "fine-tuning", config.fine_tune_epochs, stage_history)
-            second = _fit(
+            second, status = _fit(
                 tm.model, x_train, y_train, val, config.fine_tune_epochs,
                 config.fine_tune_learning_rate, config, aug, report, should_stop,
             )  # fmt: skip
@@ -683,6 +784,8 @@ def compare(
                     stage_epochs=len(stage_history.get("loss", [])),
                     unfrozen=unfrozen,
                     stage_seconds=time.perf_counter() - t1,
+                    # stage 1 is part of fine-tuning: if it stopped, so did fine-tuning
+                    stopped_at=stop1 or stop_point("fine-tuning", config.fine_tune_epochs, status),
                 )
             )
             stopped = stop_requested()
@@ -690,7 +793,7 @@ def compare(
         t0 = time.perf_counter()
         scratch = _fresh(tm.model, config.seed)
         epochs = config.total_scratch_epochs
-        history = _fit(
+        history, status = _fit(
             scratch, x_train, y_train, val, epochs, config.learning_rate, config,
             config.augmentation, reporter("from scratch", "from scratch", epochs, {}), should_stop,
         )  # fmt: skip
@@ -701,6 +804,7 @@ def compare(
                 accuracy(scratch, x_test, y_test),
                 scratch,
                 time.perf_counter() - t0,
+                stopped_at=stop_point("from scratch", epochs, status),
             )
         )
         stopped = stop_requested()
@@ -708,40 +812,244 @@ def compare(
     return Comparison(ordered, stopped, time.perf_counter() - t_start)
 
 
-def advantage_sentence(results: Mapping[str, ContenderResult]) -> str:
-    """One sentence comparing the best pretrained contender with training from scratch.
+# --- what the page says about a comparison (registered claims, see cnnviz.claims) ---------------
 
-    Says "beats", "matches" (within 1 point either way) or "does worse than", with both
-    test accuracies and the gap in points; says what is missing when a contender did not
-    finish (nothing is compared then).
+_STAGE_WORDS = {
+    "feature extraction": "feature-extraction",
+    "fine-tuning": "fine-tuning",
+    "from scratch": "from-scratch",
+}
+MATCH_POINTS = 1.0  # closer than this (in accuracy points, as shown): "matches"
+
+
+def _shown(value: float) -> float:
+    """An accuracy in percent as the learner reads it, ``f"{value:.1%}"`` (one decimal)."""
+    return float(f"{value * 100:.1f}")
+
+
+def _where(stop: StopPoint, detail: bool = True) -> str:
+    """``"at fine-tuning epoch 2 of 10 (batch 3 of 8)"``, or ``"after fine-tuning epoch 2
+    of 10"`` when that epoch's last batch (and its validation) had run."""
+    word = _STAGE_WORDS.get(stop.stage, stop.stage)
+    if stop.epoch == 0:
+        return f"before its first {word} batch"
+    if stop.batches and stop.batch >= stop.batches:
+        return f"after {word} epoch {stop.epoch} of {stop.epochs}"
+    text = f"at {word} epoch {stop.epoch} of {stop.epochs}"
+    if detail and stop.batches:
+        text += f" (batch {stop.batch} of {stop.batches})"
+    return text
+
+
+def _stopped(stop: StopPoint, detail: bool = True) -> str:
+    """``"stopped at fine-tuning epoch 2 of 10"`` (and why, when the loss became NaN)."""
+    why = " when its loss became NaN" if stop.reason == "nan" else ""
+    return f"stopped {_where(stop, detail)}{why}"
+
+
+def _join(names: list[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _partition(
+    results: Mapping[str, ContenderResult], planned: tuple[str, ...] | None
+) -> tuple[list[str], list[str], list[str]]:
+    """Finished, stopped and not started contenders, in :data:`CONTENDERS` order."""
+    order = [c for c in CONTENDERS if c in results] + [c for c in results if c not in CONTENDERS]
+    planned = tuple(planned) if planned is not None else tuple(order)
+    finished = [c for c in order if results[c].finished]
+    stopped = [c for c in order if not results[c].finished]
+    not_started = [c for c in CONTENDERS if c in planned and c not in results]
+    not_started += [c for c in planned if c not in CONTENDERS and c not in results]
+    return finished, stopped, not_started
+
+
+@claims.claim
+def contender_label(result: ContenderResult) -> Claim:
+    """What a contender's accuracy is, for its label: finished, or stopped and where.
+
+    Examples
+    --------
+    >>> done = ContenderResult("fine-tuning", {}, 0.95, None, 3.0)
+    >>> contender_label(done)
+    'fine-tuning · test accuracy'
+    >>> stop = StopPoint("fine-tuning", 2, 10, 3, 8)
+    >>> contender_label(replace(done, stopped_at=stop))
+    'fine-tuning · stopped at fine-tuning epoch 2 of 10 · test accuracy so far'
+    """
+    if result.finished:
+        return Claim(f"{result.name} · test accuracy", name=result.name, finished=True)
+    stop = result.stopped_at
+    return Claim(
+        f"{result.name} · {_stopped(stop, detail=False)} · test accuracy so far",
+        name=result.name,
+        finished=False,
+        stage=stop.stage,
+        epoch=stop.epoch,
+        epochs=stop.epochs,
+    )
+
+
+@claims.claim
+def contender_accuracy(result: ContenderResult) -> Claim:
+    """A contender's test accuracy as the page shows it, ``"95.1%"`` (of a stopped one: so far,
+    which :func:`contender_label` says)."""
+    return Claim(
+        f"{result.test_accuracy:.1%}",
+        name=result.name,
+        accuracy=result.test_accuracy,
+        finished=result.finished,
+    )
+
+
+@claims.claim
+def advantage_sentence(
+    results: Mapping[str, ContenderResult], planned: tuple[str, ...] | None = None
+) -> Claim:
+    """Compare the contenders that finished, and only those; name the others and why.
+
+    - *From scratch* and a pretrained contender finished: the best pretrained one (by
+      test accuracy) against from scratch.
+    - Otherwise feature extraction and fine-tuning both finished: fine-tuning against
+      feature extraction alone (an ImageNet base has no from-scratch contender).
+    - Fewer than two finished: which finished, which were stopped and where (with their
+      accuracy so far), which did not start; nothing is compared.
+
+    The verdict is "beats", "matches" (less than :data:`MATCH_POINTS` apart) or "does worse
+    than", judged on the accuracies as the sentence shows them (one decimal, in percent),
+    so the gap it names is their difference. A contender that was stopped or did not start
+    is named after the comparison, never compared.
 
     Parameters
     ----------
     results : mapping
         Contender name → result, e.g. :attr:`Comparison.results`.
+    planned : tuple of str, optional
+        The contenders the run was to train (default: those in ``results``); a planned one
+        without a result "did not start".
+
+    Examples
+    --------
+    >>> fe = ContenderResult("feature extraction", {}, 0.92, None, 3.0)
+    >>> ft = ContenderResult("fine-tuning", {}, 0.989, None, 5.0,
+    ...                      stopped_at=StopPoint("fine-tuning", 2, 10, 3, 8))
+    >>> s = advantage_sentence({"feature extraction": fe, "fine-tuning": ft}, CONTENDERS)
+    >>> print(s.replace("; ", ";\\n"))
+    Only feature extraction finished (92.0% test accuracy);
+    fine-tuning was stopped at fine-tuning epoch 2 of 10 (batch 3 of 8) with 98.9% so far;
+    from scratch did not start: there are not two finished contenders to compare.
+    >>> s.facts["finished"], s.facts["compared"]
+    (('feature extraction',), ())
     """
-    pre = [results[c] for c in ("feature extraction", "fine-tuning") if c in results]
-    if "from scratch" not in results or not pre:
-        missing = [c for c in CONTENDERS if c not in results]
-        return f"Not every contender finished ({', '.join(missing)} missing): nothing to compare."
-    best = max(pre, key=lambda c: c.test_accuracy)
-    scratch = results["from scratch"].test_accuracy
-    gap = (best.test_accuracy - scratch) * 100
-    if abs(gap) < 1.0:
+    finished, stopped, not_started = _partition(results, planned)
+    facts = {
+        "finished": tuple(finished),
+        "stopped": tuple(stopped),
+        "not_started": tuple(not_started),
+    }
+    aside = [
+        f"{c}, {_stopped(results[c].stopped_at)} with {results[c].test_accuracy:.1%} so far"
+        for c in stopped
+    ]
+    aside += [f"{c}, which did not start" for c in not_started]
+    pre = [c for c in ("feature extraction", "fine-tuning") if c in finished]
+    if "from scratch" in finished and pre:
+        best = max(pre, key=lambda c: results[c].test_accuracy)  # a tie: feature extraction
+        pair, lead = (best, "from scratch"), f"With the pretrained base, {best}"
+        other = "training from scratch"
+    elif len(pre) == 2:
+        pair, lead, other = (pre[1], pre[0]), "Fine-tuning", "feature extraction alone"
+    else:
+        accuracies = {c: results[c].test_accuracy for c in results}
+        if not results:
+            text = f"No contender was tested: {_join(not_started)} did not start."
+            if not not_started:
+                text = "No contender was tested."
+        elif not stopped and not not_started:  # one contender, and it was the only one
+            c = finished[0]
+            text = (
+                f"{c[0].upper()}{c[1:]} finished ({results[c].test_accuracy:.1%} test "
+                "accuracy); there is no other contender to compare it with."
+            )
+        else:
+            parts = []
+            if finished:
+                c = finished[0]
+                parts.append(f"Only {c} finished ({results[c].test_accuracy:.1%} test accuracy)")
+            else:
+                parts.append("No contender finished")
+            parts += [
+                f"{c} was {_stopped(results[c].stopped_at)} with "
+                f"{results[c].test_accuracy:.1%} so far"
+                for c in stopped
+            ]
+            if not_started:
+                parts.append(f"{_join(not_started)} did not start")
+            text = "; ".join(parts) + ": there are not two finished contenders to compare."
+        return Claim(
+            text, verdict=None, compared=(), accuracies=accuracies, gap_points=None, **facts
+        )
+    a, b = (results[c].test_accuracy for c in pair)
+    gap = round(_shown(a) - _shown(b), 1)  # the difference of the two numbers shown
+    if abs(gap) < MATCH_POINTS:
         verdict, by = "matches", f"{abs(gap):.1f} points apart"
     else:
         verdict = "beats" if gap > 0 else "does worse than"
         by = f"by {abs(gap):.1f} points"
-    return (
-        f"With the pretrained base, {best.name} ({best.test_accuracy:.1%}) {verdict} training "
-        f"from scratch ({scratch:.1%}), {by}, on the same test images."
+    text = f"{lead} ({a:.1%}) {verdict} {other} ({b:.1%}), {by}, on the same test images."
+    if aside:
+        text += f" Not compared: {'; '.join(aside)}."
+    return Claim(
+        text,
+        verdict=verdict,
+        compared=pair,
+        accuracies={pair[0]: a, pair[1]: b},
+        gap_points=gap,
+        **facts,
     )
 
 
-def timing_sentence(results: Mapping[str, ContenderResult], seconds: float) -> str:
+@claims.claim
+def stop_sentence(
+    results: Mapping[str, ContenderResult], planned: tuple[str, ...], seconds: float
+) -> Claim:
+    """What a stopped comparison did: how long it trained, who finished, who stopped where.
+
+    Examples
+    --------
+    >>> fe = ContenderResult("feature extraction", {}, 0.92, None, 3.0)
+    >>> print(stop_sentence({"feature extraction": fe}, CONTENDERS, 12.3).replace("; ", ";\\n"))
+    Stopped after 12 s of training: feature extraction finished;
+    from scratch and fine-tuning did not start.
+    """
+    finished, stopped, not_started = _partition(results, planned)
+    parts = []
+    if finished:
+        parts.append(f"{_join(finished)} finished")
+    parts += [f"{c} {_stopped(results[c].stopped_at)}" for c in stopped]
+    if not_started:
+        parts.append(f"{_join(not_started)} did not start")
+    if not stopped and not not_started:
+        text = f"Stopped after {seconds:.0f} s of training, once every contender had finished."
+    else:
+        text = f"Stopped after {seconds:.0f} s of training: {'; '.join(parts)}."
+    return Claim(
+        text,
+        seconds=seconds,
+        finished=tuple(finished),
+        stopped=tuple(stopped),
+        not_started=tuple(not_started),
+        stop_points={c: results[c].stopped_at for c in stopped},
+    )
+
+
+@claims.claim
+def timing_sentence(results: Mapping[str, ContenderResult], seconds: float) -> Claim:
     """How long the run took, contender by contender, without counting a stage twice.
 
     Fine-tuning continues from feature extraction, so its own time is its second stage.
+    A contender that was stopped says so ("until stopped").
 
     Examples
     --------
@@ -750,17 +1058,29 @@ def timing_sentence(results: Mapping[str, ContenderResult], seconds: float) -> s
     >>> timing_sentence({"feature extraction": fe, "fine-tuning": ft}, 33.4)
     'This run took 33 s on this machine: feature extraction 20 s, then fine-tuning 12 s more.'
     """
-    parts = []
+    parts, spent = [], {}
     fe, ft, scratch = (results.get(c) for c in CONTENDERS[1:] + CONTENDERS[:1])
+
+    def until(r: ContenderResult) -> str:
+        return "" if r.finished else " until stopped"
+
     if fe is not None:
-        parts.append(f"feature extraction {fe.seconds:.0f} s")
+        spent["feature extraction"] = fe.seconds
+        parts.append(f"feature extraction {fe.seconds:.0f} s{until(fe)}")
     if ft is not None and fe is not None and ft.stage_seconds is not None:
-        parts.append(f"then fine-tuning {ft.stage_seconds:.0f} s more")
+        spent["fine-tuning"] = ft.stage_seconds
+        parts.append(f"then fine-tuning {ft.stage_seconds:.0f} s more{until(ft)}")
     elif ft is not None:
-        parts.append(f"fine-tuning {ft.seconds:.0f} s")
+        spent["fine-tuning"] = ft.seconds
+        parts.append(f"fine-tuning {ft.seconds:.0f} s{until(ft)}")
     if scratch is not None:
-        parts.append(f"from scratch {scratch.seconds:.0f} s")
-    return f"This run took {seconds:.0f} s on this machine: {', '.join(parts)}."
+        spent["from scratch"] = scratch.seconds
+        parts.append(f"from scratch {scratch.seconds:.0f} s{until(scratch)}")
+    if not parts:
+        text = f"This run took {seconds:.0f} s on this machine; no contender was tested."
+    else:
+        text = f"This run took {seconds:.0f} s on this machine: {', '.join(parts)}."
+    return Claim(text, seconds=seconds, spent=spent)
 
 
 def digits_config(**overrides) -> TransferConfig:
@@ -857,6 +1177,49 @@ def digits_task(
     x_test, y_test = digit_subset(ds.x_test, ds.y_test, NEW_DIGITS)
     return DigitsTask(
         data.prepare(x[tr]), y[tr], data.prepare(x[va]), y[va], data.prepare(x_test), y_test
+    )
+
+
+@claims.claim
+def digits_base_sentence(
+    model_name: str, test_accuracy: float | None, new_task: str = "digits"
+) -> Claim:
+    """What the bundled base is, from its card, for the page.
+
+    Parameters
+    ----------
+    model_name : str
+        The zoo model the base was built from (its card's ``model``).
+    test_accuracy : float or None
+        Its accuracy on the sample's test digits 0–4 (its card's ``metrics``); ``None``
+        or NaN when the card does not record it (the sentence then names no number).
+    new_task : str
+        ``"digits"`` (5–9, validated on :data:`VAL_PER_CLASS` other images per class) or
+        ``"signs"`` (the learner's Sign-Language letters).
+
+    Examples
+    --------
+    >>> s = digits_base_sentence("fashion_leaky", 0.9912)
+    >>> s.split(" (")[-1]
+    '99.1% test accuracy on 0–4). Validation: 50 other labelled images per class.'
+    """
+    known = test_accuracy is not None and bool(np.isfinite(test_accuracy))
+    measured = (
+        f"{test_accuracy:.1%} test accuracy on 0–4" if known else "test accuracy not recorded"
+    )
+    text = (
+        f"Base: the zoo's {model_name} CNN (three conv blocks) trained on the sample's digits "
+        f"0–4 only ({measured})."
+    )
+    if new_task == "digits":
+        text += f" Validation: {VAL_PER_CLASS} other labelled images per class."
+    else:
+        text += " Letters are new to it too: hands, not strokes."
+    return Claim(
+        text,
+        model=model_name,
+        test_accuracy=test_accuracy if known else None,
+        val_per_class=VAL_PER_CLASS if new_task == "digits" else None,
     )
 
 
@@ -1029,6 +1392,47 @@ def download_weights(
         raise TransferError(f"The ImageNet weights of {app.title} arrived corrupted; try again.")
     os.replace(tmp, path)
     return path
+
+
+@claims.claim
+def download_sentence(name: str, done: int, total: int) -> Claim:
+    """Download progress for the progress bar: ``"MobileNetV2: 3.1 of 9.4 MB"``.
+
+    ``total`` is 0 when the server does not say the size: the sentence then names only
+    what has arrived. ``facts["fraction"]`` is the share done, in [0, 1], for the bar.
+
+    Examples
+    --------
+    >>> download_sentence("mobilenet_v2", 3_100_000, 9_406_464)
+    'MobileNetV2: 3.1 of 9.4 MB'
+    """
+    app = _application(name)
+    done_mb = done / 1e6
+    if total > 0:
+        total_mb = total / 1e6
+        text = f"{app.title}: {done_mb:.1f} of {total_mb:.1f} MB"
+        fraction = min(max(done / total, 0.0), 1.0)
+    else:
+        total_mb, fraction = None, 0.0
+        text = f"{app.title}: {done_mb:.1f} MB so far"
+    return Claim(text, done_mb=done_mb, total_mb=total_mb, fraction=fraction)
+
+
+@claims.claim
+def weights_missing_sentence(name: str) -> Claim:
+    """That an ImageNet base's weights are not on this machine yet, and their size.
+
+    Examples
+    --------
+    >>> weights_missing_sentence("efficientnet_b0").facts["megabytes"]
+    16.7
+    """
+    app = _application(name)
+    return Claim(
+        f"{app.title}'s ImageNet weights ({app.megabytes:g} MB) are not on this machine yet; "
+        "they are downloaded once.",
+        megabytes=app.megabytes,
+    )
 
 
 def _reason(exc: Exception) -> str:

@@ -32,9 +32,23 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnviz import claims
+
 
 class TransformError(ValueError):
     """An image or a transform parameter cannot be used; the message names the bad value."""
+
+
+def _fixed(v: float, digits: int = 1) -> str:
+    """``v`` to ``digits`` decimals, never ``-0.0``."""
+    s = f"{v:.{digits}f}"
+    return s[1:] if s.startswith("-") and float(s) == 0 else s
+
+
+def _signed(v: float, digits: int = 1) -> str:
+    """``+1.00`` / ``-1.00``; a value that rounds to zero is ``0.00`` (no sign)."""
+    s = f"{v:+.{digits}f}"
+    return s[1:] if float(s) == 0 else s
 
 
 # --- moving images ------------------------------------------------------------------
@@ -289,9 +303,10 @@ class Verdict:
     model: str
     dx: int
     dy: int
-    predicted: int
+    predicted: int  # argmax: the first of several classes tied at the top
     confidence: float
     p_true: float
+    tied: tuple[int, ...] = ()  # every class sharing the top probability, when several do
 
 
 def verdicts(
@@ -308,14 +323,16 @@ def verdicts(
     """
     moved = shift(_as_batch(img), dx, dy)  # (1, H, W, C)
     probs = np.stack([predict_proba(m, moved)[0] for m in models_.values()])
-    out = [
-        Verdict(name, dx, dy, int(p.argmax()), float(p.max()), float(p[label]))
-        for name, p in zip(models_, probs, strict=True)
-    ]
+    out = []
+    for name, p in zip(models_, probs, strict=True):
+        top = tuple(int(k) for k in np.flatnonzero(p == p.max()))
+        tied = top if len(top) > 1 else ()
+        out.append(Verdict(name, dx, dy, int(p.argmax()), float(p.max()), float(p[label]), tied))
     return out, probs
 
 
-def describe_shift(dx: int, dy: int) -> str:
+@claims.claim
+def describe_shift(dx: int, dy: int) -> claims.Claim:
     """In words: ``"a 2-px right shift"``, ``"no shift"`` or ``"a 1-px left, 3-px up shift"``.
 
     Examples
@@ -328,20 +345,42 @@ def describe_shift(dx: int, dy: int) -> str:
         parts.append(f"{abs(dx)}-px {'right' if dx > 0 else 'left'}")
     if dy:
         parts.append(f"{abs(dy)}-px {'down' if dy > 0 else 'up'}")
-    return f"a {', '.join(parts)} shift" if parts else "no shift"
+    text = f"a {', '.join(parts)} shift" if parts else "no shift"
+    return claims.Claim(text, dx=int(dx), dy=int(dy))
 
 
-def sentence(verdict: Verdict, class_names: Sequence[str], true_label: int) -> str:
-    """One sentence for the page, e.g. "After a 2-px right shift the MLP says 3 (0.71) …"."""
+@claims.claim
+def sentence(verdict: Verdict, class_names: Sequence[str], true_label: int) -> claims.Claim:
+    """One sentence for the page, e.g. "After a 2-px right shift the MLP says 3 (0.71) …".
+
+    A tie at the top is named as one (with the class argmax takes); "right" means the
+    class argmax takes is the true one.
+    """
     where = describe_shift(verdict.dx, verdict.dy)
     lead = "With no shift" if where == "no shift" else f"After {where}"
     said = class_names[verdict.predicted]
-    tail = (
-        "— still right"
-        if verdict.predicted == true_label
-        else f"— wrong: P({class_names[true_label]}) is {verdict.p_true:.2f}"
+    right = verdict.predicted == true_label
+    if right:
+        tail = "— right" if where == "no shift" else "— still right"
+    else:
+        tail = f"— wrong: P({class_names[true_label]}) is {verdict.p_true:.2f}"
+    if verdict.tied:
+        names = ", ".join(f"**{class_names[k]}**" for k in verdict.tied[:-1])
+        text = (
+            f"{lead} the {verdict.model} is torn between {names} and "
+            f"**{class_names[verdict.tied[-1]]}** ({verdict.confidence:.2f} each): argmax "
+            f"takes the first, **{said}** {tail}"
+        )
+    else:
+        text = f"{lead} the {verdict.model} says **{said}** ({verdict.confidence:.2f}) {tail}"
+    return claims.Claim(
+        text,
+        predicted=verdict.predicted,
+        confidence=verdict.confidence,
+        right=right,
+        tied=verdict.tied,
+        p_true=None if right else verdict.p_true,
     )
-    return f"{lead} the {verdict.model} says **{said}** ({verdict.confidence:.2f}) {tail}"
 
 
 # --- the book's code, reproduced ----------------------------------------------------
@@ -431,7 +470,8 @@ def book_images(avg: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def book_caption(avg: np.ndarray) -> str:
+@claims.claim
+def book_caption(avg: np.ndarray) -> claims.Claim:
     """Say, with the measured ink movement, how far the book's two code shifts really go.
 
     Examples
@@ -442,16 +482,26 @@ def book_caption(avg: np.ndarray) -> str:
     “2 px right” code by +1.00 px — ...
     """
     x0 = ink_centre(avg)[0]
-    moved = {k: ink_centre(book_shift(avg, k))[0] - x0 for k in ("left", "right")}
-    true2 = ink_centre(shift(avg, 2, 0))[0] - x0
-    return (
-        f"Measured on this image: the book's “{BOOK_CLAIM['left']}” code moves the ink by "
-        f"{moved['left']:+.2f} px and its “{BOOK_CLAIM['right']}” code by "
-        f"{moved['right']:+.2f} px — it copies column i−1 into column i, a 1-pixel move. "
-        f"A true 2-px shift moves it {true2:+.2f} px."
+
+    def move(img: np.ndarray) -> float | None:
+        """How far the ink's centre moved, or None when no ink is left in the frame."""
+        return ink_centre(img)[0] - x0 if np.asarray(img).sum() > 0 else None
+
+    def by(v: float | None) -> str:
+        return "out of the frame altogether" if v is None else f"by {_signed(v, 2)} px"
+
+    left, right = move(book_shift(avg, "left")), move(book_shift(avg, "right"))
+    true2 = move(shift(avg, 2, 0))
+    text = (
+        f"Measured on this image: the book's “{BOOK_CLAIM['left']}” code moves the ink "
+        f"{by(left)} and its “{BOOK_CLAIM['right']}” code {by(right)} — its loop copies "
+        "column i−1 into column i for 6 < i < 26, a 1-pixel move of columns 6…24. A true "
+        f"2-px shift moves it {by(true2)}."
     )
+    return claims.Claim(text, left=left, right=right, true_two=true2)
 
 
+@claims.claim
 def book_table(
     models_: Mapping[str, object], images: Mapping[str, np.ndarray], label: int
 ) -> list[dict[str, str]]:
@@ -461,7 +511,9 @@ def book_table(
     -------
     list of dict
         One row per model: ``{"model": name, column: "✓ 1 · 0.98" or "✗ 3 · 0.44"}``
-        (mark, predicted class, its probability).
+        (mark, predicted class, its probability). Each cell is a
+        :class:`cnnviz.claims.Claim` with facts ``predicted`` (argmax: the first of tied
+        classes), ``p``, ``right`` and ``tied``; a tie at the top is marked "(tie)".
     """
     batch = np.concatenate([_as_batch(img) for img in images.values()])  # (len(images), ...)
     rows = []
@@ -470,7 +522,9 @@ def book_table(
         row = {"model": name}
         for col, p in zip(images, probs, strict=True):
             k = int(p.argmax())
-            row[col] = f"{'✓' if k == label else '✗'} {k} · {p[k]:.2f}"
+            tied = int((p == p[k]).sum()) > 1
+            text = f"{'✓' if k == label else '✗'} {k} · {p[k]:.2f}" + (" (tie)" if tied else "")
+            row[col] = claims.Claim(text, predicted=k, p=float(p[k]), right=k == label, tied=tied)
         rows.append(row)
     return rows
 
@@ -621,13 +675,24 @@ def equivariance(model, img: np.ndarray, dx: int, dy: int, channel: int = 0) -> 
     )
 
 
-def describe_equivariance(e: Equivariance, tol: float = 1e-5) -> str:
-    """The equivariance demo in words, with its measured errors (true whatever they are)."""
+@claims.claim
+def describe_equivariance(e: Equivariance, tol: float = 1e-5) -> claims.Claim:
+    """The equivariance demo in words, with its measured errors (true whatever they are).
+
+    "equals" only when both the Keras and the numpy identity errors inside the outline
+    are at most ``tol``; the cells are counted from ``e.inside``.
+    """
     inside = int(e.inside.sum())
     outside = e.difference[~e.inside]
     out_err = float(np.abs(outside).max()) if outside.size else 0.0
+    facts = {"inside": inside, "cells": int(e.inside.size), "outside_error": out_err}
     if not inside:
-        return "This shift leaves no cell whose filter window stays clear of the borders."
+        return claims.Claim(
+            "This shift leaves no cell whose filter window stays clear of the borders, so "
+            "there is nowhere the two maps must agree.",
+            agree=None,
+            **facts,
+        )
     agree = max(e.max_error, e.numpy_max_error) <= tol
     lead = (
         f"Inside the dashed outline ({inside} of {e.inside.size} cells) the map of the moved "
@@ -636,11 +701,13 @@ def describe_equivariance(e: Equivariance, tol: float = 1e-5) -> str:
         f"`cnnviz.conv.conv2d` (which matches Keras to {e.keras_vs_numpy:.1e})."
     )
     if out_err > tol:
-        return (
+        text = (
             f"{lead} Outside it the filter read pixels that left the frame, or the moved "
             f"map is only the shift's zero fill: differences up to {out_err:.2g}."
         )
-    return f"{lead} Outside it they happen to agree too (up to {out_err:.1e})."
+    else:
+        text = f"{lead} Outside it they happen to agree too (up to {out_err:.1e})."
+    return claims.Claim(text, agree=agree, tol=tol, **facts)
 
 
 # --- 2. where the position comes back, layer by layer -----------------------------------
@@ -771,25 +838,37 @@ def _change(name, kind, before, after, stride, dx, dy) -> LayerChange:
 
 
 def _pct0(v: float) -> str:
-    return f"{100 * v:.0f} %"
+    """A relative change in whole per cent; an infinite one (from all zeros) in words."""
+    if np.isinf(v):
+        return "from nothing (all zeros before the shift) to something"
+    return f"{_fixed(100 * v, 0)} %"
 
 
+CHANGE_DEFINITION = (
+    "change = ‖after − before‖ / ‖before‖, the size of the difference as a percentage of "
+    "the size of the unshifted output"
+)
+
+
+@claims.claim
 def where_position_returns(
     model_name: str, changes: Sequence[LayerChange], tol: float = 0.2
-) -> str:
+) -> claims.Claim:
     """In words: which maps only move with the digit, and what the first flat layer does.
 
     A map "only moves" when, moved back by the shift, it changes by at most ``tol``
-    (relative L2: 0.2 = 20 %). Every number in the sentence is one of ``changes``.
+    (relative L2, :func:`relative_change`: 0.2 = 20 %). Every number in the sentence is
+    one of ``changes``. When one is above 100 % the sentence says what that means.
 
     Examples
     --------
     >>> rows = [LayerChange("image", "InputLayer", 1, 1.2, 0.0, True),
     ...         LayerChange("flatten", "Flatten", None, 1.2, None, False),
     ...         LayerChange("output", "Dense", None, 0.9, None, False)]
-    >>> print(where_position_returns("MLP", rows))  # doctest: +NORMALIZE_WHITESPACE
+    >>> print(where_position_returns("MLP", rows))  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
     The MLP has no convolution: its first layer `flatten` sees the image pixel by pixel and
-    changes by 120 %; the output (the probabilities) changes by 90 %.
+    changes by 120 %; the output (the probabilities) changes by 90 %. (Change = ‖after − before‖
+    / ‖before‖, ... above 100 % ...)
     """
     layers_ = [c for c in changes if c.kind != "InputLayer"]
     if not layers_:
@@ -798,13 +877,17 @@ def where_position_returns(
     flat = next((c for c in layers_ if c.aligned is None), None)
     out = layers_[-1]
     parts = []
+    stated: dict[str, float] = {}  # layer -> the change the sentence states for it
+    steady: list[LayerChange] = []
+    jump = None
     if not maps:
+        stated[layers_[0].layer] = layers_[0].plain
         parts.append(
             f"The {model_name} has no convolution: its first layer `{layers_[0].layer}` sees "
             f"the image pixel by pixel and changes by {_pct0(layers_[0].plain)}"
         )
     else:
-        jump = next((c for c in maps if c.change > tol), None)
+        jump = next((c for c in maps if not c.change <= tol), None)  # NaN counts as a jump
         steady = maps[: maps.index(jump)] if jump is not None else maps
         if steady:
             if len(steady) == 1:
@@ -817,11 +900,13 @@ def where_position_returns(
                     f"the maps `{steady[0].layer}` … `{steady[-1].layer}` only move with the "
                     "digit: moved back by the shift they"
                 )
+            most = max(c.change for c in steady)
             parts.append(
                 f"In the {model_name} {span} change{'s' * (len(steady) == 1)} by at most "
-                f"{_pct0(max(c.change for c in steady))}"
+                f"{_pct0(most)}"
             )
         if jump is not None:
+            stated[jump.layer] = jump.change
             lead = "" if steady else f"In the {model_name} "
             parts.append(
                 f"{lead}`{jump.layer}` changes by {_pct0(jump.change)} even moved back by the shift"
@@ -831,6 +916,7 @@ def where_position_returns(
                 f"{_pct0(jump.change)}"
             )
         if flat is not None and flat is not out:
+            stated[flat.layer] = flat.plain
             what = {
                 "Flatten": ", which lines the map up position by position",
                 "GlobalMaxPooling2D": ", which keeps no positions",
@@ -838,7 +924,26 @@ def where_position_returns(
             }.get(flat.kind, "")
             parts.append(f"`{flat.layer}` ({flat.kind}{what}) changes by {_pct0(flat.plain)}")
     parts.append(f"the output (the probabilities) changes by {_pct0(out.plain)}")
-    return "; ".join(parts) + "."
+    text = "; ".join(parts) + "."
+    shown = [*stated.values(), out.plain] + ([max(c.change for c in steady)] if steady else [])
+    over = any(v > 1 for v in shown)  # inf and > 100 % alike
+    if over:
+        text += (
+            f" ({CHANGE_DEFINITION[0].upper()}{CHANGE_DEFINITION[1:]}: above 100 % the "
+            "shifted output differs from the unshifted one by more than the unshifted "
+            "output's own size, as two same-sized copies that no longer overlap do — they "
+            "differ by 141 %.)"
+        )
+    return claims.Claim(
+        text,
+        steady=[c.layer for c in steady],
+        steady_most=max((c.change for c in steady), default=None),
+        jump=None if jump is None else jump.layer,
+        stated=stated,
+        output=out.plain,
+        tol=tol,
+        explains_over_100=over,
+    )
 
 
 # --- 3. accuracy against shift ------------------------------------------------------------
@@ -990,7 +1095,18 @@ def _where(dx: int, dy: int) -> str:
 
 
 def _pct(v: float) -> str:
-    return f"{100 * v:.1f} %"
+    return f"{_fixed(100 * v, 1)} %"
+
+
+def _shown(v: float) -> float:
+    """An accuracy as the page shows it: per cent, one decimal."""
+    return float(_fixed(100 * v, 1))
+
+
+def _points_between(a: float, b: float) -> str:
+    """``a − b`` in signed points, computed from the two values *as shown* (one decimal),
+    so a reader subtracting the shown percentages gets the shown difference."""
+    return f"{_signed(_shown(a) - _shown(b), 1)} points"
 
 
 def is_chance_level(s: ShiftSummary) -> bool:
@@ -998,48 +1114,69 @@ def is_chance_level(s: ShiftSummary) -> bool:
     return s.base <= 1 / s.num_classes + CHANCE_MARGIN
 
 
-def describe_shifts(s: ShiftSummary) -> str:
+@claims.claim
+def describe_shifts(s: ShiftSummary) -> claims.Claim:
     """One model's accuracy against shift in one or two sentences that are true for any grid.
 
-    Cases: at chance level unshifted (then the sweep says nothing about invariance);
-    keeps its accuracy (worst drop ≤ :data:`KEEPS`); collapses (loses at least half of
-    what it had above chance); otherwise loses some points. The dx × dy worst follows.
+    Cases (``facts["verdict"]``): ``"chance"`` at chance level unshifted (then the sweep
+    says nothing about invariance); ``"keeps"`` (worst drop ≤ :data:`KEEPS`);
+    ``"collapses"`` (loses at least half of what it had above chance); otherwise
+    ``"loses"`` some points. The dx × dy worst follows. Differences in points are
+    computed from the percentages as shown.
     """
     chance = 1 / s.num_classes
     few = f" (on only {s.n_images} test images)" if 0 < s.n_images < 200 else ""
     if is_chance_level(s):
-        return (
+        return claims.Claim(
             f"**{s.name}** is at chance level even unshifted ({_pct(s.base)} right; guessing "
             f"gives {_pct(chance)}){few}: there is nothing for a shift to break, so its "
-            "curve says nothing about invariance."
+            "curve says nothing about invariance.",
+            verdict="chance",
+            base=s.base,
+            chance=chance,
         )
     worst, dx, dy = s.worst
     w2, dx2, dy2 = s.worst_2d
     reach = max(abs(v) for v in s.shifts)
     if s.base - worst <= KEEPS:
+        kind = "keeps"
         verdict = (
             f"**{s.name}** keeps its accuracy: {_pct(s.base)} unshifted and never below "
             f"{_pct(worst)} for horizontal or vertical shifts up to {reach} px"
         )
     elif worst - chance <= (s.base - chance) / 2:
+        kind = "collapses"
         verdict = (
             f"**{s.name}** collapses: from {_pct(s.base)} unshifted to {_pct(worst)} at "
             f"{_where(dx, dy)} (guessing gives {_pct(chance)})"
         )
     else:
+        kind = "loses"
+        lost = _points_between(s.base, worst).lstrip("+")
         verdict = (
-            f"**{s.name}** loses {100 * (s.base - worst):.1f} points: {_pct(s.base)} "
-            f"unshifted, {_pct(worst)} at {_where(dx, dy)}"
+            f"**{s.name}** loses {lost}: {_pct(s.base)} unshifted, {_pct(worst)} at "
+            f"{_where(dx, dy)}"
         )
-    diag = (
-        f"Moved diagonally as well, its worst is {_pct(w2)} ({_where(dx2, dy2)})."
-        if w2 < worst
-        else "No diagonal move does worse."
+    if w2 < worst and _pct(w2) != _pct(worst):
+        diag = f"Moved diagonally as well, its worst is {_pct(w2)} ({_where(dx2, dy2)})."
+    elif w2 < worst:
+        diag = f"Moved diagonally as well, its worst is also {_pct(w2)} ({_where(dx2, dy2)})."
+    else:
+        diag = "No diagonal move does worse."
+    return claims.Claim(
+        f"{verdict}{few}. {diag}",
+        verdict=kind,
+        base=s.base,
+        worst=worst,
+        worst_at=(dx, dy),
+        worst_2d=w2 if w2 < worst else None,
+        chance=chance,
+        few=bool(few),
     )
-    return f"{verdict}{few}. {diag}"
 
 
-def compare_worst(summaries: Sequence[ShiftSummary]) -> str:
+@claims.claim
+def compare_worst(summaries: Sequence[ShiftSummary]) -> claims.Claim:
     """Which models hold up best and worst under shift (ties named as ties).
 
     Chance-level models are left out: they are not tolerant, only bad. Worst
@@ -1047,23 +1184,38 @@ def compare_worst(summaries: Sequence[ShiftSummary]) -> str:
     """
     ranked = [s for s in summaries if not is_chance_level(s)]
     if len(ranked) < 2:
-        return ""
-    shown = {s.name: round(100 * s.worst[0], 1) for s in ranked}
+        return claims.Claim("", ranked=[s.name for s in ranked], best=[], least=[])
+    shown = {s.name: _shown(s.worst[0]) for s in ranked}
     hi, lo = max(shown.values()), min(shown.values())
+    best = [n for n, w in shown.items() if w == hi]
+    least = [n for n, w in shown.items() if w == lo]
+    facts = {"ranked": list(shown), "best": best, "least": least, "hi": hi, "lo": lo}
     if hi == lo:
-        return f"All {len(ranked)} models have the same worst accuracy, {hi:.1f} %."
+        return claims.Claim(
+            f"All {len(ranked)} models have the same worst accuracy, {hi:.1f} %.", **facts
+        )
 
-    def names(v: float) -> str:
-        who = [f"**{n}**" for n, w in shown.items() if w == v]
-        return who[0] if len(who) == 1 else ", ".join(who[:-1]) + " and " + who[-1]
+    def names(who: list[str]) -> str:
+        bold = [f"**{n}**" for n in who]
+        return bold[0] if len(bold) == 1 else ", ".join(bold[:-1]) + " and " + bold[-1]
 
-    def tie(v: float) -> str:
-        return " (a tie)" if sum(w == v for w in shown.values()) > 1 else ""
+    def tie(who: list[str]) -> str:
+        return " (a tie)" if len(who) > 1 else ""
 
-    return (
-        f"Most tolerant of shifts: {names(hi)}{tie(hi)}, never below {hi:.1f} %. "
-        f"Least: {names(lo)}{tie(lo)}, down to {lo:.1f} %."
+    return claims.Claim(
+        f"Most tolerant of shifts: {names(best)}{tie(best)}, never below {hi:.1f} %. "
+        f"Least: {names(least)}{tie(least)}, down to {lo:.1f} %.",
+        **facts,
     )
+
+
+@claims.claim
+def worst_metric(s: ShiftSummary) -> claims.Claim:
+    """Section 4's metric of one model: its worst accuracy over horizontal and vertical
+    shifts (the text) and, as ``facts["delta"]``, the change from unshifted in points."""
+    worst, dx, dy = s.worst
+    delta = f"{_points_between(worst, s.base)} from {_pct(s.base)} unshifted"
+    return claims.Claim(_pct(worst), worst=worst, base=s.base, at=(dx, dy), delta=delta)
 
 
 def conclusion(summaries: Sequence[ShiftSummary]) -> list[str]:
@@ -1155,23 +1307,77 @@ def sweep(model, x: np.ndarray, y: np.ndarray, kind: str) -> tuple[np.ndarray, n
 _SUMMARY_AT = {"rotation": (0, 18, "an 18° rotation"), "scale": (1.0, 0.8, "shrinking to 80 %")}
 
 
-def sweep_summary(kind: str, accuracies: dict[str, np.ndarray], params: np.ndarray) -> str:
-    """State a sweep in words: each model's accuracy untouched and after a small change.
+@claims.claim
+def sweep_summary(
+    kind: str,
+    accuracies: Mapping[str, np.ndarray],
+    params: np.ndarray,
+    n_images: int,
+    reference: Mapping[str, float] | None = None,
+    reference_images: int | None = None,
+) -> claims.Claim:
+    """State a sweep in words: its sample, each model's accuracy untouched and after a
+    small change, and how the untouched accuracy relates to the page's other figure.
+
+    Parameters
+    ----------
+    kind : {"rotation", "scale"}
+    accuracies : mapping
+        Model name -> accuracy at each of ``params``.
+    params : np.ndarray
+        The sweep's parameter values (they must include the untouched one).
+    n_images : int
+        How many test images the sweep used (the first ``n_images``).
+    reference : mapping, optional
+        Model name -> its unshifted accuracy elsewhere on the page (section 4).
+    reference_images : int, optional
+        How many images ``reference`` was measured on.
 
     Examples
     --------
-    >>> sweep_summary("rotation", {"MLP": np.array([0.5, 0.9, 0.6])},
-    ...               np.array([-18, 0, 18]))
-    'After an 18° rotation the MLP keeps 60.0 % accuracy (90.0 % untouched, -30.0 points).'
+    >>> print(sweep_summary("rotation", {"MLP": np.array([0.5, 0.9, 0.6])},
+    ...                     np.array([-18, 0, 18]), 500))  # doctest: +NORMALIZE_WHITESPACE
+    On the first 500 test images: after an 18° rotation the MLP keeps 60.0 % accuracy
+    (90.0 % untouched, -30.0 points).
     """
     if kind not in _SUMMARY_AT:
         raise TransformError(f"unknown sweep {kind!r}; choose one of {', '.join(_SUMMARY_AT)}")
     base, at, words = _SUMMARY_AT[kind]
     params = np.asarray(params, dtype=np.float64)
-    i0, i1 = int(np.abs(params - base).argmin()), int(np.abs(params - at).argmin())
-    parts = [
-        f"the {name} keeps {acc[i1]:.1%} accuracy ({acc[i0]:.1%} untouched, "
-        f"{100 * (acc[i1] - acc[i0]):+.1f} points)"
-        for name, acc in accuracies.items()
-    ]
-    return f"After {words} " + "; ".join(parts).replace("%", " %") + "."
+    if not np.any(params == base) or not np.any(params == at):
+        raise TransformError(f"the {kind} sweep must include {base} and {at}, got {params}")
+    i0, i1 = int(np.flatnonzero(params == base)[0]), int(np.flatnonzero(params == at)[0])
+    parts = []
+    differs = {}
+    for name, acc in accuracies.items():
+        part = (
+            f"the {name} keeps {_pct(acc[i1])} accuracy ({_pct(acc[i0])} untouched, "
+            f"{_points_between(acc[i1], acc[i0])})"
+        )
+        parts.append(part)
+        if reference is not None and name in reference:
+            differs[name] = _pct(reference[name]) != _pct(acc[i0])
+    sample = f"On the first {n_images:,} test images"
+    text = f"{sample}: after {words} " + "; ".join(parts) + "."
+    if reference is not None and differs:
+        if not any(differs.values()):
+            same = "the same images" if reference_images == n_images else "more images"
+            text += f" Untouched, they match section 4's unshifted accuracies (on {same})."
+        else:
+            refs = ", ".join(f"{_pct(reference[k])} for the {k}" for k, d in differs.items() if d)
+            if reference_images is not None and reference_images != n_images:
+                text += (
+                    f" Untouched accuracies differ from section 4's ({refs}) because section "
+                    f"4 measures all {reference_images:,} test images: a different sample, "
+                    "not a different model."
+                )
+            else:
+                text += f" Untouched accuracies differ from section 4's ({refs})."
+    return claims.Claim(
+        text,
+        kind=kind,
+        n_images=n_images,
+        untouched={k: float(a[i0]) for k, a in accuracies.items()},
+        changed={k: float(a[i1]) for k, a in accuracies.items()},
+        differs=differs,
+    )

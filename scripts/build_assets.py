@@ -1,9 +1,11 @@
-"""Rebuild everything in ``assets/`` from ``../shared/datasets/mnist`` (no network).
+"""Rebuild everything in ``assets/`` from ``../shared/datasets/mnist`` and Debian's
+Fashion-MNIST package (``apt-get install dataset-fashion-mnist``), with no network.
 
     python scripts/build_assets.py                    # sample data, sample images and models
     python scripts/build_assets.py --only data
     python scripts/build_assets.py --only handwriting_cnn book_mnist  # chosen models only
     python scripts/build_assets.py --only digits_0_4   # one model, nothing else
+    python scripts/build_assets.py --only fashion_plain fashion_dropout fashion_samples
 
 Reproducible: the split and every model use fixed seeds; retraining on the same
 machine and library versions gives the same weights (within float round-off across
@@ -227,7 +229,60 @@ def build_digits_base() -> None:
     print(f"wrote {path.relative_to(ROOT)}: test accuracy on digits 0–4 {acc:.4f}")
 
 
-EXTRA = {"digits_0_4": build_digits_base}  # built by their own functions
+def build_fashion(name: str) -> None:
+    """Train one of the Fashion-MNIST tutorial's networks on Debian's full data set and
+    bundle it (``fashion_plain``, ``fashion_dropout``; see :mod:`cnnviz.tutorial`).
+
+    The tutorial's recipe: the 60,000 training images split 48,000 / 12,000 as
+    ``train_test_split(test_size=0.2, random_state=13)``, batch 64, 20 epochs, Adam, seed 0;
+    the card records the 10,000 test images' loss and accuracy and the history. About 15
+    minutes per network on 2 CPU cores; the shipped files were trained on a GPU under JAX
+    (``benchmarks/bench_fashion_tutorial.py --save-models``, same code, same settings).
+    """
+    import keras
+
+    from cnnviz import data, evaluation, models, training, tutorial
+
+    network = tutorial.BUNDLED[name]
+    ds = data.load("fashion_mnist")  # Debian's dataset-fashion-mnist package
+    x_tr, x_val, y_tr, y_val = tutorial.tutorial_split(data.prepare(ds.x_train), ds.y_train)
+    model, result = tutorial.train_network(network, x_tr, y_tr, x_val, y_val, seed=SEED)
+    ev = evaluation.evaluate(model, data.prepare(ds.x_test), ds.y_test)
+    trap = tutorial.rounding_trap(ev.probs, ds.y_test, ds.class_names[0])
+    built_by = (
+        f"scripts/build_assets.py --only {name} on {training.device_name()} "
+        f"(Keras backend {keras.backend.backend()})"
+    )
+    card = tutorial.card(network, result, ev.loss, ev.accuracy, trap, len(x_tr), len(x_val),
+                         ds.class_names, built_by)  # fmt: skip
+    card["name"] = name
+    path = models.save(model, models.MODELS_DIR / f"{name}.keras", card, include_optimizer=False)
+    print(f"wrote {path.relative_to(ROOT)}: test accuracy {ev.accuracy:.4f}")
+
+
+def build_fashion_samples() -> None:
+    """Three test images of each Fashion-MNIST class as product photos (dark on white)."""
+    from PIL import Image
+
+    from cnnviz import data
+
+    ds = data.load("fashion_mnist")
+    samples = ROOT / "assets" / "samples"
+    for old in samples.glob("fashion_*.png"):
+        old.unlink()
+    for c in range(10):
+        for k, i in enumerate(np.flatnonzero(ds.y_test == c)[:SAMPLES_PER_CLASS]):
+            # Fashion-MNIST's images are negated product photos: store the photo back.
+            Image.fromarray(255 - ds.x_test[i, ..., 0]).save(samples / f"fashion_{c}_{k}.png")
+    print(f"wrote {10 * SAMPLES_PER_CLASS} Fashion-MNIST samples to assets/samples/")
+
+
+EXTRA = {  # built by their own functions
+    "digits_0_4": build_digits_base,
+    "fashion_plain": lambda: build_fashion("fashion_plain"),
+    "fashion_dropout": lambda: build_fashion("fashion_dropout"),
+    "fashion_samples": build_fashion_samples,
+}
 
 
 def main() -> None:

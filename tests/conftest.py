@@ -10,6 +10,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests (tests/test_claims_*.py): the same examples on every CI run, no deadline
+# (the first example of a run pays for imports), quick enough for the whole suite.
+settings.register_profile(
+    "cnnviz",
+    max_examples=150,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.load_profile("cnnviz")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -156,6 +156,29 @@ def test_cell_text_as_a_learner_types_it():
         conv.as_matrix([["1", "2", "1e3"]])
 
 
+def test_every_bad_cell_is_named_and_kept_as_typed():
+    # Hypothesis found these: numpy read True as 1.0 and turned a mixed row into text.
+    with pytest.raises(conv.BadCellError) as info:
+        conv.as_matrix([[float("nan"), 0, 0, True]])
+    assert [p for p, _ in info.value.cells] == [(0, 0), (0, 3)]
+    assert str(info.value).endswith("cell (0, 0) holds an empty cell and cell (0, 3) holds True.")
+    with pytest.raises(conv.BadCellError, match=r"cell \(0, 0\) holds True\.$"):
+        conv.as_matrix([[True]])
+    with pytest.raises(conv.BadCellError) as info:
+        conv.as_matrix([["1", "abc"], ["", "4"]])
+    np.testing.assert_array_equal(info.value.partial, [[1, np.nan], [np.nan, 4]])
+    used = conv.fill_bad_cells(info.value, [[9, 2], [3, 9]])
+    np.testing.assert_array_equal(used, [[1, 2], [3, 4]])  # good cells as typed
+    assert conv.bad_cells_sentence(info.value, used).endswith(
+        "Until they hold numbers, cnnviz uses those cells' last valid values: 2 at (0, 1) and "
+        "3 at (1, 0)."
+    )
+    assert conv.fill_bad_cells(info.value, np.ones((3, 3))) is None  # another shape
+    assert conv.bad_cells_sentence(info.value, None).endswith(
+        "Nothing is computed until they hold numbers."
+    )
+
+
 def test_as_matrix_accepts_data_editor_frames():
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"0": ["1", "2"], "1": [3.5, 4]})
@@ -291,19 +314,35 @@ def test_reached_cells_by_hand_and_from_the_steps(n, k, s, p, d, missed):
     touched = {c for st in steps for c in st.cols if 0 <= c < n}
     assert touched == set(np.flatnonzero(hit).tolist())
     sentence = conv.coverage_sentence(n, k, s, p, d)
-    assert (sentence is None) == (not missed)
+    assert sentence.facts["untouched"] == tuple(missed)
     if missed:
-        assert f"columns {', '.join(map(str, missed))} (counted from 0)" in sentence
+        listed = ", ".join(map(str, missed[:-1])) + " and " if len(missed) > 1 else ""
+        assert f"columns {listed}{missed[-1]} (counted from 0)" in sentence
+    else:
+        assert sentence.startswith("Every input cell is under the kernel at least once")
 
 
 def test_coverage_sentence_gives_the_right_reason():
-    assert "the stride steps over them" in conv.coverage_sentence(7, 1, 2)
-    assert "past the last window" not in conv.coverage_sentence(7, 1, 2)
-    assert "the dilated kernel skips them" in conv.coverage_sentence(5, 3, 1, dilation=2)
+    stride = conv.coverage_sentence(7, 1, 2)
+    assert "the stride (2) is longer than the kernel's span (1)" in stride
+    assert "past the last window" not in stride and "(7 + 0 + 0 − 1) / 2 = 3 exactly" in stride
+    holes = conv.coverage_sentence(5, 3, 1, dilation=2)
+    assert "the dilation (2) leaves gaps between the kernel's taps at 1 and 3" in holes
     tail = conv.coverage_sentence(6, 3, 2)
-    assert "past the last window" in tail and "steps over" not in tail
-    both = conv.coverage_sentence(9, 2, 4, dilation=2)
-    assert "the stride and the dilation step over them" in both and "past the last" in both
+    assert "5 lies past the last window, which ends at 4" in tail and "jump over" not in tail
+    assert "(6 + 0 + 0 − 3) / 2 = 1 remainder 1, and the ⌊ ⌋ in the formula drops" in tail
+    all3 = conv.coverage_sentence(9, 2, 4, dilation=2)
+    assert all3.facts["in_holes"] == (1, 5) and all3.facts["stepped_over"] == (3,)
+    assert all3.facts["past_last"] == (7, 8)
+    # The issue's cases: the last window sits in the padding (11, 2, 4, p=4); nothing is
+    # dropped (5, 1, 2, p=1); 'same' has no ⌊ ⌋ (6, 1, 2).
+    padded = conv.coverage_sentence(11, 2, 4, 4)
+    assert padded.facts["stepped_over"] == (2, 3, 6, 7, 10) and not padded.facts["past_last"]
+    assert "2 of the 5 windows along each axis sit entirely in the padding" in padded
+    exact = conv.coverage_sentence(5, 1, 2, 1)
+    assert exact.facts["stepped_over"] == (0, 2, 4) and "the ⌊ ⌋ drops nothing" in exact
+    same = conv.coverage_sentence(6, 1, 2, "same")
+    assert "⌊" not in same and "'same' makes ⌈6/2⌉ = 3 windows" in same
 
 
 def test_sentences_and_examples():
@@ -327,7 +366,11 @@ def test_sentences_and_examples():
     assert x.shape == (6, 6) and set(np.unique(x)) <= set(range(10))
     np.testing.assert_array_equal(k[0], [1, 1, -1, -1])
     np.testing.assert_array_equal(conv.stride_example(6, 4)[0], x)  # the same every time
-    np.testing.assert_array_equal(conv.stride_example(3, 1)[1], [[0]])
+    np.testing.assert_array_equal(conv.stride_example(3, 1)[1], [[2]])  # not an all-zero kernel
+    assert conv.describe_kernel(k).startswith("a 4×4 vertical-edge kernel (+1 left, −1 right)")
+    assert conv.describe_kernel(conv.stride_example(3, 1)[1]) == (
+        "a 1×1 kernel of 2: each output is one input cell times 2"
+    )
 
 
 # ----------------------------------------------------------------------------- TensorFlow
@@ -399,6 +442,20 @@ def test_keras_refusal_is_what_keras_says(stride, dilation):
     else:
         said = None
     assert conv.keras_refusal(stride, dilation) == said
+
+
+def test_keras_refusal_on_every_small_pair_is_what_keras_says():
+    """The rule the property test in test_claims_arithmetic.py assumes, against Keras."""
+    import itertools
+
+    for s0, s1, d0, d1 in itertools.product((1, 2, 3), repeat=4):
+        try:
+            keras.layers.Conv2D(1, 3, strides=(s0, s1), dilation_rate=(d0, d1))
+        except ValueError as exc:
+            said = str(exc)
+        else:
+            said = None
+        assert conv.keras_refusal((s0, s1), (d0, d1)) == said
 
 
 def test_keras_sizes_sentence_never_claims_a_size_keras_refuses():

@@ -26,7 +26,22 @@ def _idx(arr: np.ndarray) -> bytes:
 @pytest.fixture
 def keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    # the Keras-cache tests must not find Debian's Fashion-MNIST package first
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian-package")
+    monkeypatch.delenv(data.ENV_FASHION_MNIST, raising=False)
     return tmp_path / "datasets"
+
+
+def _write_fashion(folder, train_labels=(7, 9), test_labels=(0, 1)):
+    """The four Fashion-MNIST IDX files (tiny) in ``folder``; returns the image array."""
+    folder.mkdir(parents=True, exist_ok=True)
+    x = np.arange(2 * 28 * 28, dtype=np.int64).reshape(2, 28, 28) % 256
+    for prefix, labels in (("train", train_labels), ("t10k", test_labels)):
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(x)))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(_idx(np.array(labels)))
+        )
+    return x
 
 
 def test_load_mnist_from_keras_cache(keras_home):
@@ -49,18 +64,63 @@ def test_load_mnist_from_keras_cache(keras_home):
 
 
 def test_load_fashion_mnist_from_keras_cache(keras_home):
-    folder = keras_home / "fashion-mnist"
-    folder.mkdir(parents=True)
-    x = np.arange(2 * 28 * 28, dtype=np.int64).reshape(2, 28, 28) % 256
-    for prefix, labels in (("train", [7, 9]), ("t10k", [0, 1])):
-        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(x)))
-        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(
-            gzip.compress(_idx(np.array(labels)))
-        )
+    _write_fashion(keras_home / "fashion-mnist")
     ds = data.load("fashion_mnist")
     assert ds.x_test.shape == (2, 28, 28, 1)
     assert ds.x_train[1, 0, 0, 0] == (28 * 28) % 256
     assert [ds.class_names[i] for i in ds.y_train] == ["Sneaker", "Ankle boot"]
+    assert "via keras.datasets" in ds.source
+    assert data.where("fashion_mnist").startswith("Keras's cache")
+
+
+def test_fashion_mnist_from_debians_package_comes_before_keras(keras_home, tmp_path, monkeypatch):
+    _write_fashion(keras_home / "fashion-mnist", train_labels=(7, 9))
+    debian = tmp_path / "usr-share-datasets-fashion-mnist"
+    _write_fashion(debian, train_labels=(3, 4))
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    monkeypatch.setattr(data, "_download_keras", lambda name: pytest.fail("no download"))
+    ds = data.load("fashion_mnist")
+    assert list(ds.y_train) == [3, 4]  # Debian's files, not Keras's cache
+    assert "Debian's dataset-fashion-mnist package" in ds.source and str(debian) in ds.source
+    assert data.where("fashion_mnist") == f"{debian} (Debian package), offline"
+
+
+def test_fashion_mnist_folder_from_the_environment(keras_home, tmp_path, monkeypatch):
+    mine = tmp_path / "mine"
+    _write_fashion(mine, train_labels=(1, 2))
+    monkeypatch.setenv(data.ENV_FASHION_MNIST, str(mine))
+    assert data.fashion_mnist_dir() == mine
+    assert list(data.load("fashion_mnist").y_train) == [1, 2]
+    (mine / "t10k-labels-idx1-ubyte.gz").unlink()  # a folder missing a file: say which
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz"):
+        data.load("fashion_mnist")
+
+
+def test_without_the_package_and_offline_fashion_mnist_says_how_to_get_it(keras_home, monkeypatch):
+    def offline(name):
+        raise OSError("URL fetch failure: no network")
+
+    monkeypatch.setattr(data, "_download_keras", offline)
+    with pytest.raises(DataError, match=r"apt-get install dataset-fashion-mnist") as err:
+        data.load("fashion_mnist")
+    assert str(err.value).count(".") >= 1 and "\n" not in str(err.value)  # one sentence
+    assert "apt-get install dataset-fashion-mnist" in data.where("fashion_mnist")
+
+
+def test_the_real_fashion_mnist_from_debian():
+    """All 70,000 images of Debian's package (in CI it must be installed: .ci/run does)."""
+    import os
+
+    if data.fashion_mnist_dir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("dataset-fashion-mnist is not installed, and CI must have it")
+        pytest.skip("sudo apt-get install dataset-fashion-mnist to run this test")
+    ds = data.load("fashion_mnist")
+    assert ds.x_train.shape == (60_000, 28, 28, 1) and ds.x_test.shape == (10_000, 28, 28, 1)
+    np.testing.assert_array_equal(data.class_counts(ds.y_train, 10), [6000] * 10)
+    np.testing.assert_array_equal(data.class_counts(ds.y_test, 10), [1000] * 10)
+    assert ds.class_names[ds.y_train[0]] == "Ankle boot"  # the data set's first image
+    assert ds.class_names[ds.y_test[0]] == "Ankle boot"
 
 
 def test_load_cifar10_from_keras_cache(keras_home):

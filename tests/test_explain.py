@@ -236,20 +236,24 @@ def test_sanity_check_randomised_weights_change_gradcam(book, three):
     rho = explain.rank_correlation(
         explain.heatmap(book, three, "gradcam", 3), explain.heatmap(random, three, "gradcam", 3)
     )
-    assert rho < 0.5  # measured about -0.1: the map depends on the learned weights
+    assert abs(rho) < 0.5  # measured about -0.1: the map depends on the learned weights
     table = explain.sanity_table({"a": np.eye(3)}, {"a": np.eye(3)})
     assert table["rank correlation"] == [1.0]
     assert table["verdict"] == [
-        "suspicious: 1.00 ≥ 0.5, the map barely changed when the weights were randomised"
+        "suspicious: |ρ| = 1.00 ≥ 0.5 (ρ = 1.00): the map barely changed when the weights "
+        "were randomised"
     ]
 
 
 @pytest.mark.parametrize(
     ("rho", "starts"),
     [
-        (0.5, "suspicious: 0.50 ≥ 0.5"),  # the threshold itself is suspicious
-        (0.4999, "passes: 0.50 < 0.5"),  # rounds to 0.50 but is below: the sign says so
-        (-0.8, "passes: -0.80 < 0.5"),  # anti-correlated maps changed a lot
+        (0.5, "suspicious: |ρ| = 0.50 ≥ 0.5 (ρ = 0.50)"),  # the threshold itself
+        (0.4999, "passes: |ρ| = 0.4999 < 0.5 (ρ = 0.4999)"),  # shown with the digits it needs
+        (-0.1, "passes: |ρ| = 0.10 < 0.5 (ρ = −0.10): the map changed with the weights"),
+        # a strong anti-correlation still tracks the input (the issue's −0.51)
+        (-0.51, "suspicious: |ρ| = 0.51 ≥ 0.5 (ρ = −0.51, a strong negative correlation)"),
+        (-0.8, "suspicious: |ρ| = 0.80 ≥ 0.5 (ρ = −0.80, a strong negative"),
         (float("nan"), "cannot tell: one of the maps is blank"),
     ],
 )
@@ -262,8 +266,9 @@ def test_sanity_table_blank_map_and_custom_threshold_and_rule():
     table = explain.sanity_table({"a": flat, "b": np.eye(3)}, {"a": np.eye(3), "b": np.eye(3)})
     assert np.isnan(table["rank correlation"][0]) and table["verdict"][0].startswith("cannot")
     strict = explain.sanity_table({"b": np.eye(3)}, {"b": np.eye(3)}, threshold=1.01)
-    assert strict["verdict"][0].startswith("passes: 1.00 < 1.01")
-    assert "below 0.5" in explain.sanity_rule() and "0.5 or above" in explain.sanity_rule()
+    assert strict["verdict"][0].startswith("passes: |ρ| = 1.00 < 1.01")
+    rule = explain.sanity_rule()
+    assert "below 0.5" in rule and "0.5 or above, in either direction" in rule
 
 
 def test_rank_correlation_and_mass_fraction_by_hand():
@@ -372,7 +377,9 @@ def test_evidence_compares_classes_on_one_scale(book, three):
     peaks = ev.reshape(10, -1).max(axis=1)
     assert peaks.argmax() == 3 and peaks[3] > 2 * np.delete(peaks, 3).max()  # measured 3.6×
     summary = explain.evidence_summary({"Score-CAM": ev}, tuple("0123456789"), 3)
-    assert summary == "Score-CAM gives its strongest map to class 3, the predicted class."
+    assert f"Score-CAM {peaks[3]:.3g} for the predicted 3, the largest." in summary
+    assert summary.facts["top"] == {"Score-CAM": (3,)} and summary.facts["agrees"]["Score-CAM"]
+    assert "not the model's evidence" not in summary  # the caveat only when a peak disagrees
     lo, hi = explain.display_limits(ev, 8, shared=True)
     assert (lo, hi) == (0.0, float(ev.max())) and hi > ev[8].max()
     assert explain.display_limits(ev, 8, shared=False) == (0.0, float(ev[8].max()))
@@ -441,3 +448,52 @@ def test_one_unit_sigmoid_model_has_two_classes():
         explain.heatmap(binary, image, "gradcam", class_index=2)
     with pytest.raises(ExplainError, match="one sigmoid unit"):
         explain.heatmap(binary, image, "scorecam")
+
+
+def test_heatmap_titles_name_the_method_the_layer_and_its_real_size(book):
+    default = models.load(models.bundled(models.DEFAULT_BUNDLED))
+    assert explain.map_title(default, "gradcam", "conv3") == (
+        "Grad-CAM · conv3 7×7, upsampled to 28×28"
+    )
+    assert explain.map_title(default, "layercam") == "Layer-CAM · conv3 7×7, upsampled to 28×28"
+    assert explain.map_title(default, "scorecam", "conv1") == "Score-CAM · conv1 28×28"
+    assert explain.map_title(book, "gradcam++") == "Grad-CAM++ · conv1 26×26, upsampled to 28×28"
+    assert explain.map_title(book, "saliency") == "Vanilla saliency · input 28×28"
+    mlp = models.load(models.bundled("cookbook_mlp"))
+    assert explain.map_title(mlp, "smoothgrad") == "SmoothGrad · input 28×28"
+
+
+def test_heatmap_overlays_draw_every_colour_from_the_colour_bar():
+    from cnnviz.plots import style
+
+    image = np.zeros((6, 6, 1), np.float32)
+    image[1:5, 2:4] = 1.0  # a white bar on black
+    cam = np.zeros((6, 6), np.float32)
+    cam[2, 2] = 3.0
+    fig = plots.heatmap_overlays(image, {"Grad-CAM · c 3×3, upsampled to 6×6": cam}, 0.8)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["Input 6×6", "Grad-CAM · c 3×3, upsampled to 6×6"]
+    picture, heat, edge, line = fig.data
+    np.testing.assert_array_equal(picture.z, image[..., 0])  # the input, as it is
+    # opaque, on the sequential scale itself: a cell's colour is its colour-bar colour
+    assert [list(c) for c in heat.colorscale] == [list(c) for c in style.SEQUENTIAL]
+    assert (heat.zmin, heat.zmax) == (0.0, 3.0) and heat.showscale
+    np.testing.assert_array_equal(heat.z, cam)
+    # the outline: halfway between the input's darkest and brightest pixel, black on white
+    for trace, (colour, _) in zip((edge, line), plots.OUTLINE_COLOURS, strict=True):
+        assert trace.type == "contour" and trace.line.color == colour
+        assert trace.contours.start == trace.contours.end == 0.5 and trace.opacity == 0.8
+        assert trace.contours.coloring == "none" and trace.hoverinfo == "skip"
+        assert trace.showlegend is False
+    assert len(plots.heatmap_overlays(image, {"m": cam}, 0.0).data) == 2  # no outline
+    flat = plots.heatmap_overlays(np.zeros((6, 6, 1)), {"m": cam}, 0.8)
+    assert [t.type for t in flat.data] == ["heatmap", "heatmap"]  # a flat input: no line
+    shared = plots.heatmap_overlays(image, {"m": cam}, 0.8, limits={"m": (0.0, 6.0)})
+    assert shared.data[1].zmax == 6.0
+
+
+def test_probabilities_are_shown_with_one_rounding():
+    bars = plots.probability_bars(np.array([0.99996, 0.00004]), ("a", "b"), 2)
+    assert list(bars.data[0].text) == ["> 99.9 %", "< 0.1 %"]
+    dense = plots.dense_bars(np.array([0.9994, 0.0006]), "out", ("a", "b"), True)
+    assert list(dense.data[0].text) == ["99.9 %", "0.1 %"]

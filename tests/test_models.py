@@ -222,3 +222,43 @@ def test_small_data_convnets_take_their_own_image_sizes():
     assert grey.input_shape == (None, 50, 50, 1) and grey.output_shape == (None, 2)
     assert grey.get_layer("flatten").output.shape[1:] == (3 * 3 * 128,)
     assert models.ZOO["chollet_small_data"].default_classes == 1
+
+
+# --------------------------------------------------------------- the bundled models' data
+
+
+def test_bundled_models_are_listed_by_the_dataset_their_card_names():
+    everything = models.bundled_names()
+    digits = models.bundled_names("mnist-sample")
+    clothes = models.bundled_names("fashion_mnist")
+    assert clothes == ["fashion_dropout", "fashion_plain"]
+    assert models.DEFAULT_BUNDLED in digits and "book_mnist" in digits
+    assert sorted(digits + clothes) == everything  # every model is one or the other
+    assert models.bundled_names("cifar10") == []
+    for name in everything:  # the older cards have no "dataset": they learned mnist-sample
+        card = models.read_card(models.bundled(name))
+        assert models.bundled_dataset(name) == card.get("dataset", "mnist-sample")
+    assert models.bundled_class_names("fashion_plain")[7] == "Sneaker"
+    assert models.bundled_class_names("book_mnist") == tuple("0123456789")
+
+
+def test_the_second_opinion_is_a_model_of_the_same_data():
+    assert models.second_opinion("fashion_plain") == "fashion_dropout"
+    assert models.second_opinion("fashion_dropout") == "fashion_plain"
+    assert models.second_opinion(models.DEFAULT_BUNDLED) == "book_mnist"
+    for name in models.bundled_names():
+        other = models.second_opinion(name)
+        assert other != name and models.bundled_dataset(other) == models.bundled_dataset(name)
+
+
+def test_the_fashion_pair_reads_each_others_class_dreams():
+    """Filters' second opinion for a Fashion-MNIST model is the other one, never a digit
+    model: with maximize's defaults fashion_plain's ten dreams are read as their class by
+    itself and by fashion_dropout (measured: 10 of 10 each)."""
+    from cnnviz import explain
+
+    plain = models.load(models.bundled("fashion_plain"))
+    other = models.load(models.bundled(models.second_opinion("fashion_plain")))
+    images = np.stack([d.image for d in explain.maximize(plain, list(range(10)))])
+    assert (plain.predict(images, verbose=0).argmax(axis=1) == np.arange(10)).sum() >= 9
+    assert (other.predict(images, verbose=0).argmax(axis=1) == np.arange(10)).sum() >= 9

@@ -98,11 +98,29 @@ def test_entropy_by_hand():
 def test_verdicts_say_which_cue_fired_with_its_numbers():
     far_sure = Familiarity(0.93, 0.5, 3.32, 0.21, 0.17, unsure=False, unfamiliar=True)
     text = novelty.verdict(far_sure, "4")
-    assert "0.21, above the 0.17" in text and "even though the model is 93% sure" in text
+    assert "0.21, above the 0.17" in text and "even though the model is 93.0 % sure" in text
     far_unsure = Familiarity(0.4, 2.9, 3.32, 0.21, 0.17, unsure=True, unfamiliar=True)
-    assert "also, the model is only 40% sure" in novelty.verdict(far_unsure, "4")
+    assert "also, the model is only 40.0 % sure, below 60 %" in novelty.verdict(far_unsure, "4")
     guess = Familiarity(0.4, 2.9, 3.32, 0.05, 0.17, unsure=True, unfamiliar=False)
-    assert novelty.verdict(guess, "4").startswith('Treat this "4" as a guess: the model is only')
+    assert novelty.verdict(guess, "4") == (
+        'Treat this "4" as a guess: the model is only 40.0 % sure, below 60 %; and its '
+        "probabilities are spread out: entropy 2.90 bits, above 50 % of its 3.32-bit maximum "
+        "(1.66 bits)."
+    )
+    # the 53 % / 47 %: only the top probability fired (1.00 bits is 30 % of 3.32)
+    two = novelty.assess(np.array([0.53, 0.47] + [0.0] * 8), np.zeros((5, 5, 3)) + 0.5)
+    assert two.doubts == ("low probability",) and two.unsure
+    assert novelty.verdict(two, "4") == (
+        'Treat this "4" as a guess: the model is only 53.0 % sure, below 60 %.'
+    )
+    # sure, but spread over the other nine: only the entropy fired
+    flat = novelty.assess(np.array([0.7] + [0.3 / 9] * 9), np.zeros((5, 5, 3)) + 0.5)
+    assert flat.doubts == ("spread out",)
+    assert novelty.verdict(flat, "4").endswith("even though its top class has 70.0 %.")
+    # one rounding: the metric's percentage is the sentence's, never 100 % below 1
+    sure = Familiarity(0.99996, 0.001, 3.32, 0.05, 0.17, unsure=False, unfamiliar=False)
+    assert novelty.verdict(sure, "7").startswith('The model is > 99.9 % sure of "7"')
+    assert novelty.percent(0.9994) == "99.9 %" and novelty.percent(0.59996) == "59.996 %"
     fine = Familiarity(0.99, 0.1, 3.32, 0.05, 0.17, unsure=False, unfamiliar=False)
     assert "0.05 ≤ 0.17" in novelty.verdict(fine, "4") and fine.trusted
     colour = Familiarity(0.99, 0.1, 3.32, None, None, unsure=False, unfamiliar=False)

@@ -156,6 +156,14 @@ def figure_problems(fig: dict) -> list[str]:
                 axis = _axis(layout, trace.get(f"{kind_}axis", kind_), kind_)
                 if axis.get("showticklabels", True):
                     problems.append(f"{where}: image panel with {kind_} tick labels")
+            refs = (trace.get("xaxis", "x"), trace.get("yaxis", "y"))
+            frames = [  # style.FRAME around the picture (number grids with x/y draw cells)
+                s
+                for s in layout.get("shapes", [])
+                if (s.get("xref"), s.get("yref")) == refs and s.get("line") == style.FRAME
+            ]
+            if "x" not in trace and "y" not in trace and not frames:
+                problems.append(f"{where}: image panel without the style.FRAME frame")
     return problems
 
 
@@ -223,7 +231,8 @@ def test_the_walker_catches_what_it_should():
     text = " ".join(figure_problems(json.loads(lopsided.to_json())))
     assert "need a colour bar" in text
     img = go.Figure(style.image_trace(np.zeros((2, 2))))
-    assert "tick labels" in " ".join(figure_problems(json.loads(img.to_json())))
+    text = " ".join(figure_problems(json.loads(img.to_json())))
+    assert "tick labels" in text and "without the style.FRAME frame" in text
     good = style.image_axes(go.Figure(style.image_trace(np.zeros((2, 2)))))
     assert figure_problems(json.loads(good.to_json())) == []
     signed_on_gray = go.Figure(go.Heatmap(z=[[-1, 1]], colorscale=style.GRAY, zmin=0, zmax=1))
@@ -234,3 +243,40 @@ def test_the_walker_catches_what_it_should():
     assert figure_problems(json.loads(style.image_axes(overlay).to_json())) == []
     other = go.Figure(go.Heatmap(z=[[0, 1]], colorscale=[[0, "rgba(0,0,0,0)"], [1, "red"]]))
     assert "not from style.py" in " ".join(figure_problems(json.loads(other.to_json())))
+
+
+def test_every_image_panel_has_one_thin_frame_around_its_pixels():
+    """A white picture, a map of zeros or a tiny pooled map still shows where it ends."""
+    from cnnviz.plots import arithmetic, experiments, inside, training
+
+    white, zeros = np.ones((30, 40)), np.zeros((5, 1))  # a white image, a zero column
+    fig = inside.image_row([("White (40×30)", white), ("Zero column (1×5)", zeros)])
+    edges = sorted((s.xref, s.x0, s.x1, s.y0, s.y1) for s in fig.layout.shapes)
+    assert edges == [("x", -0.5, 39.5, -0.5, 29.5), ("x2", -0.5, 0.5, -0.5, 4.5)]
+    assert all(s.line.color == style.FRAME["color"] for s in fig.layout.shapes)
+    assert all(s.line.width == style.FRAME["width"] == 1 for s in fig.layout.shapes)
+    # a display copy (100×50 drawn for a 400×200 original) is framed at the original's edges
+    copy = inside.image_row(
+        [("Original (400×200, shown at 100×50)", np.ones((50, 100)), (200, 400))]
+    )
+    (frame,) = copy.layout.shapes
+    assert (frame.x0, frame.x1, frame.y0, frame.y1) == (-0.5, 399.5, -0.5, 199.5)
+    assert (copy.data[0].dx, copy.data[0].x0) == (4.0, 1.5)  # hover in the original's pixels
+    # a large RGB picture goes as a PNG (smaller JSON), still framed at its size
+    rgb = inside.image_row([("Photo", np.ones((300, 400, 3)))])
+    assert rgb.data[0].source.startswith("data:image/png;base64,") and rgb.data[0].z is None
+    (frame,) = rgb.layout.shapes
+    assert (frame.x1, frame.y1) == (399.5, 299.5)
+    for built in (
+        experiments.image_row({"a": white, "b": zeros}),
+        training.image_grid(np.zeros((3, 4, 4, 1), np.uint8), ["0", "1", "2"], cols=3),
+        arithmetic.image_pair_figure(white, zeros[:, :1] * np.ones((1, 3))),
+    ):
+        framed = {
+            (s.xref, s.yref) for s in built.layout.shapes if s.line.color == style.FRAME["color"]
+        }
+        pictures = {(t.xaxis or "x", t.yaxis or "y") for t in built.data}
+        assert framed == pictures
+    # number grids (cells placed by x/y, with gaps) draw their own cells: no frame
+    cells = go.Figure(go.Heatmap(z=[[1, 2]], x=[0, 1], y=[0]))
+    assert style.image_axes(cells).layout.shapes == ()

@@ -94,8 +94,15 @@ def test_pool_trace_equals_pool_steps(size, stride, padding, mode):
 
 
 def test_size_sentence_counts_window_positions():
-    assert pooling.size_sentence((4, 4), (2, 2), 4) == "4×4 → **2×2** in 4 window positions."
-    assert pooling.size_sentence((4, 4), (1, 1), 1) == "4×4 → **1×1** in 1 window position."
+    x = np.arange(16.0).reshape(4, 4)
+    assert pooling.size_sentence(pooling.pool_trace(x)) == (
+        "4×4, 2×2 max windows, stride 2, no padding → **2×2** in 4 window positions."
+    )
+    assert pooling.size_sentence(pooling.pool_trace(x, 4, mode="avg")) == (
+        "4×4, 4×4 average windows, stride 4, no padding → **1×1** in 1 window position."
+    )
+    same = pooling.size_sentence(pooling.pool_trace(x, 3, 2, "same", "sum"))
+    assert same.facts["output_shape"] == (2, 2) and "padding 'same' (0 before, 1 after)" in same
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4])
@@ -122,7 +129,8 @@ def test_shift_demo_follows_size_stride_and_operation(size, stride_offset, mode)
     if not inside:
         assert "no tolerance to shifts" in text
     op = {"max": "max", "avg": "average", "sum": "sum"}[mode]
-    assert text.startswith(f"With {size}×{size} {op} pooling, stride {stride}, ")
+    assert text.startswith(f"One bright pixel in a strip of {size}×{size} windows (stride {stride}")
+    assert f"With {size}×{size} {op} pooling, stride {stride}, " in text
 
 
 def test_shift_demo_labels_say_where_the_pixel_is():

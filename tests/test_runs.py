@@ -155,7 +155,7 @@ def test_table_rows_have_the_hyperparameters_as_columns():
         "learning rate": 0.001,
         "optimizer": "adam",
         "batch": 64,
-        "epochs": 3,
+        "epochs": "3 of 3",  # a record without batch counts: every epoch of a done run ran
         "augmentation": "rotation 0.1, zoom 0.2, flip",
         "seed": 7,
         "best val accuracy": 0.8,
@@ -164,6 +164,22 @@ def test_table_rows_have_the_hyperparameters_as_columns():
     }
     assert runs.describe_augmentation({"rotation": 0.0, "flip": False}) == "none"
     assert runs.table_rows([_record(history={"loss": [1.0]})])[0]["best val accuracy"] is None
+
+
+def test_the_epochs_column_says_how_far_a_stopped_run_got():
+    """The issue: a run stopped at batch 24 of 57 of epoch 2 (of 5) read "epochs 2"."""
+    stopped = _record(status="stopped", config={**_record().config, "epochs": 5},
+                      batches=57, batches_done=57 + 24)  # fmt: skip
+    done = _record(batches=57, batches_done=3 * 57)
+    old = _record(status="stopped", history={"loss": [1.0, 0.9]})  # stored before counting
+    assert [r["epochs"] for r in runs.table_rows([stopped, done, old])] == [
+        "1 of 5 (ended at batch 24 of 57 of epoch 2)",
+        "3 of 3",
+        "2 of 3 (the last may be partial)",
+    ]
+    # the counts survive the round trip through run.json
+    back = RunRecord.from_json(json.loads(json.dumps(stopped.to_json())))
+    assert (back.batches, back.batches_done) == (57, 81)
 
 
 def test_active_choice_is_remembered_and_forgotten(store):

@@ -138,8 +138,15 @@ def test_toy_walkthrough_by_hand():
     assert t.z == pytest.approx(-45 / 8 + 0.5)
     assert t.p == pytest.approx(1 / (1 + np.exp(45 / 8 - 0.5)))
     assert t.model_p == pytest.approx(t.p, abs=1e-6)
-    assert t.sum_text(0, 0).startswith("0.125×1.000 + 0.250×1.000 + 0.375×1.000")
-    assert t.sum_text(0, 0).endswith("= 4.1250")
+    assert t.sum_text(0, 0).startswith("0.125×1.0000 + 0.250×1.0000 + 0.375×1.0000")
+    assert t.sum_text(0, 0).endswith("+ 0.0000 = 4.1250")
+    # The same numbers through the model-free path the property tests use.
+    same = scratch.toy_trace(0, np.ones((3, 3)), 0.0, -1.0, 0.5)
+    np.testing.assert_allclose(same.conv, t.conv) and np.testing.assert_allclose(same.p, t.p)
+    steps = scratch.output_steps(t)
+    assert "**5.625**" not in steps and "**5.6250** (cell (1, 1))" in steps
+    assert "z = w × max + b = (-1.0000) × 5.6250 + 0.5000 = **-5.1250**" in steps
+    assert f"= **{t.p:.6f}** → class **0**" in steps
     # The negative input: ReLU zeroes negative sums, and the max picks the largest cell.
     t1 = scratch.toy_walkthrough(model, 1)
     np.testing.assert_allclose(t1.conv, np.array([[1, 14], [-11, 1]]) / 8)
@@ -176,27 +183,59 @@ def _toy(kernel: float, bias: float, dense_b: float = 0.0) -> keras.Model:
     return model
 
 
-def test_relu_warning_only_when_the_relu_really_outputs_zero():
+def test_relu_note_only_calls_a_fault_a_fault():
     # Dead for both inputs: kernel -1 and bias -5 make every sum negative.
     dead = [scratch.toy_walkthrough(_toy(-1.0, -5.0, 0.3), i) for i in (0, 1)]
     assert all(not t.relu.any() for t in dead)
-    text = scratch.relu_warning(dead, [0.69] * 10)
-    assert text.startswith("Dead ReLU: for every input the filter's four sums are ≤ 0")
-    assert f"sigmoid(bias) = {dead[0].p:.4f}" in text and dead[0].p == pytest.approx(0.5744, 1e-3)
+    note = scratch.relu_note(dead, [0.69] * 10)
+    assert note.startswith("Dead ReLU: for every input the filter's four sums are ≤ 0")
+    assert note.facts["warn"] and note.facts["kind"] == "dead"
+    assert f"sigmoid(b) = {dead[0].p:.4f}" in note and dead[0].p == pytest.approx(0.5744, 1e-3)
     # Kernel -1, bias 0: input #0's sums are all negative; #1 has one window summing to -11/8,
-    # so one cell passes 11/8. Dead for input #0 only.
+    # so one cell passes 11/8. Dead for input #0 only; untrained (dense bias 0), so the
+    # model answers sigmoid(0) = 0.5 for it: a tie, named as one.
     part = [scratch.toy_walkthrough(_toy(-1.0, 0.0), i) for i in (0, 1)]
     assert not part[0].relu.any() and part[1].relu.any()
-    text = scratch.relu_warning(part)
-    assert text.startswith("For input #0 the ReLU outputs 0 in all four cells")
-    assert "Dead ReLU" not in text
-    # The issue's case: the ReLU passes small values (0.05 and 0.006) but the loss is
-    # still above 0.6: no "dead ReLU", a sentence about the loss instead.
+    note = scratch.relu_note(part)
+    assert note.startswith("For input #0 the ReLU outputs 0 in all four cells")
+    assert note.facts["warn"] and note.facts["kind"] == "dead_input" and "**tie**" in note
+    assert "Dead ReLU" not in note
+    # The same, but the dense bias has learned to answer input #0 (class 0) on its own:
+    # right with a tiny loss, so no fault, an explanation.
+    solved = [scratch.toy_trace(i, -np.ones((3, 3)), 0.0, 10.0, -8.0) for i in (0, 1)]
+    note = scratch.relu_note(solved, [0.7, 0.004])
+    assert note.facts["kind"] == "solved_input" and not note.facts["warn"]
+    assert "class 0, right, with a cross-entropy of 0.0003" in note and "needs none" in note
+    # ... unless input #1 is still wrong (dense weight 1: z = 11/8 − 8): then it warns.
+    half = [scratch.toy_walkthrough(_toy(-1.0, 0.0, -8.0), i) for i in (0, 1)]
+    note = scratch.relu_note(half, [0.7, 0.004])
+    assert note.facts["kind"] == "solved_input" and note.facts["warn"]
+    assert "But the loss of the trained model, over both inputs, is still 3.3" in note
+    # The issue's case: the ReLU passes small values (0.05 and 0.006) but the loss of the
+    # model is still above 0.6: no "dead ReLU", a sentence about the loss instead.
     alive = [scratch.toy_walkthrough(_toy(0.01, 0.0), i) for i in (0, 1)]
     assert all(t.pooled > 0 for t in alive)
-    text = scratch.relu_warning(alive, [0.70, 0.69, 0.65])
-    assert text.startswith("The loss is still 0.650 after 3 epochs although the ReLU passes")
-    assert f"{alive[0].pooled:.4f}, {alive[1].pooled:.4f}" in text and "dead" not in text.lower()
-    # Alive and learned (or not trained yet): nothing to warn about.
-    assert scratch.relu_warning(alive, [0.7, 0.1]) is None
-    assert scratch.relu_warning(alive) is None
+    note = scratch.relu_note(alive, [0.70, 0.69, 0.65])
+    final = np.mean([scratch.input_loss(t.p, i) for i, t in enumerate(alive)])
+    assert note.startswith(f"The loss of the trained model is still {final:.3f} after 3 epochs")
+    assert f"{alive[0].pooled:.4f}, {alive[1].pooled:.4f}" in note and "dead" not in note.lower()
+    # Alive and not trained yet: nothing to say.
+    assert scratch.relu_note(alive) is None
+
+
+def test_toy_decisions_ties_and_agreement():
+    tie = scratch.toy_trace(0, -np.ones((3, 3)), 0.0, 2.0, 0.0)  # dead, dense bias 0: p = 0.5
+    assert tie.p == 0.5 and scratch.decide(tie.p) == (0, True)
+    steps = scratch.output_steps(tie)
+    assert "p = 1 / (1 + e^(−z)) = **0.500000** → a **tie**" in steps and "class **0**" in steps
+    assert steps.facts["tie"] and steps.facts["decided"] == 0
+    near = scratch.ToyTrace(
+        *[getattr(tie, k) for k in tie.__dataclass_fields__][:-2], 0.1234565, 0.1234574
+    )
+    ag = scratch.agreement(near)  # within 1e-6, but the six decimals shown differ
+    assert not ag.facts["agree"] and (ag.facts["by_hand"], ag.facts["keras"]) == (
+        "0.123456",
+        "0.123457",
+    )
+    assert scratch.agreement(tie).facts["agree"]
+    assert scratch.filter_title(tie) == "2. filter w (bias 0.0000)"

@@ -237,9 +237,111 @@ def test_compare_stops_and_keeps_what_finished():
         should_stop=stop_after_feature_extraction, on_result=results.append,
     )  # fmt: skip
     assert c.stopped and list(c.results) == ["feature extraction"]
-    assert "missing" in transfer.advantage_sentence(c.results)
+    assert c.results["feature extraction"].finished  # it ran every epoch before the stop
+    said = transfer.advantage_sentence(c.results, transfer.CONTENDERS)
+    acc = c.results["feature extraction"].test_accuracy
+    assert said == (
+        f"Only feature extraction finished ({acc:.1%} test accuracy); from scratch and "
+        "fine-tuning did not start: there are not two finished contenders to compare."
+    )
     with pytest.raises(TransferError, match="contenders must be among"):
         transfer.compare(transfer.split(_tiny()).base, x, y, x, y, 2, contenders=("magic",))
+
+
+def test_a_contender_stopped_mid_stage_is_not_finished():
+    """The issue: Stop during fine-tuning epoch 2 showed fine-tuning as if it had finished."""
+    x, y = _images(48)  # batch 16: 3 batches per epoch
+    reached = {}
+
+    def on_progress(p: transfer.TransferProgress) -> None:
+        if p.contender == "fine-tuning" and p.epoch == 2:
+            reached["at"] = p
+
+    cfg = TransferConfig(epochs=1, fine_tune_epochs=3, batch_size=16, head=HeadSpec(dropout=0))
+    c = transfer.compare(
+        transfer.split(_tiny()).base, x, y, x[:20], y[:20], 2, cfg, x[:10], y[:10],
+        on_progress=on_progress, should_stop=lambda: "at" in reached,
+    )  # fmt: skip
+    assert c.stopped and list(c.results) == ["feature extraction", "fine-tuning"]
+    fe, ft = c.results["feature extraction"], c.results["fine-tuning"]
+    assert fe.finished and fe.stopped_at is None
+    assert not ft.finished
+    stop = ft.stopped_at
+    assert (stop.stage, stop.epoch, stop.epochs, stop.reason) == ("fine-tuning", 2, 3, "stop")
+    assert 1 <= stop.batch <= stop.batches == 3
+    assert stop.epoch_fraction == pytest.approx(1 + stop.batch / 3)
+    # Keras closes the stopped epoch: one point for it, after stage 1's single epoch
+    assert len(ft.history["loss"]) == 1 + 2 and ft.stage_epochs == 1
+    # its accuracy is the model's as it was when it stopped, on the test images
+    assert ft.test_accuracy == pytest.approx(transfer.accuracy(ft.model, x[:20], y[:20]))
+    assert ft.line.endswith("(stopped)")
+    # "after" epoch 2 when its last batch had run, else "at" epoch 2 and which batch
+    whole = stop.batch == stop.batches
+    where = "after fine-tuning epoch 2 of 3" if whole else "at fine-tuning epoch 2 of 3"
+    label = transfer.contender_label(ft)
+    assert label == f"fine-tuning · stopped {where} · test accuracy so far"
+    said = transfer.advantage_sentence(c.results, transfer.CONTENDERS)
+    assert said.facts["compared"] == () and said.facts["finished"] == ("feature extraction",)
+    assert "nothing to compare" not in said
+    batch = "" if whole else f" (batch {stop.batch} of 3)"
+    assert f"fine-tuning was stopped {where}{batch} with {ft.test_accuracy:.1%} so far" in said
+
+    # the results, without the models, survive a trip through JSON (the page keeps them)
+    import json
+
+    back = transfer.ContenderResult.from_json(json.loads(json.dumps(ft.to_json())))
+    assert back.model is None and back.stopped_at == stop and not back.finished
+    assert back.history == ft.history and back.test_accuracy == ft.test_accuracy
+    assert (back.seconds, back.stage_seconds, back.unfrozen) == (
+        ft.seconds,
+        ft.stage_seconds,
+        ft.unfrozen,
+    )
+
+
+def test_transfer_curves_use_the_train_pages_line_styles():
+    """One convention in the app: training solid, validation dashed, as on the Train page;
+    the legend says so and names no test accuracy (it is measured on another set)."""
+    from cnnviz.plots import training as train_plots
+    from cnnviz.plots import transfer as transfer_plots
+
+    hist = {"loss": [1.0, 0.5], "accuracy": [0.5, 0.8], "val_loss": [1.1, 0.7],
+            "val_accuracy": [0.4, 0.7]}  # fmt: skip
+    train_fig = train_plots.learning_curves({"run": {"history": hist}})
+    dash = {}
+    for trace in train_fig.data:
+        part = "validation" if "validation" in trace.name else "training"
+        dash.setdefault(part, set()).add(trace.line.dash or "solid")
+    assert dash == {"training": {"solid"}, "validation": {"dash"}}  # the Train page
+    fig = transfer_plots.comparison_curves({"fine-tuning": hist, "from scratch": hist})
+    for trace in fig.data:
+        part = trace.name.rsplit(" · ", 1)[1]
+        assert trace.line.dash == {"training": "solid", "validation": "dash"}[part]
+        assert "test" not in trace.name
+    assert fig.layout.legend.title.text == "solid: training · dashed: validation"
+
+
+def test_a_stopped_contenders_bar_says_so_far():
+    from cnnviz.plots import transfer as transfer_plots
+
+    fig = transfer_plots.test_accuracy_bars(
+        {"feature extraction": 0.92, "fine-tuning": 0.989}, stopped=["fine-tuning"]
+    )
+    bar = fig.data[0]
+    assert list(bar.text) == ["92.0%", "98.9% so far (stopped)"]
+    assert list(bar.marker.pattern.shape) == ["", "/"]
+    assert fig.layout.xaxis.title.text == "test accuracy"
+
+
+def test_a_stopped_epoch_is_drawn_where_it_stopped():
+    hist = {"loss": [1.0, 0.8, 0.6, 0.5, 0.45], "val_loss": [1.0, 0.9, 0.7, 0.6, 0.55]}
+    from cnnviz.plots import transfer as transfer_plots
+
+    # fine-tuning after 3 epochs of stage 1, stopped half way through its epoch 2
+    fig = transfer_plots.comparison_curves({"fine-tuning": hist}, 3, {"fine-tuning": 1.5})
+    loss = next(t for t in fig.data if t.name == "fine-tuning · training" and t.xaxis == "x2")
+    assert list(loss.x) == [3.0, 4.0, 4.5] and list(loss.y) == [0.6, 0.5, 0.45]
+    assert fig.layout.shapes[0].x0 == 3  # fine-tuning starts where feature extraction ended
 
 
 def _result(name: str, acc: float) -> transfer.ContenderResult:
@@ -291,6 +393,11 @@ def test_digits_task_draws_k_labels_per_class_apart_from_validation():
 def test_bundled_base_beats_training_from_scratch_with_few_labels():
     base = transfer.load_digits_base()
     assert base.output_shape == (None, 5)  # it knows digits 0–4 only
+    # what the page says of it (transfer.digits_base_sentence): "(three conv blocks)"
+    cut = transfer.blocks(transfer.split(base).base)
+    assert len(cut) == 3 and all(any(n.startswith("conv") for n in b) for b in cut)
+    card = transfer.DIGITS_BASE.with_suffix(".json")
+    assert '"model": "fashion_leaky"' in card.read_text()
     # fewer epochs at a larger learning rate than the CLI, so the test stays quick
     cfg = transfer.digits_config(
         epochs=15, learning_rate=3e-3, fine_tune_epochs=2, scratch_epochs=10

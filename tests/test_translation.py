@@ -145,7 +145,8 @@ def test_verdicts_and_sentences_on_the_average_one(bundled):
     direct = bundled["cookbook_mlp"].predict(avg[None], verbose=0)[0]
     np.testing.assert_allclose(probs[0], direct, atol=1e-6)
     text = translation.sentence(v[0], data.DIGITS, 1)
-    assert text.startswith("With no shift the MLP says **1**") and "still right" in text
+    assert text.startswith("With no shift the MLP says **1**") and text.endswith("— right")
+    assert text.facts["right"] and text.facts["predicted"] == 1 and not text.facts["tied"]
     p = translation.proba_vs_shift(named["MLP"], avg, 1, [0, 2])
     assert p[0] == pytest.approx(probs[0, 1], abs=1e-6) and p[1] < p[0]
 
@@ -165,11 +166,35 @@ def test_sweep_kinds_and_summary():
     with pytest.raises(TransformError, match="unknown sweep"):
         translation.sweep(Const(), x, y, "shear")
     text = translation.sweep_summary(
-        "scale", {"CNN": np.array([0.2, 0.5, 0.9])}, np.array([0.8, 0.9, 1.0])
+        "scale", {"CNN": np.array([0.2, 0.5, 0.9])}, np.array([0.8, 0.9, 1.0]), 500
     )
-    assert (
-        text
-        == "After shrinking to 80 % the CNN keeps 20.0 % accuracy (90.0 % untouched, -70.0 points)."
+    assert text == (
+        "On the first 500 test images: after shrinking to 80 % the CNN keeps 20.0 % accuracy "
+        "(90.0 % untouched, -70.0 points)."
+    )
+    # The page's other figure (section 4, all 2,000 images) differs: said, and why.
+    text = translation.sweep_summary(
+        "rotation",
+        {"MLP": np.array([0.5, 0.934, 0.5])},
+        np.array([-18, 0, 18]),
+        500,
+        {"MLP": 0.948},
+        2000,
+    )
+    assert text.endswith(
+        "Untouched accuracies differ from section 4's (94.8 % for the MLP) because section 4 "
+        "measures all 2,000 test images: a different sample, not a different model."
+    )
+    same = translation.sweep_summary(
+        "rotation",
+        {"MLP": np.array([0.5, 0.948, 0.5])},
+        np.array([-18, 0, 18]),
+        2000,
+        {"MLP": 0.948},
+        2000,
+    )
+    assert same.endswith(
+        "Untouched, they match section 4's unshifted accuracies (on the same images)."
     )
 
 
@@ -202,7 +227,8 @@ def test_the_books_two_pixel_right_shift_moves_the_average_one_by_one_pixel():
     assert right[1] == pytest.approx(y0, abs=0.1) and left[1] == pytest.approx(y0, abs=0.1)
     caption = translation.book_caption(avg)
     assert f"“2 px right” code by {right[0] - x0:+.2f} px" in caption
-    assert "A true 2-px shift moves it +2.00 px" in caption
+    assert "A true 2-px shift moves it by +2.00 px" in caption
+    assert caption.facts["true_two"] == pytest.approx(2.0)
     assert list(translation.book_images(avg)) == [
         "no shift",
         "book's “1 px left”",
@@ -368,7 +394,11 @@ def _row(layer, kind, plain, aligned=None, exact=True, stride=1):
         (  # no convolution
             [_row("flatten", "Flatten", 1.1), _row("output", "Dense", 0.9)],
             "The M has no convolution: its first layer `flatten` sees the image pixel by pixel "
-            "and changes by 110 %; the output (the probabilities) changes by 90 %.",
+            "and changes by 110 %; the output (the probabilities) changes by 90 %. (Change = "
+            "‖after − before‖ / ‖before‖, the size of the difference as a percentage of the "
+            "size of the unshifted output: above 100 % the shifted output differs from the "
+            "unshifted one by more than the unshifted output's own size, as two same-sized "
+            "copies that no longer overlap do — they differ by 141 %.)",
         ),
     ],
 )
@@ -518,7 +548,8 @@ def test_precomputed_sweeps_match_the_bundled_files_and_a_live_run(bundled):
     assert loaded is not None, "run scripts/build_translation_sweeps.py"
     settings, entries = loaded
     assert settings["n_images"] == 2000 and settings["shifts"] == list(SHIFTS)
-    for name in models.bundled_names():
+    assert set(entries) == set(models.bundled_names("mnist-sample"))  # no Fashion-MNIST model
+    for name in models.bundled_names("mnist-sample"):
         model = bundled.get(name) or models.load(models.bundled(name))
         try:
             translation.check_digit_model(model)

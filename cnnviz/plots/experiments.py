@@ -97,6 +97,7 @@ def curves(
     ylabel: str,
     title: str = "",
     marker_x: float | None = None,
+    percent: bool = True,
 ) -> go.Figure:
     """Lines of one value per model against a transform parameter (shift, angle, scale).
 
@@ -108,18 +109,27 @@ def curves(
         Model name -> values, each ``len(x)`` long, in [0, 1].
     marker_x : float, optional
         Draw a dashed vertical line here (the slider's current value).
+    percent : bool
+        Label the y axis in per cent (the values stay fractions), like the lab's other
+        accuracy charts.
     """
     fig = go.Figure()
+    fmt = ".1%" if percent else ".3f"
     for i, (name, y) in enumerate(ys.items()):
         fig.add_scatter(
-            x=list(x), y=list(y), mode="lines+markers", name=name, line=dict(color=_colour(i))
+            x=list(x),
+            y=[float(v) for v in y],
+            mode="lines+markers",
+            name=name,
+            line=dict(color=_colour(i)),
+            hovertemplate=f"{name}: %{{y:{fmt}}} at %{{x}}<extra></extra>",
         )
     if marker_x is not None:
         fig.add_vline(x=marker_x, line_dash="dash", line_color=style.MUTED)
     fig.update_layout(
         title=title,
         xaxis_title=xlabel,
-        yaxis=dict(title=ylabel, range=[0, 1.02]),
+        yaxis=dict(title=ylabel, range=[0, 1.02], tickformat=".0%" if percent else None),
         height=330,
         margin=_MARGIN,
         legend=dict(orientation="h", y=-0.25),
@@ -248,7 +258,7 @@ def layer_changes(
         top = max(top, *(c.plain for c in rows if np.isfinite(c.plain)))
         if tol is not None:
             fig.add_hline(y=100 * tol, line_dash="dot", line_color=style.MUTED, row=1, col=j)
-    fig.update_yaxes(range=[0, 105 * top], title_text="change (%)", row=1, col=1)
+    fig.update_yaxes(range=[0, 105 * top], title_text="change, % of ‖before‖", row=1, col=1)
     fig.update_xaxes(tickangle=-40, type="category")
     fig.update_layout(
         height=height,
@@ -346,10 +356,15 @@ def shift_heatmaps(summaries: Sequence) -> go.Figure:
 # --- CNN from scratch and the overfitting lab --------------------------------------------------
 
 
+def _no_negative_zero(s: str) -> str:
+    """``"-0.0000"`` (a tiny negative value rounded) written as ``"0.0000"``."""
+    return s[1:] if s.startswith("-") and not s.strip("-0.") else s
+
+
 def matrix(values: np.ndarray, title: str = "", fmt: str = ".3f", height: int = 220) -> go.Figure:
     """A small signed matrix with every number written in its cell (the toy walk-through)."""
     a = np.atleast_2d(np.asarray(values, dtype=np.float64))
-    text = [[format(v, fmt) for v in row] for row in a]
+    text = [[_no_negative_zero(format(v, fmt)) for v in row] for row in a]
     fig = go.Figure(
         style.signed_heatmap(
             a, text=text, texttemplate="%{text}", hovertemplate="%{text}<extra></extra>"
@@ -364,41 +379,136 @@ def matrix(values: np.ndarray, title: str = "", fmt: str = ".3f", height: int = 
     return style.image_axes(fig)
 
 
+# The overfitting lab's runs keep one colour in every chart (plain blue, dropout orange, …),
+# as each run has one colour on the Train page's learning curves.
+RUN_ORDER = ("plain", "dropout", "augmentation", "L2")
+
+
+def _run_colour(name: str, i: int) -> str:
+    return _colour(RUN_ORDER.index(name) if name in RUN_ORDER else i)
+
+
+def _train_val_pair(
+    fig: go.Figure,
+    hist: Mapping,
+    key: str,
+    name: str,
+    colour: str,
+    row: int,
+    col: int,
+    legend: bool,
+) -> None:
+    """Training solid, validation dashed, in the run's colour (the Train page's convention)."""
+    for k, who, dash in ((key, "training", "solid"), (f"val_{key}", "validation", "dash")):
+        y = [float(v) for v in hist.get(k, [])]
+        fig.add_scatter(
+            x=list(range(1, len(y) + 1)),
+            y=y,
+            mode="lines+markers",
+            name=f"{name} · {who}",
+            line=dict(color=colour, dash=dash),
+            marker=dict(size=5),
+            showlegend=legend,
+            legendgroup=f"{name} · {who}",
+            row=row,
+            col=col,
+        )
+
+
 def train_val(runs: Mapping[str, Mapping[str, Sequence[float]]], metric: str = "loss") -> go.Figure:
     """Side-by-side panels, one per run: training vs validation ``metric`` per epoch.
+
+    When every run recorded them, the curves are the ones the Overfitting lab's gaps are
+    measured on (:data:`cnnviz.overfitting.MEASURED`: ``data_<metric>`` and
+    ``val_data_<metric>``, no L2 penalty, dropout off); otherwise Keras's logged
+    ``metric`` and ``val_<metric>``. The y axis says which. Each run has its colour
+    (:data:`RUN_ORDER`); training is solid, validation dashed, as on the Train page.
 
     Parameters
     ----------
     runs : mapping
-        Run name -> Keras-style history with ``metric`` and ``val_<metric>`` lists.
+        Run name -> Keras-style history.
     metric : {"loss", "accuracy"}
     """
     names = list(runs)
+    measured = bool(runs) and all(
+        f"data_{metric}" in h and f"val_data_{metric}" in h for h in runs.values()
+    )
+    key = f"data_{metric}" if measured else metric
     fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=names, shared_yaxes=True)
-    for i, name in enumerate(names, start=1):
-        hist = runs[name]
-        for key, colour, dash in (
-            (metric, style.CATEGORICAL[0], "solid"),
-            (f"val_{metric}", style.ACCENT, "dash"),
-        ):
-            y = list(hist.get(key, []))
-            fig.add_scatter(
-                x=list(range(1, len(y) + 1)),
-                y=y,
-                mode="lines+markers",
-                name="validation" if key.startswith("val_") else "training",
-                line=dict(color=colour, dash=dash),
-                showlegend=i == 1,
-                legendgroup=key,
-                row=1,
-                col=i,
-            )
-        fig.update_xaxes(title_text="epoch", row=1, col=i)
-    fig.update_yaxes(title_text=metric, row=1, col=1)
+    for i, name in enumerate(names):
+        _train_val_pair(fig, runs[name], key, name, _run_colour(name, i), 1, i + 1, True)
+        fig.update_xaxes(title_text="epoch", row=1, col=i + 1)
+    title = {
+        ("loss", True): "data loss (no L2 penalty)",
+        ("loss", False): "loss (as Keras logs it)",
+        ("accuracy", True): "accuracy (after each epoch)",
+        ("accuracy", False): "accuracy (as Keras logs it)",
+    }.get((metric, measured), metric)
+    fig.update_yaxes(title_text=title, row=1, col=1)
+    if metric == "accuracy":
+        fig.update_yaxes(tickformat=".0%")
     fig.update_layout(
         height=340,
         margin=_MARGIN,
         legend=dict(y=-0.3, orientation="h"),
+        template=style.TEMPLATE,
+    )
+    return fig
+
+
+def tutorial_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    n_train: int | None = None,
+    n_val: int | None = None,
+) -> go.Figure:
+    """The full-data experiment: every network's data loss and accuracy per epoch.
+
+    Two panels (data loss, accuracy), the networks together so they compare at a glance:
+    one colour per network (:data:`RUN_ORDER`), training solid, validation dashed (the
+    Train page's convention); an open diamond marks each network's lowest validation data
+    loss. The curves are :data:`cnnviz.overfitting.MEASURED`: the weights after each
+    epoch, dropout off, on the training and on the validation images.
+
+    Parameters
+    ----------
+    histories : mapping
+        Network -> history with ``data_loss``, ``val_data_loss``, ``data_accuracy``,
+        ``val_data_accuracy``.
+    n_train, n_val : int, optional
+        Image counts, for the title.
+    """
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Data loss (dropout off)", "Accuracy (dropout off)")
+    )
+    for i, (name, hist) in enumerate(histories.items()):
+        colour = _run_colour(name, i)
+        _train_val_pair(fig, hist, "data_loss", name, colour, 1, 1, True)
+        _train_val_pair(fig, hist, "data_accuracy", name, colour, 1, 2, False)
+        val = np.asarray(hist.get("val_data_loss", []), dtype=np.float64)
+        if np.isfinite(val).any():
+            k = int(np.nanargmin(np.where(np.isfinite(val), val, np.nan)))
+            fig.add_scatter(
+                x=[k + 1],
+                y=[float(val[k])],
+                mode="markers",
+                marker=dict(color=colour, size=13, symbol="diamond-open", line=dict(width=2)),
+                name=f"{name} · lowest validation loss",
+                hovertemplate=f"{name}: lowest validation data loss %{{y:.3f}} at epoch "
+                "%{x}<extra></extra>",
+                row=1,
+                col=1,
+            )
+    for col in (1, 2):
+        fig.update_xaxes(title_text="epoch", row=1, col=col)
+    fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=2)
+    size = f", {n_train:,} training / {n_val:,} validation images" if n_train and n_val else ""
+    fig.update_layout(
+        title=f"Fashion-MNIST{size}, measured after each epoch",
+        height=380,
+        margin=dict(l=50, r=10, t=70, b=40),
+        legend=dict(y=-0.25, orientation="h"),
         template=style.TEMPLATE,
     )
     return fig

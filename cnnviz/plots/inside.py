@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.novelty import percent
 from cnnviz.plots import style
 
 
@@ -58,37 +59,70 @@ def _grid_height(shape: tuple[int, int], width: int = 620) -> int:
 
 
 def _square_box(fig: go.Figure, shape: tuple[int, int], row: int | None, col: int | None):
-    """Put an ``(h, w)`` image in the middle of a square box, so every panel has one size."""
+    """Put an ``(h, w)`` image in a square box, so every panel has one size.
+
+    Centred across, at the top of the box: a landscape photo sits right under its title.
+    """
     h, w = shape
     side = max(h, w)
-    pad_x, pad_y = (side - w) / 2, (side - h) / 2
+    pad_x = (side - w) / 2
     fig.update_xaxes(range=[-0.5 - pad_x, w - 0.5 + pad_x], row=row, col=col)
-    fig.update_yaxes(range=[h - 0.5 + pad_y, -0.5 - pad_y], autorange=False, row=row, col=col)
+    fig.update_yaxes(range=[side - 0.5, -0.5], autorange=False, row=row, col=col)
 
 
-def image_row(images: list[tuple[str, np.ndarray]], height: int = 260) -> go.Figure:
+def _image_panel(img: np.ndarray, size: tuple[int, int] | None):
+    """A picture's trace; a display copy (``size`` = the original's) in original pixels.
+
+    A shrunk copy is stretched over the original's pixel grid (``x0``/``dx``), so hover
+    says where in the real image the cursor is, and that the value is a block's mean.
+    """
+    shown = img.shape[:2]
+    if size is None or tuple(size) == shown:
+        return style.image_trace(img), shown
+    dy, dx = size[0] / shown[0], size[1] / shown[1]
+    place = {"x0": (dx - 1) / 2, "dx": dx, "y0": (dy - 1) / 2, "dy": dy}
+    where = "around row %{y:.0f}, col %{x:.0f}"
+    block = f"mean of {dy:.1f}×{dx:.1f} pixels"
+    if img.ndim == 3 and img.shape[-1] == 3:
+        value = "R %{color[0]}, G %{color[1]}, B %{color[2]} of 255"
+    else:
+        value = "%{color[0]} of 255"
+    hover = f"{where}: {value} ({block})<extra></extra>"
+    # a display copy goes as an 8-bit PNG: a fraction of the bytes, drawn by the browser
+    return style.image_trace(img, png=True, hovertemplate=hover, **place), tuple(size)
+
+
+def image_row(images: list[tuple], height: int = 260) -> go.Figure:
     """Images side by side with titles (e.g. each preprocessing step), all at one size.
 
     Each image sits in an equal square panel, whatever its pixel size (the titles give
-    the sizes), so a 28×28 input is drawn as large as the photo it came from.
+    the sizes), so a 28×28 input is drawn as large as the photo it came from. Items are
+    ``(title, image)`` or display copies ``(title, image, original (height, width))``
+    (:class:`cnnviz.imaging.DisplayCopy`): those are drawn on the original's pixel grid.
+    Every panel has the one frame (:data:`cnnviz.plots.style.FRAME`).
     """
+    panels = [
+        _image_panel(np.asarray(item[1]), item[2] if len(item) > 2 else None) for item in images
+    ]
     if len(images) == 1:  # no subplot grid needed (make_subplots costs ~30 ms)
-        img = np.asarray(images[0][1])
-        fig = go.Figure(style.image_trace(img))
+        ((trace, size),) = panels
+        fig = go.Figure(trace)
         fig.update_layout(title=images[0][0])
         style.image_axes(fig)
-        _square_box(fig, img.shape[:2], None, None)
+        _square_box(fig, size, None, None)
         return _layout(fig, height)
-    titles = [t.replace(" (", "<br>(") for t, _ in images]  # sizes on a second line
+    # sizes on a second line, "shown at …" on a third
+    titles = [t[0].replace(" (", "<br>(").replace(", shown at", ",<br>shown at") for t in images]
     fig = make_subplots(rows=1, cols=len(images), subplot_titles=titles)
-    for i, (_, img) in enumerate(images, start=1):
-        img = np.asarray(img)
-        fig.add_trace(style.image_trace(img), row=1, col=i)
+    for i, (trace, _) in enumerate(panels, start=1):
+        fig.add_trace(trace, row=1, col=i)
     fig.update_annotations(font_size=12)
     style.image_axes(fig)
-    for i, (_, img) in enumerate(images, start=1):
-        _square_box(fig, np.asarray(img).shape[:2], 1, i)
-    return _layout(fig, height, top=50)
+    for i, (_, size) in enumerate(panels, start=1):
+        _square_box(fig, size, 1, i)
+    fig.update_yaxes(constraintoward="top")  # each square right under its title
+    shrunk = any(", shown at" in t[0] for t in images)
+    return _layout(fig, height + (14 if shrunk else 0), top=64 if shrunk else 50)
 
 
 def probability_bars(probs: np.ndarray, class_names: tuple[str, ...], top_k: int = 5) -> go.Figure:
@@ -97,7 +131,7 @@ def probability_bars(probs: np.ndarray, class_names: tuple[str, ...], top_k: int
     fig = go.Figure(
         go.Bar(
             x=probs[order], y=[class_names[i] for i in order], orientation="h",
-            text=[f"{p:.1%}" for p in probs[order]], textposition="auto",
+            text=[percent(p) for p in probs[order]], textposition="auto",
             marker_color=[style.ACCENT] + [style.MUTED] * (len(order) - 1),
         )
     )  # fmt: skip
@@ -185,7 +219,7 @@ def dense_bars(
     if probabilities:
         top = int(np.argmax(values))
         bar = go.Bar(
-            x=x, y=values, text=[f"{v:.1%}" for v in values], textposition="outside",
+            x=x, y=values, text=[percent(v) for v in values], textposition="outside",
             marker_color=[style.ACCENT if i == top else style.MUTED for i in range(len(x))],
             hovertemplate="class %{x}: %{y:.2%}<extra></extra>",
         )  # fmt: skip
@@ -226,16 +260,38 @@ def kernel_grid(kernels: np.ndarray, cols: int = 8) -> go.Figure:
     return _layout(fig, _grid_height(tiled.shape))
 
 
+OUTLINE_COLOURS = (("#ffffff", 3.0), ("#000000", 1.5))  # a black line on a white edge
+
+
+def outline_level(image: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The brightness an outline follows: ``(H, W)`` (the mean over channels) and the
+    level halfway between its darkest and brightest pixel; ``None`` for a flat image.
+
+    >>> outline_level(np.array([[0.0, 1.0], [0.2, 0.0]]))[1]
+    0.5
+    """
+    gray = np.asarray(image, dtype=np.float64)
+    gray = gray.mean(axis=-1) if gray.ndim == 3 else gray
+    lo, hi = float(np.nanmin(gray)), float(np.nanmax(gray))
+    return (gray, (lo + hi) / 2) if hi > lo else None
+
+
 def heatmap_overlays(
     image: np.ndarray,
     cams: dict[str, np.ndarray],
-    opacity: float = 0.8,
+    outline: float = 0.8,
     limits: dict[str, tuple[float, float]] | None = None,
     cols: int = 3,
     panel: int = 380,
-    unit: str = "evidence",
+    unit: str = "map value",
 ) -> go.Figure:
-    """The input with each ``(H, W)`` map laid over it on the sequential scale.
+    """The input as it is, then each ``(H, W)`` map with the input's outline on top.
+
+    Every map is drawn opaque on the sequential scale, so each cell has exactly the
+    colour its value has on the colour bar (white = 0, darkest red = the bar's top):
+    nothing is blended with the picture. The picture is the first panel, and on each
+    map a line follows its outline (where its brightness crosses halfway between its
+    darkest and brightest pixel; black on a white edge, so it shows on white and on red).
 
     Parameters
     ----------
@@ -243,36 +299,51 @@ def heatmap_overlays(
         ``(H, W, C)`` model input, drawn as it is.
     cams : dict of str to np.ndarray
         Title -> ``(H, W)`` map (≥ 0).
-    opacity : float
-        Opacity of the strongest colour (0 shows only the image).
+    outline : float
+        Opacity of the outline (0: none).
     limits : dict of str to (float, float), optional
         Per title, the colour limits (e.g. shared across classes). Default: each map's
         own ``(0, max)``.
     cols, panel : int
-        Panels per row and each panel's height in pixels.
+        Panels per row (the input counts as one) and each panel's height in pixels.
     unit : str
         What the colour bar measures.
     """
-    titles = list(cams)
+    h, w = np.shape(image)[:2]
+    titles = [f"Input {h}×{w}", *cams]
     cols = max(1, min(cols, len(titles)))
     rows = int(np.ceil(len(titles) / cols))
     fig = make_subplots(
         rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.09,
         vertical_spacing=0.12 / rows,
     )  # fmt: skip
-    for i, name in enumerate(titles):
+    fig.add_trace(style.image_trace(image), row=1, col=1)
+    level = outline_level(image) if outline > 0 else None
+    for i, name in enumerate(cams, start=1):
         r, c = i // cols + 1, i % cols + 1
-        fig.add_trace(style.image_trace(image), row=r, col=c)
         lo, hi = (limits or {}).get(name) or style.magnitude_limits(cams[name])
         x_dom = fig.get_subplot(r, c).xaxis.domain
         y_dom = fig.get_subplot(r, c).yaxis.domain
-        overlay = style.magnitude_overlay(
-            cams[name], (lo, hi), opacity, unit,
+        trace = style.magnitude_heatmap(
+            cams[name], (lo, hi), unit,
             hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}: %{{z:.3g}}<extra></extra>",
         )  # fmt: skip
         height = 0.9 * (y_dom[1] - y_dom[0])
-        overlay.colorbar.update(x=x_dom[1] + 0.005, y=sum(y_dom) / 2, len=height)
-        fig.add_trace(overlay, row=r, col=c)
+        trace.colorbar.update(x=x_dom[1] + 0.005, y=sum(y_dom) / 2, len=height)
+        fig.add_trace(trace, row=r, col=c)
+        if level is not None:
+            gray, at = level
+            for colour, width in OUTLINE_COLOURS:
+                fig.add_trace(
+                    go.Contour(
+                        z=gray, contours=dict(start=at, end=at, size=1, coloring="none"),
+                        line=dict(color=colour, width=width), opacity=outline,
+                        showscale=False, showlegend=False, hoverinfo="skip",
+                        name="outline of the input",
+                    ),
+                    row=r, col=c,
+                )  # fmt: skip
+    fig.update_annotations(font_size=12)
     style.image_axes(fig)
     return _layout(fig, 40 + panel * rows, top=50)
 

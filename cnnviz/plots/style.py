@@ -9,7 +9,9 @@ A learner compares views, so every view speaks the same way (STYLE.md, after CNN
   white at 0 rising to the same dark red, with a colour bar.
 - **Images** (pixels): :data:`GRAY`, 0 black → 1 white, exactly as stored. Never inverted
   for display; RGB images are drawn as RGB.
-- Image panels have no tick marks, tick labels, grid or zero lines (:func:`image_axes`).
+- Image panels have no tick marks, tick labels, grid or zero lines, and a thin frame
+  (:data:`FRAME`) that hugs each picture or map, so a white image or a column of zeros
+  is still visibly a panel on the white page (:func:`image_axes`, :func:`image_frames`).
 - Several maps of one layer can share one scale (``shared=True``: compare strengths, as
   CNN Explainer does) or each get their own (compare shapes); the figure says which
   (:func:`map_limits`, :func:`scale_note`).
@@ -39,13 +41,16 @@ __all__ = [
     "CATEGORICAL",
     "CHANNELS",
     "DIVERGING",
+    "FRAME",
     "GRAY",
     "INK",
     "MUTED",
     "PAD_BG",
+    "PNG_ABOVE",
     "SEQUENTIAL",
     "colorbar",
     "image_axes",
+    "image_frames",
     "image_trace",
     "magnitude_heatmap",
     "magnitude_limits",
@@ -88,6 +93,8 @@ ACCENT = "#d6336c"  # the theme's primary colour: what the learner should look a
 MUTED = "#adb5bd"  # everything else in a bar chart or a legend
 PAD_BG = "#e9ecef"  # padding cells (drawn dashed by the figures that show them)
 INK = "#495057"  # outlines that are structure, not data: window boundaries, padding borders
+# The frame around every picture or map panel: thin, and the colour of structure, not data.
+FRAME: dict = {"color": INK, "width": 1}
 # Lines or bars that stand for different things (models, runs), never for values; the
 # same position means the same thing on every chart of a page (runs: in order of the run).
 CATEGORICAL: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", ACCENT)
@@ -307,15 +314,49 @@ def magnitude_overlay(
     return trace
 
 
-def image_trace(img: np.ndarray, **kw) -> go.BaseTraceType:
+# An RGB picture with more pixels than this goes to the browser as a lossless PNG (the same
+# 8-bit values): plotly's JSON writes each "/" of base64 as six characters, so a white
+# page's raw pixels ("////…") would grow six-fold.
+PNG_ABOVE = 256 * 256
+
+
+def _png_source(pixels: np.ndarray) -> str:
+    """A ``uint8`` ``(H, W)`` or ``(H, W, 3)`` array as a PNG data URI (lossless)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB").save(
+        buf, format="PNG", compress_level=1
+    )
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def image_trace(img: np.ndarray, png: bool | None = None, **kw) -> go.BaseTraceType:
     """A picture as it is: gray ``(H, W)`` / ``(H, W, 1)`` on :data:`GRAY`, or RGB ``(H, W, 3)``.
 
     Values are in [0, 1] (uint8 is divided by 255); nothing is inverted or stretched.
+
+    ``png=True`` sends the picture as a lossless 8-bit PNG (an ``Image`` trace drawn
+    exactly as :data:`GRAY` draws it: 0 black, 1 white), for display copies of large
+    images: a fraction of the bytes, drawn natively by the browser; hover then reads the
+    8-bit level (``%{color[0]}`` of 255). By default only RGB pictures over
+    :data:`PNG_ABOVE` pixels go as PNG.
     """
     img = np.asarray(img)
     if img.dtype == np.uint8:
         img = img.astype(np.float64) / 255.0
-    if img.ndim == 3 and img.shape[-1] == 3:
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    rgb = img.ndim == 3 and img.shape[-1] == 3
+    if png is None:
+        png = rgb and img.shape[0] * img.shape[1] > PNG_ABOVE
+    if png:
+        pixels = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+        return go.Image(source=_png_source(pixels), **kw)
+    if rgb:
         return go.Image(z=np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), **kw)
     if img.ndim == 3:
         img = img[..., 0]
@@ -337,4 +378,74 @@ def image_axes(fig: go.Figure) -> go.Figure:
         constrain="domain",
     )
     fig.for_each_yaxis(lambda ax: ax.update(scaleanchor=ax.anchor or "x"))
+    return image_frames(fig)
+
+
+def _pixel_edges(trace) -> tuple[float, float, float, float] | None:
+    """``(left, right, top, bottom)`` edges of a picture or map trace's pixels, in data units.
+
+    ``None`` for other traces and for grids that place their cells by explicit ``x``/``y``
+    (number matrices with gaps between cells draw their own cell borders).
+    """
+    if trace.type not in ("heatmap", "image"):
+        return None
+    if getattr(trace, "x", None) is not None or getattr(trace, "y", None) is not None:
+        return None
+    shape = np.shape(trace.z) if trace.z is not None else _source_shape(trace)
+    if len(shape) < 2 or 0 in shape[:2]:
+        return None
+    h, w = shape[0], shape[1]
+    x0 = float(trace.x0 if trace.x0 is not None else 0)
+    y0 = float(trace.y0 if trace.y0 is not None else 0)
+    dx = float(trace.dx if trace.dx is not None else 1)
+    dy = float(trace.dy if trace.dy is not None else 1)
+    return (x0 - dx / 2, x0 + (w - 0.5) * dx, y0 - dy / 2, y0 + (h - 0.5) * dy)
+
+
+def _source_shape(trace) -> tuple[int, ...]:
+    """``(H, W)`` of an image trace drawn from a PNG data URI (``source``), else ``()``."""
+    src = getattr(trace, "source", None)
+    if not src or not str(src).startswith("data:image/png;base64,"):
+        return ()
+    import base64
+    import struct
+
+    head = base64.b64decode(str(src).split(",", 1)[1][:44])  # the signature and IHDR
+    width, height = struct.unpack(">II", head[16:24])
+    return (height, width)
+
+
+def image_frames(fig: go.Figure) -> go.Figure:
+    """Draw :data:`FRAME` around the pixels of every picture or map in ``fig``.
+
+    The frame hugs the image itself, not its panel's padded range, so a white picture on
+    the white page, a map of zeros, or one pooled cell beside a large map all show where
+    they end. A map drawn over a picture on the same axes (an overlay) shares its frame.
+
+    Examples
+    --------
+    >>> fig = go.Figure(image_trace(np.ones((2, 3))))
+    >>> [(s.x0, s.x1, s.y0, s.y1) for s in image_frames(fig).layout.shapes]
+    [(-0.5, 2.5, -0.5, 1.5)]
+    """
+    seen, frames = set(), []
+    for trace in fig.data:
+        edges = _pixel_edges(trace)
+        if edges is None:
+            continue
+        xref, yref = trace.xaxis or "x", trace.yaxis or "y"
+        key = (xref, yref, *edges)
+        if key in seen:
+            continue
+        seen.add(key)
+        left, right, top, bottom = edges
+        frames.append(
+            {
+                "type": "rect", "xref": xref, "yref": yref, "x0": left, "x1": right,
+                "y0": top, "y1": bottom, "line": dict(FRAME), "fillcolor": "rgba(0,0,0,0)",
+                "layer": "above",
+            }
+        )  # fmt: skip
+    if frames:
+        fig.update_layout(shapes=[*fig.layout.shapes, *frames])
     return fig

@@ -13,9 +13,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz import claims
+from cnnviz.claims import Claim
 from cnnviz.evaluation import confusion_colour_values
 from cnnviz.plots import style
-from cnnviz.training import smooth
+from cnnviz.training import ending, smooth
 
 RAW_OPACITY = 0.35  # the per-batch points under the smoothed line, as in TensorBoard
 
@@ -34,14 +36,21 @@ def learning_curves(
 ) -> go.Figure:
     """Loss and accuracy: training per batch (faint) and smoothed, validation per epoch.
 
+    The loss's trend is smoothed in log space (:func:`cnnviz.training.smooth` with
+    ``log=True``), so one early spike does not hold it up; accuracy's is a plain moving
+    average. Validation sits where it was measured (``points["val_epoch"]``: a run
+    stopped mid-epoch validated there), after epoch 0. Where the training loss *ended*
+    (:func:`cnnviz.training.ending`, the measure the run's sentences use) is drawn on the
+    loss panel as a diamond over the points it averages (``"<label> · ended at"``).
+
     Parameters
     ----------
     runs : mapping
         Run label -> ``{"history": …, "points": …, "start": …}``: the per-epoch Keras
-        history, the live per-batch points (``epoch`` fractional, ``loss``, ``accuracy``;
-        see :class:`cnnviz.training.Progress`) and the epoch-0 figures (``loss``,
-        ``accuracy``). A plain Keras history is accepted too (then training is drawn
-        per epoch).
+        history, the live per-batch points (``epoch`` fractional, ``loss``, ``accuracy``,
+        ``val_epoch``; see :class:`cnnviz.training.Progress`) and the epoch-0 figures
+        (``loss``, ``accuracy``). A plain Keras history is accepted too (then training is
+        drawn per epoch).
     epochs : int, optional
         Fix the x range to ``0..epochs`` so a live plot does not rescale every batch.
     smoothing : float
@@ -74,7 +83,7 @@ def learning_curves(
                     row=1,
                     col=col,
                 )
-                y, name = smooth(raw, smoothing), f"{label} · train"
+                y, name = smooth(raw, smoothing, log=metric == "loss"), f"{label} · train"
             else:
                 x = np.arange(1, len(hist.get(metric) or []) + 1)
                 y, name = hist.get(metric) or [], f"{label} · train"
@@ -93,7 +102,9 @@ def learning_curves(
                     col=col,
                 )
             val = list(hist.get("val_" + metric) or [])
-            vx = list(range(1, len(val) + 1))
+            vx = list(points.get("val_epoch") or [])
+            if len(vx) != len(val):  # stored before validation's place was recorded
+                vx = list(range(1, len(val) + 1))
             if val and metric in start:
                 vx, val = [0, *vx], [start[metric], *val]  # epoch 0: before training
             if val:
@@ -111,6 +122,23 @@ def learning_curves(
                     row=1,
                     col=col,
                 )
+        end = ending(hist, points) if points.get("loss") else None
+        if end is not None and np.isfinite(end.loss):
+            fig.add_trace(
+                go.Scatter(
+                    x=[end.first_epoch, end.last_epoch],
+                    y=[end.loss, end.loss],
+                    mode="lines+markers",
+                    line={"color": colour, "width": 3},
+                    marker={"color": colour, "size": 11, "symbol": "diamond"},
+                    name=f"{label} · ended at",
+                    legendgroup=label,
+                    showlegend=False,
+                    hovertemplate=f"ended at %{{y:.4g}}: {end.measure}<extra></extra>",
+                ),
+                row=1,
+                col=1,
+            )
     fig.update_xaxes(title_text="epoch", dtick=1 if not epochs or epochs <= 20 else None)
     if epochs:
         fig.update_xaxes(range=[-0.1, epochs + 0.1])
@@ -206,8 +234,34 @@ def prediction_grid(
 
     ``"said 3 (87%) · true 5"``; without ``confidence`` just ``"said 3 · true 5"``.
     """
-    titles = []
-    for k, (p, t) in enumerate(zip(np.asarray(y_pred), np.asarray(y_true), strict=True)):
-        sure = f" ({confidence[k]:.0%})" if confidence is not None else ""
-        titles.append(f"said {class_names[p]}{sure} · true {class_names[t]}")
+    titles = [
+        prediction_title(
+            class_names[p], class_names[t], None if confidence is None else confidence[k]
+        )
+        for k, (p, t) in enumerate(zip(np.asarray(y_pred), np.asarray(y_true), strict=True))
+    ]
+    if max((len(str(n)) for n in class_names), default=0) > 3:  # "T-shirt/top": two lines
+        titles = [str(t).replace(" · ", "<br>") for t in titles]
     return image_grid(images, titles, cols)
+
+
+@claims.claim
+def prediction_title(said: str, true: str, confidence: float | None = None) -> Claim:
+    """One image's title: ``"said 3 (86.6 %) · true 5"`` (the probability of its own
+    answer, as :func:`cnnviz.novelty.percent` shows probabilities on every page: never
+    "100 %" below 1).
+
+    Examples
+    --------
+    >>> prediction_title("3", "5", 0.866), prediction_title("3", "3")
+    ('said 3 (86.6 %) · true 5', 'said 3 · true 3')
+    """
+    from cnnviz.novelty import percent
+
+    sure = f" ({percent(confidence)})" if confidence is not None else ""
+    return Claim(
+        f"said {said}{sure} · true {true}",
+        said=str(said),
+        true=str(true),
+        confidence=None if confidence is None else float(confidence),
+    )

@@ -1,7 +1,9 @@
 """Figures for the Transfer learning page: the three contenders' curves, what is frozen.
 
 Colours come from :mod:`cnnviz.plots.style`: fine-tuning gets the accent (the recipe the
-page teaches), feature extraction the blue, training from scratch the grey.
+page teaches), feature extraction the blue, training from scratch the grey. Line styles
+mean what they mean on the Train page (:func:`cnnviz.plots.training.learning_curves`):
+training solid, validation dashed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnviz.plots import style
+
+TRAIN_DASH = "solid"  # the Train page's convention: training solid ...
+VALIDATION_DASH = "dash"  # ... validation dashed
+LINE_STYLE_NOTE = "solid: training · dashed: validation"
 
 CONTENDER_COLOURS = {
     "fine-tuning": style.ACCENT,
@@ -28,62 +34,71 @@ def contender_colour(name: str) -> str:
 
 def comparison_curves(
     histories: Mapping[str, Mapping[str, Sequence[float]]],
-    test_accuracy: Mapping[str, float] | None = None,
     stage_epochs: int | None = None,
+    partial: Mapping[str, float] | None = None,
 ) -> go.Figure:
-    """Accuracy and loss per epoch of each contender: validation solid, training dotted.
+    """Accuracy and loss per epoch of each contender: training solid, validation dashed.
+
+    The same convention as the Train page; the legend's title says it. Test accuracy is
+    not on this figure: it is measured once, on the test images, after training.
 
     Parameters
     ----------
     histories : mapping
         Contender name → Keras-style history (``accuracy``, ``val_accuracy``, ``loss``,
         ``val_loss``; missing keys are skipped).
-    test_accuracy : mapping, optional
-        Contender name → test accuracy, written in the legend ("fine-tuning · test 95.1%").
     stage_epochs : int, optional
-        Epochs of feature extraction before fine-tuning starts: a dotted line there, and
-        the fine-tuning curves start there (before it they are feature extraction's).
+        Epochs of feature extraction before fine-tuning starts: a grey dotted line there
+        (a marker, not a curve), and the fine-tuning curves start there (before it they
+        are feature extraction's).
+    partial : mapping, optional
+        Contender name → how far its last (stopped) epoch got, in epochs (1.5 = half way
+        through epoch 2, :attr:`cnnviz.transfer.StopPoint.epoch_fraction`, counted from the
+        start of its stage): its last point is drawn there, not at a whole epoch.
     """
-    test_accuracy = test_accuracy or {}
+    partial = partial or {}
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Accuracy", "Loss"))
     for name, hist in histories.items():
         colour = contender_colour(name)
-        label = name
-        if name in test_accuracy:
-            label = f"{name} · test {test_accuracy[name]:.1%}"
         for col, metric in ((1, "accuracy"), (2, "loss")):
-            for prefix, dash, part, width in (
-                ("val_", "solid", "validation", 2.5),
-                ("", "dot", "training", 1.5),
+            for prefix, dash, part in (
+                ("", TRAIN_DASH, "training"),
+                ("val_", VALIDATION_DASH, "validation"),
             ):
                 values = list(hist.get(prefix + metric) or [])
-                first = 1
+                x = np.arange(1, len(values) + 1, dtype=float)
+                if name in partial and len(values):
+                    # the stopped epoch's point where training got to (its stage's offset)
+                    offset = stage_epochs if name == "fine-tuning" and stage_epochs else 0
+                    x[-1] = max(offset + float(partial[name]), x[-2] if len(x) > 1 else 0.0)
                 if name == "fine-tuning" and stage_epochs and len(values) > stage_epochs:
                     # its first stage is feature extraction's curve: draw from the join on
-                    first, values = stage_epochs, values[stage_epochs - 1 :]
+                    x, values = x[stage_epochs - 1 :], values[stage_epochs - 1 :]
                 if not values:
                     continue
                 fig.add_trace(
                     go.Scatter(
-                        x=np.arange(first, first + len(values)),
+                        x=[float(v) for v in x],
                         y=values,
-                        mode="lines",
-                        name=f"{label} ({part})",
+                        mode="lines+markers" if len(values) == 1 else "lines",
+                        name=f"{name} · {part}",
                         legendgroup=name,
                         showlegend=col == 1,
-                        line={"color": colour, "dash": dash, "width": width},
-                        hovertemplate=f"{name}, {part}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+                        line={"color": colour, "dash": dash, "width": 2},
+                        hovertemplate=f"{name}, {part}<br>epoch %{{x:.2f}}: %{{y:.4f}}"
+                        "<extra></extra>",
                     ),
                     row=1,
                     col=col,
                 )
     if stage_epochs:
         for col in (1, 2):
+            # at the end of feature extraction's last epoch, where fine-tuning's curve joins
             fig.add_vline(
-                x=stage_epochs + 0.5, line={"color": style.MUTED, "dash": "dot"}, row=1, col=col
+                x=stage_epochs, line={"color": style.MUTED, "dash": "dot"}, row=1, col=col
             )
         fig.add_annotation(
-            x=stage_epochs + 0.5,
+            x=stage_epochs,
             y=0.05,
             xref="x",
             yref="y domain",
@@ -98,13 +113,19 @@ def comparison_curves(
         template=style.TEMPLATE,
         height=380,
         margin={"t": 40, "b": 40, "l": 50, "r": 10},
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.25, "title": {"text": LINE_STYLE_NOTE}},
     )
     return fig
 
 
-def test_accuracy_bars(test_accuracy: Mapping[str, float]) -> go.Figure:
-    """One bar per contender: its accuracy on the test images, written on the bar."""
+def test_accuracy_bars(
+    test_accuracy: Mapping[str, float], stopped: Sequence[str] = ()
+) -> go.Figure:
+    """One bar per contender: its accuracy on the test images, written on the bar.
+
+    A contender in ``stopped`` did not finish: its bar is hatched and faint and says
+    "so far".
+    """
     names = list(test_accuracy)
     values = [test_accuracy[n] for n in names]
     fig = go.Figure(
@@ -113,7 +134,12 @@ def test_accuracy_bars(test_accuracy: Mapping[str, float]) -> go.Figure:
             y=names,
             orientation="h",
             marker_color=[contender_colour(n) for n in names],
-            text=[f"{v:.1%}" for v in values],
+            marker_pattern_shape=["/" if n in stopped else "" for n in names],
+            marker_opacity=[0.5 if n in stopped else 1.0 for n in names],
+            text=[
+                f"{v:.1%} so far (stopped)" if n in stopped else f"{v:.1%}"
+                for n, v in zip(names, values, strict=True)
+            ],
             textposition="auto",
             hovertemplate="%{y}: %{x:.4f}<extra></extra>",
         )

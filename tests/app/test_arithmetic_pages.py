@@ -122,7 +122,37 @@ def test_convolution_stride_padding_dilation_with_values(open_page):
     # Keras refuses stride > 1 with dilation > 1: said as Keras says it; cnnviz still steps.
     at.radio(key="conv_stride").set_value(2).run()
     assert len(at.warning) == 1 and conv.keras_refusal(2, 2) in at.warning[0].value
+    assert "you can step through it: output 3×3" in at.warning[0].value and not at.error
     _assert_conv_trace(_stepper(at), x, k, stride=2, padding=2, dilation=2)
+
+
+def test_convolution_refused_and_impossible_is_one_error_not_a_promise(open_page):
+    """The issue: binary preset, stride 2, dilation 3 showed "cnnviz still computes it … step
+    through it" above "the kernel spans 7 cells but the padded input has only 5"."""
+    at = open_page(CONV)
+    at.selectbox(key="conv_preset").select_index(1).run()
+    at.radio(key="conv_stride").set_value(2).run()
+    at.radio(key="conv_dilation").set_value(3).run()
+    assert not at.exception and not at.warning and not at.get("bidi_component")
+    assert (
+        [e.value for e in at.error]
+        == [conv.settings_verdict((5, 5), (3, 3), 2, "valid", 3)]
+        == [
+            "The kernel spans 7 cells along each axis (3 weights, dilation 3) but the padded input "
+            "has only 5, so no window fits: there is nothing to compute or step through. It fits "
+            "with dilation 2 or less, with padding 1 or more, or with padding 'same'. (Keras also "
+            "refuses stride 2 with dilation 3, whatever the padding.)"
+        ]
+    )
+    # Each suggested change makes it compute (and step), with Keras's refusal as a warning.
+    at.radio(key="conv_padding").set_value("same").run()
+    assert not at.error and "you can step through it" in at.warning[0].value
+    x, k = conv.PRESETS["Textbook: 5×5 binary image, 3×3 binary filter"]
+    _assert_conv_trace(_stepper(at), x, k, stride=2, padding="same", dilation=3)
+    at.radio(key="conv_padding").set_value("explicit").run()
+    at.slider(key="conv_p").set_value(1).run()
+    assert not at.error and len(at.warning) == 1
+    _assert_conv_trace(_stepper(at), x, k, stride=2, padding=1, dilation=3)
 
 
 def test_convolution_bias_and_relu_in_the_worked_sum(open_page):
@@ -153,11 +183,30 @@ def test_a_bad_cell_is_refused_by_its_0_based_position_and_the_figure_stays(
     assert not at.exception
     assert [e.value for e in at.error] == [
         f"The input must contain only numbers like 2, -1 or 0.5, but cell (0, 1) holds {shown}."
+        " Until it holds a number, cnnviz uses that cell's last valid value, 2."
     ]
-    assert _stepper(at)["trace"] == before  # the last valid matrix is still drawn
+    assert _stepper(at)["trace"] == before  # the value it names is the one drawn
+    assert _stepper(at)["trace"]["input"][0][0][1] == 2
     _edit(at, "conv_input_0", 0, 1, "7")
     assert not at.error
     assert _stepper(at)["trace"]["steps"][0]["lines"] == ["1×1 + 7×2 + 5×3 + 6×4 = 54"]
+
+
+def test_a_bad_cell_never_freezes_the_other_cells(open_page):
+    """With one cell bad, an edit of another cell is used at once (and the bad one's value
+    is the one the sentence names)."""
+    at = open_page(CONV)
+    key = "conv_input_0"
+    at.session_state[key] = {
+        "edited_rows": {0: {"1": "abc"}, 1: {"0": "-3"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert len(at.error) == 1 and at.error[0].value.endswith("last valid value, 2.")
+    trace = _stepper(at)["trace"]
+    assert trace["input"][0][0][1] == 2 and trace["input"][0][1][0] == -3
+    assert trace["steps"][0]["lines"] == ["1×1 + 2×2 + (-3)×3 + 6×4 = 20"]
 
 
 def test_edits_and_mode_survive_a_mode_switch_and_a_page_change(open_page):
@@ -205,9 +254,27 @@ def test_convolution_image_mode_shows_pictures_as_they_are(open_page):
     np.testing.assert_allclose(picture, np.asarray(landscape) / 255.0)  # the sun stays bright
     assert picture.mean() > 0.5
     np.testing.assert_allclose(feature, picture, atol=1e-12)  # identity kernel
+    assert "keeps the feature map the size of the input (128×128)" in at.caption[-1].value
     at.selectbox(key="conv_kernel").set_value("sobel x").run()
     sobel = _figure(at, "conv_img_fig")["data"][1]
     assert _z(sobel).min() < 0 and sobel["zmin"] == -sobel["zmax"]
+    assert any("This is a 3×3 vertical-edge kernel" in c.value for c in at.caption)
+    # The issue: the strongest responses are the frame the zero padding makes; they set the
+    # colour range, and the page says so with the numbers the figure uses.
+    fmap = np.abs(_z(sobel))
+    frame_max, inside = fmap.max(), fmap[1:-1, 1:-1].max()
+    assert frame_max > inside and sobel["zmax"] == frame_max
+    (warning,) = at.warning
+    assert f"They set the colour range (±{conv.format_number(frame_max)})" in warning.value
+    assert f"inside the frame the strongest is {conv.format_number(inside)}" in warning.value
+    assert "the zeros make them" in warning.value and "padding 'valid'" in warning.value
+    at.radio(key="conv_img_padding").set_value("valid").run()  # the fix it offers
+    valid = _figure(at, "conv_img_fig")
+    assert _z(valid["data"][1]).shape == (126, 126) and not at.warning
+    np.testing.assert_allclose(np.abs(_z(valid["data"][1])).max(), inside)
+    assert valid["layout"]["annotations"][1]["text"] == "Feature map 126×126 (sobel x, valid)"
+    assert any("126×126) is 2 rows and 2 columns smaller" in c.value for c in at.caption)
+    at.radio(key="conv_img_padding").set_value("same").run()
     at.selectbox(key="conv_img_src").set_value("Upload your own").run()
     white = _png((30, 40), 250)  # a white-background upload stays white
     at.file_uploader(key="conv_img_upload").set_value(("w.png", white, "image/png")).run()
@@ -282,11 +349,49 @@ def test_stride_page_states_kerass_refusal_and_unreached_cells(open_page):
     _assert_conv_trace(_stepper(at), x, k, stride=4, dilation=3)
 
 
+def test_stride_page_coverage_for_the_issues_cases(open_page):
+    at = open_page(STRIDE)
+    at.slider(key="sp_n").set_value(11).run()
+    at.slider(key="sp_k").set_value(2).run()
+    at.slider(key="sp_stride").set_value(4).run()
+    at.radio(key="sp_padding").set_value("explicit").run()
+    at.slider(key="sp_p").set_value(4).run()
+    (said,) = [c.value for c in at.caption if "never touches" in c.value]
+    assert said == conv.coverage_sentence(11, 2, 4, 4)
+    assert "windows jump over 2, 3, 6, 7 and 10" in said and "past the last window" not in said
+    assert "2 of the 5 windows along each axis sit entirely in the padding" in said
+    assert _metrics(at)["Output size"] == "5×5" and _metrics(at)["Filter operations"] == "25"
+    # n=5, k=1, s=2, p=1: nothing is dropped; the 1×1 kernel is said to be what it is.
+    at.slider(key="sp_n").set_value(5).run()
+    at.slider(key="sp_k").set_value(1).run()
+    at.slider(key="sp_stride").set_value(2).run()
+    at.slider(key="sp_p").set_value(1).run()
+    (said,) = [c.value for c in at.caption if "never touches" in c.value]
+    assert "(5 + 1 + 1 − 1) / 2 = 3 exactly, so the ⌊ ⌋ drops nothing" in said
+    assert not any("edge kernel" in m.value for m in at.markdown)
+    assert any(
+        "a 1×1 kernel of 2: each output is one input cell times 2" in m.value for m in at.markdown
+    )
+    x, k = conv.stride_example(5, 1)
+    _assert_conv_trace(_stepper(at), x, k, stride=2, padding=1)
+    # 'same' names ⌈n/s⌉, and the sentence never blames a ⌊ ⌋.
+    at.slider(key="sp_n").set_value(6).run()
+    at.radio(key="sp_padding").set_value("same").run()
+    assert r"\left\lceil \frac{6}{2} \right\rceil = 3" in at.latex[0].value
+    (said,) = [c.value for c in at.caption if "never touches" in c.value]
+    assert "⌊" not in said and "'same' makes ⌈6/2⌉ = 3 windows" in said
+
+
 def test_impossible_setting_is_explained_not_a_crash(open_page):
     at = open_page(STRIDE)
     at.slider(key="sp_k").set_value(7).run()
-    assert not at.exception
-    assert len(at.error) == 1 and "larger than input 5" in at.error[0].value
+    assert not at.exception and not at.warning
+    assert [e.value for e in at.error] == [
+        "The kernel spans 7 cells along each axis (7 weights, no dilation) but the padded "
+        "input has only 5, so no window fits: there is nothing to compute or step through. It "
+        "fits with padding 1 or more, with padding 'same', with a kernel of 5 or less, or with "
+        "an input of 7 or more."
+    ]
     assert not at.metric and not at.get("bidi_component")
     at.radio(key="sp_padding").set_value("same").run()
     assert not at.error and _metrics(at)["Output size"] == "5×5"
@@ -312,7 +417,10 @@ def test_pooling_stepper_receives_pool_steps(open_page):
     assert [s["lines"] for s in trace["steps"]] == [[s.expression()] for s in steps]
     assert trace["steps"][0]["padded"] == steps[0].padded.tolist()
     at.radio(key="pool_padding").set_value("valid").run()
-    assert any("4×4 → **1×1** in 1 window position." == c.value for c in at.caption)
+    assert any(
+        c.value == "4×4, 3×3 average windows, stride 2, no padding → **1×1** in 1 window position."
+        for c in at.caption
+    )
 
 
 def test_pooling_real_image_true_size_and_bad_cell(open_page):
@@ -329,8 +437,9 @@ def test_pooling_real_image_true_size_and_bad_cell(open_page):
     assert not at.exception
     assert [e.value for e in at.error] == [
         "The input must contain only numbers like 2, -1 or 0.5, but cell (1, 0) holds an "
-        "empty cell."
+        "empty cell. Until it holds a number, cnnviz uses that cell's last valid value, 5."
     ]
+    assert _stepper(at)["trace"]["input"][0][1][0] == 5  # the value it names is the one used
 
 
 @pytest.mark.parametrize(("size", "stride", "mode"), [(2, 2, "max"), (4, 4, "avg"), (2, 1, "sum")])

@@ -67,6 +67,15 @@ def test_translation_every_section_renders_with_real_numbers(open_page):
     # 4. Accuracy against shift: the stated worst accuracies, curves and dx × dy maps.
     worst = {m.label.split(":")[0]: float(m.value.rstrip("%")) for m in at.metric}
     assert worst["Global-pooling CNN"] >= 95.0 and worst["MLP"] <= 60.0
+    # each delta is the difference of the two percentages shown, in points
+    for m in at.metric:
+        delta = re.fullmatch(r"([-+]?\d+\.\d) points from (\d+\.\d) % unshifted", m.delta)
+        assert delta, m.delta
+        shown = float(m.value.rstrip(" %"))
+        assert float(delta[1]) == pytest.approx(shown - float(delta[2]), abs=1e-9)
+    # section 3 defines the change it plots, and explains values over 100 %
+    assert "‖after − before‖ / ‖before‖" in text
+    assert _chart(at, "tr_layers")["layout"]["yaxis"]["title"]["text"] == "change, % of ‖before‖"
     assert len(_chart(at, "tr_heatmaps")["data"]) == 4
     # 5. The conclusion, generated from the same numbers.
     assert "**Global-pooling CNN** keeps its accuracy" in text
@@ -93,7 +102,11 @@ def test_translation_move_a_digit_yourself(open_page):
     at.toggle(key="tr_beyond").set_value(True).run()
     at.select_slider(key="tr_n").set_value(250).run()
     assert not at.exception and not at.error
-    assert any("After an 18° rotation the MLP keeps" in c.value for c in at.caption)
+    beyond = next(c.value for c in at.caption if "after an 18° rotation the MLP keeps" in c.value)
+    # its sample is stated, and its untouched numbers are set against section 4's
+    assert beyond.startswith("On the first 250 test images: after an 18° rotation")
+    assert "section 4 measures all 2,000 test images: a different sample" in beyond
+    assert _chart(at, "tr_acc_curve")["layout"]["yaxis"]["tickformat"] == ".0%"
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +223,12 @@ def test_scratch_toy_trained_on_button_matches_model(open_page):
     at.number_input(key="sc_epochs").set_value(100)
     at.button(key="sc_train").click().run()
     assert not at.exception and not at.error
-    assert not at.info  # the "not trained yet" prompt is gone
+    assert not any("random starting weights" in i.value for i in at.info)  # prompt gone
+    # Seed 0 solves input #0 through the dense bias alone (its ReLU outputs 0): said as an
+    # explanation, not as a fault.
+    assert not at.warning
+    solved = [i.value for i in at.info if i.value.startswith("For input #0 the ReLU outputs 0")]
+    assert len(solved) == 1 and "class 0, right" in solved[0] and "needs none" in solved[0]
     hand, keras_p = _metric(at, "By hand (numpy)"), _metric(at, "model.predict")
     assert hand == keras_p != untrained
     assert hand < 0.5  # input #0 is mostly positive: class 0
@@ -218,6 +236,8 @@ def test_scratch_toy_trained_on_button_matches_model(open_page):
     assert not any("Dead ReLU" in w.value for w in at.warning)
     code = at.code[0].value
     assert code.count("out[") == 4 and "0.125×" in code  # the four 3×3 sums written out
+    assert "-0.0000" not in code and not re.search(r"×\(?-?\d\.\d{3}\b\)?", code)  # 4 decimals
+    assert "→ class **0**" in " ".join(m.value for m in at.markdown)
 
     at.radio(key="sc_input").set_value(1).run()  # the negative input, same trained model
     assert _metric(at, "By hand (numpy)") == _metric(at, "model.predict") > 0.5
@@ -229,6 +249,11 @@ def test_scratch_warns_only_about_a_relu_that_really_outputs_zero(open_page):
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 1 and warnings[0].startswith("For input #0 the ReLU outputs 0")
     assert "Dead ReLU" not in warnings[0]
+    # untrained, the dense bias is 0: the model answers sigmoid(0) = 0.5 for it, a tie
+    assert "sigmoid(b) = 0.5000" in warnings[0] and "**tie**" in warnings[0]
+    at.radio(key="sc_input").set_value(0).run()
+    steps = " ".join(m.value for m in at.markdown)
+    assert "**0.500000** → a **tie**" in steps and "class **0**" in steps
 
 
 def test_overfitting_precomputed_then_tiny_live_run(open_page):
@@ -236,11 +261,32 @@ def test_overfitting_precomputed_then_tiny_live_run(open_page):
     # The bundled curves show the lesson at once, with the gap stated in words.
     assert at.radio(key="of_source").value == "precomputed"
     text = _text(at)
-    assert "plain: after" in text and "**plain** overfits" in text
-    assert "**dropout** narrows the gap" in text and "smallest" not in text
+    # one sign convention, stated: positive = worse on validation, for loss and accuracy
+    assert "*loss gap* = validation minus training data loss" in text
+    assert "*accuracy gap* = training minus validation accuracy" in text
+    assert "- **plain**, after 20 epochs: data loss 0.28 on validation" in text
+    assert "(accuracy gap +4.8 points)" in text and "**plain** overfits" in text
+    # L2 narrows the (penalty-free) loss gap but not the accuracy gap: said, not hidden
+    assert "**L2** narrows the loss gap from 0.28 to 0.22, but leaves the accuracy gap" in text
+    assert "**dropout** narrows the loss gap" in text and "smallest" not in text
+    assert text.count("the two measures disagree") == 2  # dropout and L2
     before = text
     curves = _chart(at, "of_curves")
-    assert {t["line"]["color"] for t in curves["data"]} == {"#1f77b4", "#d6336c"}
+    # the Train page's convention: one colour per run, training solid, validation dashed
+    from cnnviz.plots import style
+
+    assert {(t["name"], t["line"]["color"], t["line"]["dash"]) for t in curves["data"]} == {
+        (f"{run} · {who}", style.CATEGORICAL[i], dash)
+        for i, run in enumerate(("plain", "dropout", "augmentation", "L2"))
+        for who, dash in (("training", "solid"), ("validation", "dash"))
+    }
+    assert curves["layout"]["yaxis"]["title"]["text"] == "data loss (no L2 penalty)"
+    # the curves drawn are the numbers the gaps are measured on
+    from cnnviz import overfitting
+
+    runs = overfitting.load_curves()[1]
+    l2 = next(t for t in curves["data"] if t["name"] == "L2 · validation" and t["xaxis"] == "x4")
+    assert _array(l2["y"]) == pytest.approx(runs["L2"]["val_data_loss"])
 
     at.multiselect(key="of_runs").set_value(["plain"])
     at.number_input(key="of_n_train").set_value(20)
@@ -250,11 +296,78 @@ def test_overfitting_precomputed_then_tiny_live_run(open_page):
     assert not at.exception and not at.error
     assert at.radio(key="of_source").value == "your run"
     assert any("Your run: 20 training and 20 validation images" in c.value for c in at.caption)
-    live = [m.value for m in at.markdown if m.value.startswith("- plain: after 1 epoch validation")]
+    live = [
+        m.value for m in at.markdown if m.value.startswith("- **plain**, after 1 epoch: data loss")
+    ]
     assert live and live[0] not in before
-    assert "dropout" not in " ".join(m.value for m in at.markdown if m.value.startswith("- "))
+    quick = [m.value for m in at.markdown if m.value.startswith("- **")][-1]  # below the full data
+    assert quick == live[0] and "dropout" not in quick
     # A 20-image run: the verdict says how little its numbers can tell.
     assert "one validation image is worth 5.0 points" in _text(at)
 
     at.radio(key="of_metric").set_value("accuracy").run()  # switching metric keeps the run
     assert at.radio(key="of_source").value == "your run" and not at.exception
+
+
+def test_overfitting_full_data_experiment_comes_first(open_page):
+    """The tutorial's experiment on all 60,000 images: the JSON's numbers, then the verdict."""
+    from cnnviz import overfitting
+
+    at = open_page("app_pages/overfitting.py")
+    assert not at.error
+    assert [h.value for h in at.header] == [
+        "The tutorial's experiment, on all 60,000 training images",
+        "Run it yourself: four ways to train on a few hundred MNIST digits",
+    ]
+    blob = json.loads(overfitting.TUTORIAL.read_text())
+    source = at.caption[0].value
+    assert "benchmarks/bench_fashion_tutorial.py --json` on NVIDIA H200 (Keras backend jax)" in (
+        source
+    )
+    assert "48,000 training and 12,000 validation images" in source
+    # the curves are the JSON's data losses and accuracies, training solid, validation dashed
+    full = _chart(at, "of_full_curves")
+    for name in ("plain", "dropout"):
+        h = blob[name]["fit"]["history"]
+        for who, dash, key in (("training", "solid", ""), ("validation", "dash", "val_")):
+            for axis, metric in (("x", "data_loss"), ("x2", "data_accuracy")):
+                tr = next(
+                    t for t in full["data"] if t["name"] == f"{name} · {who}" and t["xaxis"] == axis
+                )
+                assert tr["line"]["dash"] == dash
+                assert _array(tr["y"]) == pytest.approx(h[f"{key}{metric}"])
+    # the table: both networks' final numbers equal to the JSON's, beside the tutorial's
+    table = at.table[0].value
+    cells = {(r["network"], r["measure"]): r for r in table.to_dict("records")}
+    for name in ("plain", "dropout"):
+        fit = blob[name]["fit"]
+        assert cells[name, "test accuracy"]["ours"] == f"{100 * fit['test_accuracy']:.2f} %"
+        assert cells[name, "test loss"]["ours"] == f"{fit['test_loss']:.4f}"
+        assert cells[name, "validation loss, epoch 20"]["ours"] == (
+            f"{fit['history']['val_loss'][-1]:.4f}"
+        )
+        assert cells[name, "validation accuracy, epoch 20"]["ours"] == (
+            f"{100 * fit['history']['val_accuracy'][-1]:.2f} %"
+        )
+    assert cells["plain", "test accuracy"]["tutorial"] == "91.84 %"
+    assert cells["plain", "test accuracy"]["difference"] == "0.37 points below the tutorial's"
+    assert cells["dropout", "test accuracy"]["tutorial"] == "92.30 %"
+    assert cells["dropout", "validation loss, epoch 20"]["tutorial"] == "—"
+    # the sentences: the registered ones, on these numbers, in this order
+    t = overfitting.load_tutorial_runs()
+    gaps = overfitting.measure_gaps(t.histories)
+    texts = [m.value for m in at.markdown]
+    lines = "\n".join(f"- {overfitting.describe_gap(k, g)}" for k, g in gaps.items())
+    verdict = overfitting.verdict(gaps, n_train=48_000, n_val=12_000)
+    assert texts.index(lines) < texts.index(verdict)
+    assert "lowest at epoch 8 (0.226) and then rose to 0.470 by epoch 20" in lines
+    assert "lowest at epoch 15 (0.210) and ended 0.005 above it" in lines
+    assert (
+        verdict.startswith("**plain** overfits") and "**dropout** narrows the loss gap" in verdict
+    )
+    notes = " ".join(c.value for c in at.caption)
+    assert "training loss of 0.194 (the mean over the epoch's batches, with dropout on)" in notes
+    # the quick experiment still renders below, with its own curves
+    assert (
+        _chart(at, "of_curves")["layout"]["yaxis"]["title"]["text"] == "data loss (no L2 penalty)"
+    )

@@ -10,7 +10,7 @@ import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import data, evaluation, models, runs, training
+from cnnviz import data, evaluation, models, novelty, runs, training
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 CSV_HEADER = "label," + ",".join(f"pixel{i}" for i in range(1, 785))
@@ -100,12 +100,64 @@ def test_data_page_overview_and_upload(open_page):
     assert at.error[0].value == "row 1 has 3 columns; expected 785 (label then 784 pixels)."
 
 
+def _paper_zip() -> bytes:
+    """A zip of dark shapes on light paper: ``ring/`` and ``bar/``, 6 drawings each."""
+    import io
+    import zipfile
+
+    from PIL import Image, ImageDraw
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(6):
+            for name in ("ring", "bar"):
+                im = Image.new("L", (40, 40), 235)  # light paper
+                pen = ImageDraw.Draw(im)
+                if name == "ring":
+                    pen.ellipse((8 + i, 8, 30, 30), outline=20, width=3)  # dark ink
+                else:
+                    pen.rectangle((16, 6 + i, 22, 34), fill=20)
+                png = io.BytesIO()
+                im.save(png, format="PNG")
+                z.writestr(f"shapes/{name}/{i}.png", png.getvalue())
+    return buf.getvalue()
+
+
+def test_data_page_reads_background_and_ink_from_the_data_shown(open_page):
+    """The issue: dark shapes on light paper were captioned "most pixels are background
+    (0 in MNIST); the ink is near 255". The caption now reads the histogram it sits under."""
+    at = open_page("app_pages/data.py")
+    pixels = " ".join(c.value for c in at.caption)
+    counts, edges = data.pixel_histogram(data.load_mnist_sample().x_train)
+    assert data.pixel_caption(counts, edges) in pixels
+    assert "The background is dark: the most common values, 0–7" in pixels
+    assert "as in MNIST" in pixels
+    balance = data.class_counts(data.load_mnist_sample().y_train, 10)
+    assert f"{balance.min():,} images" in pixels and f"{balance.max():,} images" in pixels
+    at.selectbox(key="data_dataset").set_value("your images (a zip of class folders)").run()
+    at.file_uploader(key="data_zip").set_value(("shapes.zip", _paper_zip(), "application/zip"))
+    at.run()
+    assert not at.exception and not at.error
+    ds = data.load_image_zip(_paper_zip(), 28, 1, seed=0)
+    counts, edges = data.pixel_histogram(ds.x_train)
+    caption = data.pixel_caption(counts, edges)
+    assert caption.facts["background"] == "light" and caption.facts["ink"] == "darker"
+    text = " ".join(c.value for c in at.caption)
+    assert caption in text and "the opposite of MNIST" in text
+    assert "0 in MNIST" not in text and "as in MNIST" not in text
+    hist = _charts(at)["data_histogram"]
+    np.testing.assert_array_equal(_array(hist.data[0].y), counts)  # the counts it reads
+
+
 def test_data_page_keras_dataset_offline_is_one_error(open_page, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: Keras must download
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-package")  # not installed
+    monkeypatch.delenv(data.ENV_FASHION_MNIST, raising=False)
     at = open_page("app_pages/data.py")
     at.selectbox(key="data_dataset").set_value("fashion_mnist").run()
     assert not at.exception
     assert len(at.error) == 1 and "needs the internet once" in at.error[0].value
+    assert "apt-get install dataset-fashion-mnist" in at.error[0].value  # the offline way
     assert not at.metric  # nothing shown for data that is not there
 
 
@@ -123,16 +175,24 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
     assert run.status == "done" and len(run.history["val_accuracy"]) == 2
     label = run.label
     # per-batch curves: 270 training images at batch 128 = 3 batches an epoch, one point
-    # each (faint), a smoothed line over them, and validation at epochs 0, 1 and 2
+    # each (faint; an epoch's last batch of 14 images merged into the one before), a
+    # smoothed line over them, and validation at epochs 0, 1 and 2
     curves = _by_name(_charts(at)["train_curves"])
     raw_loss, raw_acc = curves[f"{label} · train (each point: one execution's batches)"]
     np.testing.assert_allclose(_array(raw_loss.x), run.points["epoch"])
-    assert len(run.points["epoch"]) == 6 and run.points["epoch"][-1] == 2.0
+    assert len(run.points["epoch"]) == 4 and run.points["epoch"][-1] == 2.0
     np.testing.assert_allclose(_array(raw_loss.y), run.points["loss"])
     np.testing.assert_allclose(_array(raw_acc.y), run.points["accuracy"])
     assert raw_loss.opacity < 0.5
     smoothed = curves[f"{label} · train"][0]
-    np.testing.assert_allclose(_array(smoothed.y), training.smooth(run.points["loss"], 0.6))
+    np.testing.assert_allclose(
+        _array(smoothed.y), training.smooth(run.points["loss"], 0.6, log=True)
+    )
+    # the diamond: where the loss ended, the number the run's sentence quotes
+    (ended,) = curves[f"{label} · ended at"]
+    end = training.ending(run.history, run.points)
+    assert _array(ended.y)[0] == pytest.approx(end.loss) and end.points == 1
+    assert f"ended at {training._num(end.loss)} ({end.measure})" in success.value
     val_loss, val_acc = curves[f"{label} · validation"]
     assert list(_array(val_loss.x)) == [0, 1, 2]
     np.testing.assert_allclose(_array(val_loss.y), [run.start["loss"], *run.history["val_loss"]])
@@ -154,6 +214,7 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
         0.001, "adam", 128, 0
     )  # fmt: skip
     assert row["best val accuracy"] == pytest.approx(max(run.history["val_accuracy"]))
+    assert row["epochs"] == "2 of 2"
     assert row["images/s"] > 0 and row["device"] == "CPU" and row["augmentation"] == "none"
 
     # a second run at learning rate 1.0 diverges: shown as a failure, never as a success
@@ -163,22 +224,38 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
     assert not at.success
     (error,) = at.error
     assert error.value.startswith("#2 book_mnist · mnist-sample: Training diverged:")
-    assert "learning rate 1 is too large for adam; try a smaller one (e.g. 0.1)" in error.value
+    # the advice is Keras's default, never a rate known to fail (as 0.1 is, on the issue)
+    assert error.value.endswith(
+        "the learning rate 1 is too large for adam; try the Keras default for adam, 0.001."
+    )
     first, second = _store_runs(at)
     assert second.status == "diverged"
     labels = [first.label, second.label]
     assert at.multiselect(key="train_compare").value == labels  # the new run joins
-    assert len(_charts(at)["train_curves"].data) == 12
+    assert len(_charts(at)["train_curves"].data) == 14  # 7 traces a run
     at.multiselect(key="train_compare").set_value(labels[:1]).run()
-    assert len(_charts(at)["train_curves"].data) == 6
+    assert len(_charts(at)["train_curves"].data) == 7
     assert list(_table(at, "learning rate")["status"]) == ["done", "diverged"]
 
-    # Evaluate the first run: the page shows exactly what a direct computation gives
+    # Evaluate: the box starts at the model the badge names (the default, so far)
     at.switch_page("app_pages/evaluate.py").run()
-    at.selectbox(key="eval_model").set_value(labels[0]).run()
-    assert not at.exception
+    default = f"{models.DEFAULT_BUNDLED} (pre-trained on mnist-sample)"
+    assert at.selectbox(key="eval_model").value == default
+    assert f"Model: **{models.DEFAULT_BUNDLED} (pre-trained" in at.caption[0].value
     ds = data.load_mnist_sample()
     token = at.query_params["learner"]
+    # the diverged run: a warning with its numbers whenever it is at chance, and "Use this
+    # model everywhere" only behind an explicit tick
+    at.selectbox(key="eval_model").set_value(labels[1]).run()
+    assert not at.exception
+    bad = runs.RunStore(runs.default_root()).load_model(token, second.id)
+    ev_bad = evaluation.evaluate(bad, data.prepare(ds.x_test), ds.y_test)
+    warning = evaluation.chance_warning(ev_bad.y_true, ev_bad.y_pred, data.DIGITS)
+    assert [w.value for w in at.warning] == ([warning] if warning else [])
+    assert at.button(key="eval_use").disabled is bool(warning)
+    # the first run: the page shows exactly what a direct computation gives
+    at.selectbox(key="eval_model").set_value(labels[0]).run()
+    assert not at.exception
     model = runs.RunStore(runs.default_root()).load_model(token, first.id)
     direct = evaluation.evaluate(model, data.prepare(ds.x_test), ds.y_test)
     assert _metrics(at)["Test accuracy"] == f"{direct.accuracy:.2%}"
@@ -196,6 +273,7 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
     assert again.multiselect(key="train_compare").value == labels  # the two newest
     again.switch_page("app_pages/evaluate.py").run()
     assert f"Model: **{first.label}**" in again.caption[0].value  # the badge
+    assert again.selectbox(key="eval_model").value == first.label  # … and the box
 
     # A second learner (no token: a new one) sees neither these runs nor this model
     other = open_page("app_pages/evaluate.py")
@@ -203,13 +281,31 @@ def test_train_tiny_run_then_compare_and_evaluate_it(open_page):
     assert labels[0] not in other.selectbox(key="eval_model").options
     assert f"{models.DEFAULT_BUNDLED} (pre-trained" in other.caption[0].value  # the default
 
-    # Delete the diverged run
+    # Delete the diverged run: the page asks first, Cancel keeps it
     at.switch_page("app_pages/train.py").run()
     at.selectbox(key="train_delete_choice").set_value(labels[1])
     at.button(key="train_delete").click().run()
     assert not at.exception
+    assert f"Delete run {labels[1]}? This cannot be undone." in [w.value for w in at.warning]
+    assert [r.label for r in _store_runs(at)] == labels  # nothing deleted yet
+    at.button(key="train_delete_cancel").click().run()
+    assert [r.label for r in _store_runs(at)] == labels
+    assert "train_delete_cancel" not in [b.key for b in at.button]
+    at.selectbox(key="train_delete_choice").set_value(labels[1])
+    at.button(key="train_delete").click().run()
+    at.button(key="train_delete_confirm").click().run()
+    assert not at.exception
     assert [r.label for r in _store_runs(at)] == labels[:1]
     assert list(_table(at, "learning rate")["run"]) == labels[:1]
+    assert f"Deleted run {labels[1]}." in [i.value for i in at.info]
+    assert at.multiselect(key="train_compare").value == labels[:1]
+    assert len(_charts(at)["train_curves"].data) == 7  # the run left, never an empty chart
+    # the last run: afterwards the page says there are none, and draws no chart
+    at.button(key="train_delete").click().run()
+    at.button(key="train_delete_confirm").click().run()
+    assert not at.exception and _store_runs(at) == []
+    assert "train_curves" not in _charts(at)
+    assert any("You have no runs yet" in i.value for i in at.info)
 
 
 def test_a_stopped_run_keeps_its_curves_and_joins_the_overlay(open_page):
@@ -241,6 +337,15 @@ def test_a_stopped_run_keeps_its_curves_and_joins_the_overlay(open_page):
     np.testing.assert_allclose(_array(raw.x), run.points["epoch"])
     row = _table(at, "learning rate").iloc[0]
     assert row["status"] == "stopped" and row["images/s"] == round(run.images_per_sec) > 0
+    # the table counts completed epochs and names where the partial one ended
+    assert row["epochs"] == runs.trained_text(run.batches_done, run.batches, 30)
+    assert row["epochs"].startswith(f"{run.batches_done // run.batches} of 30")
+    # validation drawn where it was measured (the last one: where the run stopped)
+    (val_loss, _) = curves[f"{run.label} · validation"]
+    np.testing.assert_allclose(_array(val_loss.x)[1:], run.points["val_epoch"])
+    completed, partial = divmod(run.batches_done, run.batches)  # 3,600 images, 29 batches
+    where = completed + min(partial * 128, 3600) / 3600 if partial else completed
+    assert run.batches == 29 and run.points["val_epoch"][-1] == pytest.approx(where)
 
 
 def test_one_trainer_a_second_learner_waits_and_a_closed_tab_keeps_its_run(open_page, monkeypatch):
@@ -297,7 +402,8 @@ def test_leaving_the_queue_trains_nothing(open_page, monkeypatch):
     at.button(key="train_leave").click().run()
     assert job.state == "cancelled"
     assert [i.value for i in at.info] == [
-        "You left the queue; book_mnist on mnist-sample, 1 epoch was not trained."
+        "You left the queue; book_mnist on mnist-sample, 1 epoch was not trained.",
+        "You have no runs yet: press **Train** to make one.",
     ]
     assert not at.button(key="train_start").disabled  # free to train again
     gate.set()
@@ -335,7 +441,7 @@ def test_evaluate_bundled_accuracy_equals_direct_computation(open_page):
     ds = data.load_mnist_sample()
     x = data.prepare(ds.x_test)
     for name in ("book_mnist", "cookbook_mlp"):
-        at.selectbox(key="eval_model").set_value(f"{name} (pre-trained)").run()
+        at.selectbox(key="eval_model").set_value(f"{name} (pre-trained on mnist-sample)").run()
         assert not at.exception
         ev = evaluation.evaluate(models.load(models.bundled(name)), x, ds.y_test)
         assert _metrics(at)["Test accuracy"] == f"{ev.accuracy:.2%}"
@@ -360,10 +466,10 @@ def test_evaluate_bundled_accuracy_equals_direct_computation(open_page):
     sure = evaluation.predicted_probability(ev.probs, ev.y_pred)
     idx = evaluation.pick_examples(ev.y_true, ev.y_pred, False, 9, 0)
     assert [a.text for a in mistakes] == [
-        f"said {ev.y_pred[i]} ({sure[i]:.0%}) · true {ev.y_true[i]}" for i in idx
+        f"said {ev.y_pred[i]} ({novelty.percent(sure[i])}) · true {ev.y_true[i]}" for i in idx
     ]
     at.button(key="eval_use").click().run()
-    assert at.session_state["active_model"].label == "cookbook_mlp (pre-trained)"
+    assert at.session_state["active_model"].label == "cookbook_mlp (pre-trained on mnist-sample)"
     assert "cookbook_mlp" in at.caption[0].value  # the badge at the top now says so
     # the choice survives a reload (same learner link) and every page uses it
     again = AppTest.from_file(APP, default_timeout=60)
@@ -388,6 +494,38 @@ def test_evaluate_upload_bad_and_good(open_page):
     assert not at.exception and not at.error
     card = models.read_card(models.bundled("cookbook_cnn"))
     assert _metrics(at)["Test accuracy"] == f"{card['metrics']['test_accuracy']:.2%}"
+
+
+def test_evaluate_warns_about_a_model_at_chance_and_asks_before_using_it(open_page, tmp_path):
+    """The issue: a model at 9.15 % that says "9" for all 2,000 images got no warning and
+    was offered "Use this model everywhere". Here: a model that always answers 9."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    nine = models.build("book_mnist")
+    out = nine.get_layer("output")
+    kernel, bias = out.get_weights()
+    bias[:] = 0.0
+    bias[9] = 5.0
+    out.set_weights([np.zeros_like(kernel), bias])  # softmax of the bias alone: always 9
+    path = models.save(nine, tmp_path / "nine.keras", {})
+    at = open_page("app_pages/evaluate.py")
+    at.selectbox(key="eval_model").set_value("upload a .keras file").run()
+    at.file_uploader(key="eval_upload").set_value(
+        ("nine.keras", path.read_bytes(), "application/octet-stream")
+    ).run()
+    assert not at.exception
+    y = data.load_mnist_sample().y_test
+    want = evaluation.chance_warning(y, np.full(len(y), 9), data.DIGITS)
+    assert want.facts["verdict"] == "both"
+    assert [w.value for w in at.warning] == [want]
+    assert f"predicts 9 for {len(y):,} of {len(y):,} test images" in want
+    assert _metrics(at)["Test accuracy"] == f"{want.facts['accuracy']:.2%}"  # as the page says
+    assert at.button(key="eval_use").disabled  # not without the explicit tick
+    at.checkbox(key="eval_use_anyway upload a .keras file").check().run()
+    assert not at.button(key="eval_use").disabled
+    at.button(key="eval_use").click().run()
+    assert at.session_state["active_model"].label == "upload a .keras file"
 
 
 def _shots():

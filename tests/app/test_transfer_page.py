@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import plotly.io as pio
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from cnnviz import transfer
 
 PAGE = "app_pages/transfer.py"
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 
 
 def _charts(at) -> dict:
@@ -50,16 +52,23 @@ def test_small_run_shows_three_contenders_then_serves_every_page(open_page):
     at.radio(key="tl_k").set_value("5")
     run = _train_small(at, "digits", epochs=3, fine_tune=1, scratch=2)
     assert run.status == "done" and list(run.results) == list(transfer.CONTENDERS)
+    assert all(r.finished for r in run.results.values())
     metrics = {m.label: m.value for m in at.metric}
     for name, r in run.results.items():  # the page shows the numbers the run measured
         assert metrics[f"{name} · test accuracy"] == f"{r.test_accuracy:.1%}"
     assert len(run.histories["fine-tuning"]["loss"]) == 4 and run.stage_epochs == 3
     assert len(run.histories["from scratch"]["loss"]) == 2
-    assert transfer.advantage_sentence(run.results) in [m.value for m in at.markdown]
+    said = transfer.advantage_sentence(run.results, run.contenders)
+    assert said in [m.value for m in at.markdown] and said.startswith("With the pretrained base")
+    assert not at.info  # nothing was stopped
     curves = _charts(at)["tl_curves"]
     names = {t.name for t in curves.data}
-    acc = run.results["fine-tuning"].test_accuracy
-    assert f"fine-tuning · test {acc:.1%} (validation)" in names
+    # the curves are training (solid) and validation (dashed); test accuracy is not on them
+    assert {"fine-tuning · training", "fine-tuning · validation"} <= names
+    assert not any("test" in n for n in names)
+    assert curves.layout.legend.title.text == "solid: training · dashed: validation"
+    assert any("The accuracies above are on the test images, which no contender trained or "
+               "validated on." in c.value for c in at.caption)  # fmt: skip
     timing = [c.value for c in at.caption if "This run took" in c.value]
     assert timing and f"{run.seconds:.0f} s" in timing[0]
 
@@ -169,6 +178,9 @@ def test_sign_language_csvs_validated_on_their_test_file(open_page):
     fe = run.results["feature extraction"]
     # validating on the test CSV: the last validation accuracy IS the test accuracy
     assert fe.history["val_accuracy"][-1] == pytest.approx(fe.test_accuracy, abs=1e-6)
+    # ... and the page says so, instead of calling the validation images held out
+    assert run.validation_is_test
+    assert any("Validation here is the test CSV itself" in c.value for c in at.caption)
 
 
 def test_a_comparison_waits_for_a_free_trainer(open_page, monkeypatch):
@@ -197,3 +209,112 @@ def test_a_comparison_waits_for_a_free_trainer(open_page, monkeypatch):
     mine = [j for j in queue.jobs_of(at.session_state["learner_token"]) if j.label != "busy"]
     assert len(mine) == 1 and mine[0].state == "done"
     assert mine[0].started >= other.finished  # it waited for the busy trainer
+
+
+def _stop_in_fine_tuning_epoch(epoch: int):
+    """``transfer.compare`` as the page calls it, with Stop clicked in fine-tuning ``epoch``
+    (an AppTest cannot click while the page runs; this is the same flag the click sets)."""
+    import inspect
+
+    real = transfer.compare
+
+    def compare(*args, **kwargs):
+        bound = inspect.signature(real).bind(*args, **kwargs)
+        a = bound.arguments
+        page_progress, page_stop = a.get("on_progress"), a.get("should_stop")
+        clicked = []
+
+        def on_progress(p):
+            if p.contender == "fine-tuning" and p.epoch == epoch:
+                clicked.append(True)
+            if page_progress is not None:
+                page_progress(p)
+
+        a["on_progress"] = on_progress
+        a["should_stop"] = lambda: bool(clicked) or bool(page_stop and page_stop())
+        return real(*bound.args, **bound.kwargs)
+
+    return compare
+
+
+def test_a_stopped_run_says_who_finished_and_survives_a_reload(open_page, monkeypatch):
+    """The issue: Stop in fine-tuning epoch 2 showed fine-tuning as if finished and said
+    "nothing to compare"; a reload dropped the results and the model chosen for every page."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setattr(transfer, "compare", _stop_in_fine_tuning_epoch(2))
+    at = open_page(PAGE)
+    at.radio(key="tl_k").set_value("5")
+    run = _train_small(at, "digits", epochs=1, fine_tune=3, scratch=1)
+    assert run.status == "stopped" and list(run.results) == ["feature extraction", "fine-tuning"]
+    fe, ft = run.results["feature extraction"], run.results["fine-tuning"]
+    assert fe.finished and not ft.finished
+    assert (ft.stopped_at.stage, ft.stopped_at.epoch, ft.stopped_at.epochs) == ("fine-tuning", 2, 3)
+
+    def shown(at) -> dict:
+        return {
+            "metrics": {m.label: m.value for m in at.metric},
+            "info": [i.value for i in at.info],
+            "markdown": [m.value for m in at.markdown],
+        }
+
+    page = shown(at)
+    stop = ft.stopped_at
+    # 25 labelled images, batches of 32: one batch per epoch, so epoch 2 ran whole
+    assert (stop.batch, stop.batches) == (1, 1)
+    assert page["metrics"] == {
+        "feature extraction · test accuracy": f"{fe.test_accuracy:.1%}",
+        "fine-tuning · stopped after fine-tuning epoch 2 of 3 · test accuracy so far":
+            f"{ft.test_accuracy:.1%}",
+    }  # fmt: skip
+    assert page["info"] == [
+        f"Stopped after {run.seconds:.0f} s of training: feature extraction finished; "
+        "fine-tuning stopped after fine-tuning epoch 2 of 3; from scratch did not start."
+    ]
+    said = (
+        f"Only feature extraction finished ({fe.test_accuracy:.1%} test accuracy); fine-tuning "
+        f"was stopped after fine-tuning epoch 2 of 3 with {ft.test_accuracy:.1%} so far; from "
+        "scratch did not start: there are not two finished contenders to compare."
+    )
+    assert said in page["markdown"] and not any("nothing to compare" in m for m in page["markdown"])
+    # the stopped epoch's point sits where training stopped
+    curves = _charts(at)["tl_curves"]
+    ft_loss = next(t for t in curves.data if t.name == "fine-tuning · training" and t.xaxis == "x2")
+    assert ft_loss.x[-1] == pytest.approx(1 + stop.epoch_fraction)
+
+    # feature extraction is chosen for every page, then the learner reloads
+    at.radio(key="tl_pick").set_value("feature extraction").run()
+    at.button(key="tl_use").click().run()
+    assert any("now use **feature extraction**" in s.value for s in at.success)
+    token = at.session_state["learner_token"]
+    frozen_before = [m.value for m in at.markdown][-1]
+
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.query_params["learner"] = token  # the same link, a new session
+    again.run()
+    again.switch_page(PAGE).run()
+    assert not again.exception, [e.value for e in again.exception]
+    restored = again.session_state["tl_run"]
+    assert restored.restored and restored.id == run.id
+    assert shown(again) | {"markdown": None} == page | {"markdown": None}
+    assert said in [m.value for m in again.markdown]
+    assert any("kept for your link across reloads" in c.value for c in again.caption)
+    # the curves and what was frozen come back too; the models do not (train again for those)
+    assert {t.name for t in _charts(again)["tl_curves"].data} == {t.name for t in curves.data}
+    again.radio(key="tl_pick").set_value("feature extraction").run()
+    assert [m.value for m in again.markdown][-1] == frozen_before
+    assert any("now use **feature extraction**" in s.value for s in again.success)
+    again.radio(key="tl_pick").set_value("fine-tuning").run()
+    assert again.button(key="tl_use").disabled
+    assert any("not kept after a reload" in c.value for c in again.caption)
+    # the model chosen for every page is that model, after the reload too
+    again.switch_page("app_pages/predict.py").run(timeout=120)
+    assert not again.exception, [e.value for e in again.exception]
+    assert "feature extraction · digits 5–9, k = 5" in again.caption[0].value  # the badge
+    active = again.session_state["active_model"]
+    assert active.class_names == ("5", "6", "7", "8", "9") and not active.bundled
+    assert [w.shape for w in active.model.weights] == [w.shape for w in fe.model.weights]
+    assert all(
+        (a == b).all()
+        for a, b in zip(active.model.get_weights(), fe.model.get_weights(), strict=True)
+    )
