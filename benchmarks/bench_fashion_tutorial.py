@@ -99,6 +99,20 @@ def _table(name: str, runs: dict) -> None:
         print(row)
 
 
+def _figures(model, run, ds, x_te, y_te) -> dict:
+    """One contender's history, seconds, test loss/accuracy and rounding-trap counts."""
+    ev = evaluation.evaluate(model, x_te, y_te)
+    trap = tutorial.rounding_trap(ev.probs, y_te, ds.class_names[0])
+    return {
+        "history": run.history,
+        "epoch_seconds": run.epoch_seconds,
+        "images_per_sec": run.images_per_sec,
+        "test_loss": ev.loss,
+        "test_accuracy": ev.accuracy,
+        "rounding": trap.__dict__,
+    }
+
+
 def run_network(name: str, split, epochs: int, seed: int, save_dir: Path | None) -> dict:
     """Both contenders on one network; returns their histories, seconds and test figures."""
     ds, x_tr, x_val, y_tr, y_val, x_te, y_te = split
@@ -110,37 +124,18 @@ def run_network(name: str, split, epochs: int, seed: int, save_dir: Path | None)
     fit = tutorial.fit_as_tutorial(
         model, x_tr, y_tr, x_val, y_val, epochs, tutorial.BATCH_SIZE, measure_data=True
     )
-    ev = evaluation.evaluate(model, x_te, y_te)
-    trap = tutorial.rounding_trap(ev.probs, y_te, ds.class_names[0])
-    out["fit"] = {
-        "history": fit.history,
-        "epoch_seconds": fit.epoch_seconds,
-        "images_per_sec": fit.images_per_sec,
-        "test_loss": ev.loss,
-        "test_accuracy": ev.accuracy,
-        "rounding": trap.__dict__,
-    }
+    out["fit"] = _figures(model, fit, ds, x_te, y_te)
 
     model, res = tutorial.train_network(name, x_tr, y_tr, x_val, y_val, epochs, seed)
-    ev = evaluation.evaluate(model, x_te, y_te)
-    trap = tutorial.rounding_trap(ev.probs, y_te, ds.class_names[0])
-    out["cnnviz"] = {
-        "history": res.history,
-        "epoch_seconds": res.epoch_seconds,
-        "images_per_sec": res.images_per_sec,
-        "status": res.status,
-        "test_loss": ev.loss,
-        "test_accuracy": ev.accuracy,
-        "rounding": trap.__dict__,
-    }
+    ours = out["cnnviz"] = {**_figures(model, res, ds, x_te, y_te), "status": res.status}
     if save_dir is not None:
         built_by = (
             f"benchmarks/bench_fashion_tutorial.py on {training.device_name()} (Keras backend "
             f"{keras.backend.backend()}); scripts/build_assets.py --only fashion_{name} rebuilds it"
         )
-        card = tutorial.card(
-            name, res, ev.loss, ev.accuracy, trap, len(x_tr), len(x_val), ds.class_names, built_by
-        )
+        trap = tutorial.RoundingTrap(**ours["rounding"])
+        card = tutorial.card(name, res, ours["test_loss"], ours["test_accuracy"], trap,
+                             len(x_tr), len(x_val), ds.class_names, built_by)  # fmt: skip
         save_dir.mkdir(parents=True, exist_ok=True)
         models.save(model, save_dir / f"fashion_{name}.keras", card, include_optimizer=False)
     return out
