@@ -838,7 +838,7 @@ def prepare_image(
         if channels == 3:
             out = np.repeat(out, 3, axis=-1)
         else:  # the model reads one channel: show the learner that gray image last
-            out = (out @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+            out = (out @ _LUMA)[..., None]
             steps.append((f"Grayscale, as the model gets it ({size[1]}×{size[0]})", out[..., 0]))
     return PreparedImage(np.ascontiguousarray(out, dtype=np.float32), steps, warning)
 
@@ -958,5 +958,5 @@ def naive_input(data: bytes, target_shape: tuple[int, int, int] = (28, 28, 1)) -
     rgb = to_float(open_image(data))
     out = _resize(rgb, (int(target_shape[0]), int(target_shape[1])))
     if target_shape[2] == 1:
-        out = (out @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+        out = (out @ _LUMA)[..., None]
     return np.ascontiguousarray(out, dtype=np.float32)

@@ -302,19 +302,24 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    """Write ``payload`` to ``path`` through a hidden temporary file and ``os.replace``."""
+def _write_atomic(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` through a hidden temporary file and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            # NaN/inf (a diverged run's loss) are written as JSON's non-standard NaN,
-            # which json.loads reads back
-            json.dump(payload, f, default=_json_default)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _write_json_atomic(path: Path, payload: dict) -> None:
+    """Write ``payload`` as JSON to ``path`` atomically (:func:`_write_atomic`)."""
+    # NaN/inf (a diverged run's loss) are written as JSON's non-standard NaN, which
+    # json.loads reads back
+    _write_atomic(path, json.dumps(payload, default=_json_default).encode())
 
 
 def _remove_atomic(path: Path) -> bool:
@@ -515,15 +520,7 @@ class RunStore:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(content)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _write_atomic(path, content)
 
     def get_file(self, token: str, name: str) -> bytes | None:
         """What :meth:`set_file` kept under ``name``, or ``None``."""

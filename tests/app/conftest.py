@@ -56,6 +56,13 @@ def shots():
 
 
 @pytest.fixture
+def test_images():
+    """``scripts/make_test_image.py``: camera-sized uploads (``phone_photo()``,
+    ``big_digit_png()``) made at test time."""
+    return _script("make_test_image")
+
+
+@pytest.fixture
 def replicas():
     """``scripts/replicas.py`` (replicas / nginx / render_conf); skips without nginx,
     except in CI (``CNNVIZ_REQUIRE_BROWSER=1``)."""

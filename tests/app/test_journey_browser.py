@@ -24,17 +24,6 @@ CHOSEN = "book_mnist"  # the model the learner chooses on Evaluate (not the defa
 RUN = "#1 book_mnist · mnist-sample"
 
 
-def _script(name: str):
-    """``scripts/<name>.py`` as a module (scripts/ is not a package)."""
-    import importlib.util
-
-    root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location(name, root / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _path(file: str) -> str:
     return "/" if file == "app_pages/home.py" else "/" + Path(file).stem
 
@@ -83,8 +72,8 @@ def _choose(shots, page, key: str, option: str) -> None:
     shots.wait_idle(page)
 
 
-def test_a_learners_day_in_a_real_browser(shots, tmp_path):
-    images = _script("make_test_image")
+def test_a_learners_day_in_a_real_browser(shots, test_images, tmp_path):
+    images = test_images
     photo = tmp_path / "seven.jpg"
     photo.write_bytes(images.phone_photo())
 

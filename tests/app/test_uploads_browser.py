@@ -15,26 +15,14 @@ fails instead (the ``shots`` fixture).
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 pytestmark = pytest.mark.browser
 
 WAIT_MS = 300_000  # generous: two shared CPU cores prepare 36 megapixels in seconds to tens
-
-
-def _make_test_image():
-    spec = importlib.util.spec_from_file_location(
-        "make_test_image", ROOT / "scripts" / "make_test_image.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _upload(shots, page, path: Path, expect: str) -> float:
@@ -87,8 +75,8 @@ def _metric(page) -> str:
     return page.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
 
 
-def test_phone_photo_and_huge_png_on_predict_then_a_bad_file(tmp_path, shots):
-    make = _make_test_image()
+def test_phone_photo_and_huge_png_on_predict_then_a_bad_file(tmp_path, shots, test_images):
+    make = test_images
     photo = tmp_path / "seven_phone.jpg"
     photo.write_bytes(make.phone_photo())  # 4032×3024, ~2.4 MB
     scan = tmp_path / "four_6000.png"
