@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages._shared import ActiveModel, learner_token, show_error, store
-from cnnviz import data, explain, imaging, models, novelty
+from cnnviz import codegen_inside, data, explain, imaging, models, novelty
 from cnnviz.plots import inside as plots
 
 CURRENT = "inside_image"  # session_state: (raw image bytes, label)
@@ -367,3 +367,12 @@ def dreams(_model, key: str, targets: tuple[int, ...], layer: str | None, **sett
 def imagenet_model():
     """The shared, read-only ImageNet model (raises ExplainError offline; not cached then)."""
     return explain.imagenet_model()
+
+
+def model_file(active: ActiveModel) -> str | None:
+    """Where the active model's file is, as the code behind a view loads it (a bundled
+    model's file in the package, a learner's run under their token; ``None`` for an
+    upload, whose program asks for the file)."""
+    return codegen_inside.model_file(
+        bundled_name(active), active.ref, lambda run: store().model_path(learner_token(), run)
+    )

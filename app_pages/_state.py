@@ -24,13 +24,44 @@ import streamlit as st
 from app_pages._shared import learner_token, store
 
 _KEPT = "_kept_settings"  # the widget keys whose values outlive a page change
+_PAGE = "_page_settings"  # the keys the page now running listed (a link carries them)
+_PENDING = "_link_pending"  # a link's values waiting for their page to list them
 _SAVED = "_saved_settings"  # (token, {key: encoded value}) as last read from / written to disk
 STATE_NAME = "settings"  # the learner's saved settings: <learner>/state/settings.json
 
 
 def keep_settings(*keys: str) -> None:
-    """Keep these widgets' values when the learner leaves the page, comes back or reloads."""
+    """Keep these widgets' values when the learner leaves the page, comes back or reloads.
+
+    Call it before drawing the widgets: a link to the view (:mod:`app_pages._links`) sets
+    their values here, the first time its page lists them.
+    """
     st.session_state.setdefault(_KEPT, set()).update(keys)
+    st.session_state.setdefault(_PAGE, set()).update(keys)
+    if st.session_state.get(_PENDING):
+        from app_pages._links import apply_pending
+
+        apply_pending(keys)
+
+
+def begin_page() -> None:
+    """Forget which settings the last page listed (the router calls this before a page)."""
+    st.session_state[_PAGE] = set()
+
+
+def page_settings() -> set[str]:
+    """The keys the page now running (or just run) listed with :func:`keep_settings`."""
+    return set(st.session_state.get(_PAGE, ()))
+
+
+def encode(value: object) -> object:
+    """A JSON value for a widget value (tuples tagged); ``TypeError`` if it has none."""
+    return _encode(value)
+
+
+def decode(value: object) -> object:
+    """The widget value :func:`encode` wrote (tuples back from their tag)."""
+    return _decode(value)
 
 
 def _encode(value: object) -> object:

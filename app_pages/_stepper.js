@@ -10,6 +10,7 @@
 // a click on the sidebar and left the next page blank.)
 
 const STORE = "cnnviz-stepper:";
+const TEXT_MIN = 26; // cells smaller than this (px) show a longer number as colour + tooltip
 const SPEEDS = [
   ["slow", 1500],
   ["normal", 800],
@@ -17,40 +18,7 @@ const SPEEDS = [
 ];
 
 // ------------------------------------------------------------------------------ helpers
-const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
-
-// A number as cnnviz.conv.format_number writes it: 3 not 3.0, at most 3 decimals.
-function fmt(v) {
-  if (v === null || v === undefined) return "";
-  if (Number.isInteger(v)) return String(v);
-  const text = v.toFixed(3).replace(/0+$/, "").replace(/\.$/, "");
-  return text === "-0" ? "0" : text;
-}
-
-const esc = (s) =>
-  String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-
-function hexToRgb(hex) {
-  const n = parseInt(hex.slice(1), 16);
-  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
-}
-
-// Linear interpolation between the stops of a plotly-style colour scale.
-function colourAt(stops, t) {
-  t = clamp(Number.isFinite(t) ? t : 0.5, 0, 1);
-  for (let i = 1; i < stops.length; i++) {
-    if (t <= stops[i][0]) {
-      const [t0, c0] = stops[i - 1];
-      const [t1, c1] = stops[i];
-      const f = t1 > t0 ? (t - t0) / (t1 - t0) : 0;
-      const a = hexToRgb(c0);
-      const b = hexToRgb(c1);
-      return a.map((v, k) => Math.round(v + (b[k] - v) * f));
-    }
-  }
-  return hexToRgb(stops[stops.length - 1][1]);
-}
-
+// (clamp, fmt, esc, hexToRgb, colourAt, remember, recall: _common.js)
 const rgb = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
 const inkFor = (c) => (0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] > 150 ? "#212529" : "#ffffff");
 
@@ -85,7 +53,11 @@ class Painter {
     const stroke = opts.stroke || "#ced4da";
     const mid = 'text-anchor="middle" dominant-baseline="middle"';
     let svg = `<rect x="1" y="1" width="${cs - 2}" height="${cs - 2}" fill="${fill}" stroke="${stroke}" stroke-width="1"${dash}/>`;
-    if (opts.small !== undefined && cs >= 44) {
+    if (cs < TEXT_MIN && String(value).length > 2) {
+      // Too small to write in (a trained network's 14×14 map): the colour says it, the
+      // pointer's tooltip and the worked lines below give the number.
+      svg += `<title>${esc(opts.small !== undefined ? `${opts.small} = ${value}` : value)}</title>`;
+    } else if (opts.small !== undefined && cs >= 44) {
       svg += `<text x="${cs / 2}" y="${cs * 0.34}" font-size="10" fill="${ink}" ${mid}>${esc(opts.small)}</text>`;
       svg += `<text x="${cs / 2}" y="${cs * 0.68}" font-size="${fs}" font-weight="700" fill="${ink}" ${mid}>${esc(value)}</text>`;
     } else {
@@ -174,7 +146,7 @@ class Painter {
     const name = t.channels[c];
     const label = name ? ` · ${name}` : "";
     const padded = hp !== h || wp !== w ? ` <span class="cz-sub">padded to ${hp}×${wp}</span>` : "";
-    return this.panel(`Input ${h}×${w}${label}${padded}`, wp * cs, hp * cs, body);
+    return this.panel(`${esc(t.input_label || "Input")} ${h}×${w}${label}${padded}`, wp * cs, hp * cs, body);
   }
 
   inputOverlay(k) {
@@ -260,7 +232,8 @@ class Painter {
     const cols = t.kind === "conv" ? wp + kw + wo * (channels > 1 ? 2 : 1) : wp + wo;
     const room = Math.max(width - 60 * (channels > 1 ? 4 : 3), 240);
     const tall = channels > 1 ? 240 : 620;
-    return clamp(Math.floor(Math.min(room / cols, tall / Math.max(hp, ho))), 18, 52);
+    // Below TEXT_MIN a cell shows colour only, so a large map may shrink to fit the page.
+    return clamp(Math.floor(Math.min(room / cols, tall / Math.max(hp, ho))), 12, 52);
   }
 
   // The static panels (HTML), drawn once per trace.
@@ -271,18 +244,27 @@ class Painter {
     const last = this.maps().length - 1;
     if (t.kind === "pool") {
       const name = { max: "max", avg: "average", sum: "sum" }[t.mode];
-      return `<div class="cz-row">${this.inputPanel(0)}${op("→")}${this.mapPanel(last, `Output ${ho}×${wo} <span class="cz-sub">${name} pooling</span>`)}</div>`;
+      return `<div class="cz-row">${this.inputPanel(0)}${op("→")}${this.mapPanel(last, `${esc(t.output_label || "Output")} ${ho}×${wo} <span class="cz-sub">${name} pooling</span>`)}</div>`;
     }
-    const relu = t.relu ? ' <span class="cz-sub">after ReLU</span>' : "";
+    // A trained network's map (cnnviz.network.conv_unit_trace) names its layer and the
+    // activation it passes through, inside the conv or as the next layer.
+    const after = t.activation || (t.relu ? "ReLU" : "");
+    const relu = after ? ` <span class="cz-sub">after ${esc(after)}</span>` : "";
+    const outName = esc(t.output_label || "Output");
     if (t.channels.length === 1) {
-      return `<div class="cz-row">${this.inputPanel(0)}${op("×")}${this.kernelPanel(0)}${op("=")}${this.mapPanel(last, `Output ${ho}×${wo}${relu}`)}</div>`;
+      return `<div class="cz-row">${this.inputPanel(0)}${op("×")}${this.kernelPanel(0)}${op("=")}${this.mapPanel(last, `${outName} ${ho}×${wo}${relu}`)}</div>`;
     }
     let rows = "";
     t.channels.forEach((name, c) => {
       rows += `<div class="cz-row">${this.inputPanel(c)}${op("×")}${this.kernelPanel(c)}${op("=")}${this.mapPanel(c, `${name} map ${ho}×${wo}`, "cz-partial")}</div>`;
     });
-    const sum = `sum of the ${t.channels.length} maps${t.bias ? ` + bias ${fmt(t.bias)}` : ""}`;
-    return `<div class="cz-rgb"><div class="cz-rows">${rows}</div>${op("Σ")}${this.mapPanel(last, `Output ${ho}×${wo}${relu}<br><span class="cz-sub">${sum}</span>`)}</div>`;
+    const total = t.total_channels || t.channels.length;
+    const bias = t.bias ? ` + bias ${fmt(t.bias)}` : "";
+    const sum =
+      total > t.channels.length
+        ? `sum over all ${total} input channels${bias}; the ${t.channels.length} drawn give most at the opened cell`
+        : `sum of the ${t.channels.length} maps${bias}`;
+    return `<div class="cz-rgb"><div class="cz-rows">${rows}</div>${op("Σ")}${this.mapPanel(last, `${outName} ${ho}×${wo}${relu}<br><span class="cz-sub">${sum}</span>`)}</div>`;
   }
 
   // Index the drawn cells, so a step can redraw just the ones that change.
@@ -334,7 +316,7 @@ class Painter {
         return `<code class="${last ? "cz-total" : ""}">${esc(line)}</code>`;
       })
       .join("");
-    return `<div class="cz-cell-title">Output cell (${step.out[0]}, ${step.out[1]})</div>${lines}`;
+    return `<div class="cz-cell-title">${esc(t.output_label || "Output")} cell (${step.out[0]}, ${step.out[1]})</div>${lines}`;
   }
 
   bar(grid, label, channel) {
@@ -399,7 +381,7 @@ export default function (component) {
     // remembers.
     const fresh = st.n === undefined;
     st.n = data.trace.steps.length;
-    st.step = clamp(fresh ? recall(st, data.step || 0) : st.step, 0, st.n - 1);
+    st.step = clamp(fresh ? recall(STORE + st.key, data.step || 0) : st.step, 0, st.n - 1);
     stop(root, st);
     const slider = root.querySelector(".cz-slider");
     slider.max = String(st.n);
@@ -425,25 +407,7 @@ function go(root, st, k) {
   if (k === st.step) return;
   st.step = k;
   show(root, st);
-  remember(st);
-}
-
-// Remember the step in this browser tab (never on the server: see the top of the file).
-function remember(st) {
-  try {
-    window.sessionStorage.setItem(STORE + st.key, String(st.step));
-  } catch (e) {
-    /* storage disabled: the step is simply not remembered */
-  }
-}
-
-function recall(st, fallback) {
-  try {
-    const saved = window.sessionStorage.getItem(STORE + st.key);
-    return saved === null ? fallback : Number(saved) || 0;
-  } catch (e) {
-    return fallback;
-  }
+  remember(STORE + st.key, st.step);
 }
 
 function stop(root, st) {

@@ -10,11 +10,9 @@ survives a change of mode or page and a reload without costing the server anythi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-_HERE = Path(__file__).resolve().parent
+from app_pages._component import assets
 
 _HTML = """
 <div class="cz-stepper" tabindex="0"
@@ -36,8 +34,7 @@ _HTML = """
 _component = st.components.v2.component(
     "cnnviz_stepper",
     html=_HTML,
-    css=(_HERE / "_stepper.css").read_text(encoding="utf-8"),
-    js=(_HERE / "_stepper.js").read_text(encoding="utf-8"),
+    **assets("stepper"),
 )
 
 

@@ -11,6 +11,10 @@ The run is stored by the worker (:mod:`cnnviz.runs`, under the learner token of
 :func:`app_pages._shared.learner_token`), so it completes and is kept even if the tab
 was closed; a reload or the learner's link lists it.
 
+While it trains, the latest snapshot of the network (:mod:`cnnviz.snapshots`) is drawn
+beside the curves; a stored run's snapshots are replayed by the timeline component
+(:mod:`app_pages._timeline`) under the run list, in the browser, with no rerun.
+
 ``CNNVIZ_TRAIN_IN_PROCESS=1`` trains in a thread of the server instead of worker
 processes (for debugging; the queue and its limit still apply).
 """
@@ -28,7 +32,8 @@ import streamlit as st
 
 from app_pages import _datasets_ui as ui
 from app_pages._shared import learner_token, run_model, store
-from cnnviz import data, evaluation, jobs, models, training, trainjob, workers
+from app_pages._timeline import timeline
+from cnnviz import data, evaluation, jobs, models, snapshots, training, trainjob, workers
 from cnnviz.plots import training as plots
 from cnnviz.runs import RunRecord, RunStoreError, table_rows
 
@@ -180,10 +185,14 @@ def _live(job: jobs.Job, smoothing: float, log_loss: bool) -> None:
         st.progress(min(done, 1.0), text=text)
         start = dataclasses.asdict(p.start) if p.start is not None else {}
         run = {"history": p.history, "points": p.points, "start": start}
-        st.plotly_chart(
-            plots.learning_curves({f"{job.label} (training)": run}, p.epochs, smoothing, log_loss),
-            key="train_live",
-        )
+        fig = plots.learning_curves({f"{job.label} (training)": run}, p.epochs, smoothing, log_loss)
+        if p.snapshot is None:
+            st.plotly_chart(fig, key="train_live")
+        else:  # the latest snapshot beside the curves
+            left, right = st.columns([3, 2])
+            left.plotly_chart(fig, key="train_live")
+            with right:
+                timeline(snapshots.view_data(p.snapshot, live=True), key="train_live_snapshot")
     st.button("Stop", on_click=queue.cancel, args=(job,), key="train_stop", disabled=stopping)
 
 
@@ -218,6 +227,65 @@ def runs() -> dict[str, RunRecord]:
 def curves(records: list[RunRecord]) -> dict[str, dict]:
     """What :func:`cnnviz.plots.training.learning_curves` draws for these runs."""
     return {r.label: {"history": r.history, "points": r.points, "start": r.start} for r in records}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def snapshot_view(token: str, run_id: str, points: dict) -> dict | None:
+    """The timeline's data for a stored run (a run never changes once stored), or ``None``
+    for a run stored without snapshots."""
+    snaps = snapshots.load_run(store(), token, run_id)
+    if snaps is None:
+        return None
+    return snapshots.view_data(snaps, points=points)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def snapshot_sentences(token: str, run_id: str, nbytes: int) -> list[str]:
+    """What the snapshots of a stored run say, one claim each (:mod:`cnnviz.snapshots`)."""
+    s = snapshots.load_run(store(), token, run_id)
+    if s is None:
+        return []
+    names = s.class_names or [str(i) for i in range(s.probs.shape[-1])]
+    out = [snapshots.probe_sentence(s.steps, s.probs, s.probe_label, names)]
+    if s.kernels is not None:
+        out.append(snapshots.kernels_settled_sentence(s.steps, s.kernel_rates(), s.kernel_layer))
+    out.append(snapshots.gradient_health_sentence(s.steps, s.layers, s.grad_norms, s.grad_reason))
+    if s.cam_reason:
+        out.append(s.cam_reason)
+    out.append(snapshots.stored_sentence(len(s), nbytes))
+    return [str(x) for x in out]
+
+
+def replay(records: dict[str, RunRecord]) -> None:
+    """Replay a stored run's snapshots: the timeline, and what they say underneath."""
+    kept = {label: r for label, r in records.items() if r.snapshot_bytes}
+    if not kept:
+        return
+    st.subheader("Replay a run, snapshot by snapshot")
+    st.markdown(
+        "While a run trains it takes snapshots of the network, more often at the start where "
+        "most changes: the first layer's kernels, the first maps of every conv layer for one "
+        "probe image the network never trains on, what it calls the probe and where it looks "
+        "(Grad-CAM), and a histogram of every layer's weights and gradients. Drag the slider: "
+        "the marker on the loss curve shows the moment. Edges appear in the kernels while the "
+        "loss drops; a diverged run shows which layers died or exploded."
+    )
+    labels = list(kept)
+    label = st.selectbox("Run to replay", labels, index=len(labels) - 1, key="train_replay")
+    record = kept[label]
+    token = learner_token()
+    try:
+        view = snapshot_view(token, record.id, {k: record.points.get(k) for k in ("epoch", "loss")})
+        sentences = snapshot_sentences(token, record.id, record.snapshot_bytes)
+    except (snapshots.SnapshotError, RunStoreError) as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    if view is None:
+        st.info("This run was stored without its snapshots.", icon=":material/info:")
+        return
+    timeline(view, key=f"train_timeline_{record.id}")
+    for sentence in sentences:
+        st.caption(sentence)
 
 
 def runs_table(records: list[RunRecord], overlaid: list[str]) -> list[dict]:

@@ -10,10 +10,11 @@ import functools
 
 import streamlit as st
 
-from app_pages import _inside
+from app_pages import _inside, _network
+from app_pages._code import code_panel
 from app_pages._shared import active_model_badge
 from app_pages._state import keep_settings
-from cnnviz import explain, models, novelty
+from cnnviz import codegen_inside, explain, models, novelty
 from cnnviz.plots.inside import tile_index
 
 st.title("Activations")
@@ -85,6 +86,12 @@ if prepared is not None:
         title = f"{layer}, map {index} ({values.shape[0]}×{values.shape[1]}), values written in"
         fig = _inside.figure("feature_map_large", values[..., index], title)
         st.plotly_chart(fig, key=chart_key)
+        if st.button(
+            "How was this computed?", key=f"{chart_key}_how", icon=":material/account_tree:",
+            help="Open this map on *Network, unit by unit*: its strongest unit, computed "
+            "step by step from the layer before with the network's own weights.",
+        ):  # fmt: skip
+            _network.open_map(layer, index)
 
     if map_layers:
         with st.expander("Look closer: one map, large, with its values", expanded=False):
@@ -120,3 +127,16 @@ if prepared is not None:
         f"`{models.DEFAULT_BUNDLED}`) the maps get smaller and more abstract with depth; "
         "`book_mnist`, with one conv layer, shows only the first step."
     )
+
+# -------------------------------------------------------------- the code behind this view
+if prepared is not None:
+    code_panel(
+        codegen_inside.activations_code(
+            _inside.model_file(active),
+            prepared.array, image_label=_inside.current(active)[1],
+            style=_inside.STYLES[_inside.chosen_style(shape, _inside.dataset_of(active))],
+            layer=layer if map_layers else None, index=int(index) if map_layers else 0,
+        ),
+        "act", "activations.py",
+        "Every layer's output for this image, and the map shown large (last line: JSON).",
+    )  # fmt: skip

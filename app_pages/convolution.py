@@ -12,9 +12,10 @@ import numpy as np
 import streamlit as st
 
 from app_pages import _arithmetic as A
+from app_pages._code import code_panel
 from app_pages._state import keep_settings
 from app_pages._stepper import stepper
-from cnnviz import conv
+from cnnviz import codegen, conv
 
 keep_settings(
     "conv_mode",
@@ -32,6 +33,13 @@ st.markdown(
     "**adds all the products** (plus a bias) and writes that one number into the output. "
     "Edit the matrices, then step through the positions: **Next**, the arrow keys, "
     "**Play**, or hover an output cell."
+)
+
+st.page_link(
+    "app_pages/network.py",
+    label="The same arithmetic in a trained network: click any unit of a real CNN and "
+    "step through how it was computed",
+    icon=":material/account_tree:",
 )
 
 mode = st.segmented_control(
@@ -134,3 +142,18 @@ else:
             titles = (f"Input {h}×{w} (RGB)", f"Feature map {h}×{w}: red − blue")
             st.plotly_chart(A.feature_fig(image, k, False, titles), key="rgb_img_fig")
             st.caption(A.frame_note(image, k, False))
+
+# --- the code behind this view ----------------------------------------------------------
+code = None
+try:
+    if mode == "Matrix" and x is not None and k is not None and fits:
+        code = codegen.conv_code(x, k, float(bias), relu, stride, padding, dilation)
+    elif mode == "Image" and image is not None and kernel is not None:
+        picture = A.IMAGES.get(st.session_state.get("conv_img_src"), "your_image.png")
+        code = codegen.conv_image_code(picture, kernel, relu, pad)
+    elif mode == "RGB":
+        code = codegen.conv_code(*conv.RGB_EXAMPLE)
+except conv.ConvError:
+    code = None  # the page already says why
+if code:
+    code_panel(code, "conv", "convolution.py")  # no caption: the page's own stays last

@@ -8,7 +8,9 @@ the textbooks prepare them (reshape to ``(N, 28, 28, 1)``, divide by 255).
 import streamlit as st
 
 from app_pages import _training as T
+from app_pages._code import code_panel
 from app_pages._state import keep_settings
+from cnnviz import codegen
 
 st.title(":material/dataset: Look at the data")
 st.markdown(
@@ -57,3 +59,7 @@ if ds is not None:
         figs["pixel_caption"] + " Dividing by 255 keeps the inputs small, which keeps the "
         "first layer's gradients well scaled."
     )
+
+# --- the code behind this view ----------------------------------------------------------
+if ds is not None:
+    code_panel(codegen.data_code(ds.name, int(seed)), "data", "data.py")

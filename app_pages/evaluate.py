@@ -9,6 +9,7 @@ shows why.
 import streamlit as st
 
 from app_pages import _training as T
+from app_pages._code import code_panel
 from app_pages._shared import (
     ActiveModel,
     active_model_badge,
@@ -22,7 +23,7 @@ from app_pages._shared import (
     show_error,
 )
 from app_pages._state import keep_settings
-from cnnviz import data, evaluation, models, runs, tutorial
+from cnnviz import codegen, data, evaluation, models, runs, tutorial
 from cnnviz.plots import training as plots
 
 st.title(":material/fact_check: Evaluate a model")
@@ -180,3 +181,18 @@ if ev is not None:
                 published["found_correct"], published["test_accuracy"], 10_000
             )
         )
+
+# --- the code behind this view ----------------------------------------------------------
+if model is not None and ev is not None:
+    dataset = card.get("dataset") or models.CARDLESS_DATASET
+    if choice in bundled:
+        code = codegen.evaluate_code(models.bundled(bundled[choice]), dataset)
+        code_panel(code, "eval", "evaluate.py")
+    elif choice in records:  # the run as a program that trains it again, then evaluates it
+        run = records[choice]
+        code = codegen.run_code(run, model.input_shape[1:], model.output_shape[-1])
+        filename = f"run_{run.number}.py"  # label
+        code_panel(code, "eval", filename)
+    else:
+        code = codegen.evaluate_code(card.get("model") or "model.keras", dataset, bundled=False)
+        code_panel(code, "eval", "evaluate.py")

@@ -9,9 +9,10 @@ until the unit fires strongly ("what the model thinks a 3 looks like").
 import streamlit as st
 
 from app_pages import _inside
+from app_pages._code import code_panel
 from app_pages._shared import active_model_badge, show_error
 from app_pages._state import keep_settings
-from cnnviz import explain
+from cnnviz import codegen_inside, explain
 
 st.title("Filters")
 active = active_model_badge()
@@ -123,3 +124,15 @@ if saved and saved[0] == key:
     )
 else:
     st.caption("Choose targets and press **Run** (a few seconds on a CPU).")
+
+# -------------------------------------------------------------- the code behind this view
+code_panel(
+    codegen_inside.filters_code(
+        _inside.model_file(active),
+        kernel_layer if convs else None, targets=targets, dream_layer=layer, steps=steps,
+        tv_weight=tv, norm_weight=norm, seed=int(seed),
+    ),
+    "filt", "filters.py",
+    "The kernels of section 1 and activation maximisation with the settings of section 2 "
+    "(last line: JSON).",
+)  # fmt: skip

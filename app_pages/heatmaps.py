@@ -9,9 +9,10 @@ sanity check (Adebayo et al., 2018) randomises the weights and the map should ch
 import streamlit as st
 
 from app_pages import _inside
+from app_pages._code import code_panel
 from app_pages._shared import active_model_badge, show_error
 from app_pages._state import keep_settings
-from cnnviz import explain, imaging
+from cnnviz import codegen_inside, explain, imaging
 from cnnviz.plots import inside as plots
 
 st.title("Heatmaps")
@@ -183,3 +184,19 @@ with st.expander("Colour photos with an ImageNet model (MobileNetV2)"):
                          hide_index=True, key="heat_imagenet_top")  # fmt: skip
         except (explain.ExplainError, imaging.ImageError) as exc:
             show_error(exc)
+
+# -------------------------------------------------------------- the code behind this view
+if prepared is not None and methods:
+    code_panel(
+        codegen_inside.heatmaps_code(
+            _inside.model_file(active),
+            prepared.array, methods, None if class_choice == "predicted" else int(class_choice),
+            layer, explain.cam_maps_layer(active.model, layer) if layer else None,
+            n_outputs=n_out, image_label=_inside.current(active)[1],
+            style=_inside.STYLES[_inside.chosen_style(prepared.array.shape,
+                                                      _inside.dataset_of(active))],
+        ),
+        "heat", "heatmaps.py",
+        "Each chosen method's map for the chosen class, with tf-keras-vis, on one scale "
+        "across classes (last line: JSON).",
+    )  # fmt: skip

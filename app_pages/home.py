@@ -26,11 +26,14 @@ SECTIONS = [
     ),
     (
         "Inside the model",
-        "Draw or upload a digit and watch every layer's activations, the filters, and "
-        "where Grad-CAM and friends say the model looked.",
+        "Draw or upload a digit and watch every layer's activations, click any number in "
+        "the network to see how it was computed, see where the classes live, the filters, "
+        "and where Grad-CAM and friends say the model looked.",
         [
             ("app_pages/predict.py", "Predict"),
             ("app_pages/activations.py", "Activations"),
+            ("app_pages/network.py", "Network, unit by unit"),
+            ("app_pages/embedding.py", "Where the classes live"),
             ("app_pages/filters.py", "Filters"),
             ("app_pages/heatmaps.py", "Heatmaps"),
         ],

@@ -10,9 +10,10 @@ the tutorial's — then reruns a small version live on a few hundred MNIST digit
 
 import streamlit as st
 
+from app_pages._code import code_panel
 from app_pages._shared import show_error
 from app_pages._state import keep_settings
-from cnnviz import overfitting, tutorial
+from cnnviz import codegen_inside, overfitting, tutorial
 from cnnviz.plots import experiments as plots
 
 keep_settings("of_runs", "of_n_train", "of_n_val", "of_epochs", "of_seed", "of_source", "of_metric")
@@ -120,3 +121,12 @@ gaps = overfitting.measure_gaps(shown["runs"])
 st.markdown(overfitting.gap_heading(gaps))
 st.markdown("\n".join(f"- {overfitting.describe_gap(k, g)}" for k, g in gaps.items()))
 st.markdown(overfitting.verdict(gaps, n_train=cfg["n_train"], n_val=cfg["n_val"]))
+
+# -------------------------------------------------------------- the code behind this view
+
+code_panel(
+    codegen_inside.overfitting_code(chosen[0] if chosen else "plain", n_train, n_val, epochs, seed),
+    "of", "overfitting.py",
+    "The first run chosen in “Run the experiment yourself”, with its settings: the same "
+    "digits, model, seed and compile settings (last line: JSON).",
+)  # fmt: skip

@@ -11,9 +11,10 @@ import numpy as np
 import streamlit as st
 
 from app_pages import _arithmetic as A
+from app_pages._code import code_panel
 from app_pages._state import keep_settings
 from app_pages._stepper import stepper
-from cnnviz import conv, pooling
+from cnnviz import codegen, conv, pooling
 from cnnviz.plots import arithmetic as plots
 
 MATRICES = pooling.PRESETS
@@ -85,3 +86,12 @@ with tab_shift:
     summary, figure = shift_demo(size, stride, mode)
     st.markdown(summary)
     st.plotly_chart(figure, key="pool_shift_fig")
+
+# --- the code behind this view ----------------------------------------------------------
+if x is not None:
+    try:
+        code = codegen.pool_code(x, size, stride, padding, mode)
+    except pooling.PoolError:
+        code = None  # the page already says why
+    if code:
+        code_panel(code, "pool", "pooling.py")  # the step-by-step matrix

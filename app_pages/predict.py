@@ -13,9 +13,10 @@ import streamlit as st
 
 from app_pages import _inside
 from app_pages._canvas import draw_canvas
+from app_pages._code import code_panel
 from app_pages._shared import active_model_badge, show_error
 from app_pages._state import keep_settings
-from cnnviz import imaging, novelty
+from cnnviz import codegen_inside, imaging, novelty
 
 st.title("Predict")
 active = active_model_badge()
@@ -71,6 +72,8 @@ if source == "Bundled sample":
         st.session_state["predict_set"] = kind
         st.session_state[CLASS_KEYS[kind]] = index
         st.session_state["predict_k"] = k
+    else:  # an image sent here from another page (Where the classes live)
+        st.caption(f"Showing {label}, sent from another page; pick a sample below to replace it.")
     for kind, (index, _) in _inside.DEFAULT_SAMPLES.items():
         st.session_state.setdefault(CLASS_KEYS[kind], index)
     own = "clothes" if _inside.subject_of(active) == "clothes" else "digits"
@@ -153,3 +156,16 @@ if prepared is not None:
         st.warning(novelty.verdict(fam, names[best]), icon=":material/help:")
     with st.expander("How the two cues are measured"):
         st.markdown(novelty.cues_explained(digits=_inside.digit_model(active)))
+
+# -------------------------------------------------------------- the code behind this view
+if prepared is not None:
+    code_panel(
+        codegen_inside.predict_code(
+            _inside.model_file(active),
+            prepared.array, names, image_label=_inside.current(active)[1],
+            style=_inside.STYLES[style], top_k=top_k,
+        ),
+        "predict", "predict.py",
+        "Loads the model, feeds it this image exactly as prepared above and prints the "
+        "probabilities (last line: JSON).",
+    )  # fmt: skip

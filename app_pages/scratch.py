@@ -11,9 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _experiments as ex
+from app_pages._code import code_panel
 from app_pages._shared import active_model_badge, show_error
 from app_pages._state import keep_settings
-from cnnviz import scratch
+from cnnviz import codegen_inside, scratch
 from cnnviz.plots import experiments as plots
 
 keep_settings("sc_seed", "sc_epochs", "sc_input")
@@ -114,3 +115,14 @@ else:
         hide_index=True,
         column_config={"max |numpy − Keras|": st.column_config.NumberColumn(format="%.2e")},
     )
+
+# -------------------------------------------------------------- the code behind this view
+
+code_panel(
+    codegen_inside.scratch_code(
+        toy["seed"] if toy else seed, toy["epochs"] if toy else epochs, which, toy is not None
+    ),
+    "sc", "cnn_from_scratch.py",
+    "The toy CNN with these weights (trained as above, or not yet), its forward pass by hand "
+    "and model.predict (last line: JSON).",
+)  # fmt: skip

@@ -11,9 +11,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _arithmetic as A
+from app_pages._code import code_panel
 from app_pages._state import keep_settings
 from app_pages._stepper import stepper
-from cnnviz import conv
+from cnnviz import codegen, conv
 from cnnviz.plots import arithmetic as plots
 
 keep_settings("sp_n", "sp_k", "sp_stride", "sp_dilation", "sp_padding", "sp_p")
@@ -82,3 +83,8 @@ if A.verdict(note):
         view = A.conv_view(x, kernel, 0.0, False, s, p, d)
         st.caption(conv.settings_sentence(view["trace"]))
         stepper(view, "sp_stepper")
+
+# --- the code behind this view ----------------------------------------------------------
+if note is None or note.facts["computes"]:
+    code = codegen.conv_code(*conv.stride_example(n, k), 0.0, False, s, p, d)
+    code_panel(code, "sp", "stride_padding.py")  # the values tab's convolution

@@ -9,10 +9,11 @@ and with too large a learning rate to see training fail.
 import streamlit as st
 
 from app_pages import _training as T
+from app_pages._code import code_panel
 from app_pages._datasets_ui import augmentation_controls
 from app_pages._shared import learner_token, show_error, store
 from app_pages._state import keep_settings
-from cnnviz import models, runs, training, trainjob
+from cnnviz import codegen, models, runs, snapshots, training, trainjob
 from cnnviz.plots import training as plots
 
 st.title(":material/model_training: Train a CNN")
@@ -73,6 +74,13 @@ with right:
             "mean and variance; after a short run they lag behind the weights. Switch this "
             "off (and try `batchnorm momentum=0.99`) to see the model disagree with itself.",
         )
+        record_snaps = st.toggle(
+            f"Take up to {snapshots.N_SNAPSHOTS} snapshots of the network while it trains",  # label
+            True,
+            key="train_snapshots",
+            help="Kernels, feature maps and Grad-CAM of one probe image, and histograms of "
+            "every layer's weights and gradients, shown live and replayed afterwards.",
+        )
     st.badge(f"Device: {T.device()}", icon=":material/memory:", color="blue")
 
 if ds is not None:
@@ -98,22 +106,25 @@ log_loss = s2.toggle("Loss on a log scale", False, key="train_log")
 keep_settings(
     *(f"train_{k}" for k in ("dataset", "model", "blocks", "epochs", "batch", "optimizer", "lr")),
     *(f"train_{k}" for k in ("seed", "patience", "subset", "val", "bn_refresh", "smooth", "log")),
+    "train_snapshots",
     "train_compare",
 )
 
 # --- result -------------------------------------------------------------------------
+# These settings, as the run the Train button would start (and the code below writes).
+config = training.TrainConfig(
+    epochs=int(epochs),
+    batch_size=int(batch),
+    optimizer=optimizer,
+    learning_rate=float(lr),
+    augmentation=aug,
+    early_stopping_patience=int(patience) or None,
+    validation_split=float(val),
+    seed=int(seed),
+    refresh_batchnorm=refresh,
+    snapshots=snapshots.N_SNAPSHOTS if record_snaps else 0,
+)
 if start and ds is not None and busy is None:
-    config = training.TrainConfig(
-        epochs=int(epochs),
-        batch_size=int(batch),
-        optimizer=optimizer,
-        learning_rate=float(lr),
-        augmentation=aug,
-        early_stopping_patience=int(patience) or None,
-        validation_split=float(val),
-        seed=int(seed),
-        refresh_batchnorm=refresh,
-    )
     T.submit(
         trainjob.TrainRequest(
             dataset=ds,
@@ -181,3 +192,12 @@ if records:
         "(`?learner=…`): bookmark it to come back; anyone with the link sees them. "
         + runs.retention_sentence(runs.max_age_days())
     )
+    T.replay(records)
+
+# --- the code behind this view ----------------------------------------------------------
+if ds is not None:
+    code = codegen.train_code(
+        ds.name, model_name, blocks, config, ds.input_shape, ds.num_classes, int(subset),
+        T.validate_on("train"),
+    )  # fmt: skip
+    code_panel(code, "train", "train.py")  # the model, compile and fit with these settings

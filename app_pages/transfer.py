@@ -10,10 +10,11 @@ learning rate). With few labels the pretrained base wins; with many the gap clos
 import streamlit as st
 
 from app_pages import _transfer as T
+from app_pages._code import code_panel
 from app_pages._datasets_ui import augmentation_controls, sign_language_upload
 from app_pages._shared import show_error
 from app_pages._state import keep_settings
-from cnnviz import data, transfer
+from cnnviz import codegen_inside, data, transfer
 from cnnviz.plots import transfer as plots
 
 st.title(":material/move_up: Transfer learning")
@@ -126,3 +127,18 @@ if run is not None and run.results:
         left, right = st.columns(2)
         left.plotly_chart(plots.frozen_bars(rows), key="tl_frozen")
         right.dataframe(rows, hide_index=True, key="tl_frozen_table")
+
+# -------------------------------------------------------------- the code behind this view
+if app_name is None:  # the offline demonstration; the other bases need your own data
+    code_panel(
+        codegen_inside.transfer_code(
+            None if k == "all" else int(k), int(seed), int(epochs), int(ft), int(blocks),
+            learning_rate=defaults.learning_rate,
+            fine_tune_learning_rate=defaults.fine_tune_learning_rate,
+            batch_size=defaults.batch_size, head_dropout=defaults.head.dropout,
+            augmentation=aug,
+        ),
+        "tl", "transfer_learning.py",
+        "The fine-tuning contender with these settings: the base, the new head, feature "
+        "extraction then fine-tuning (last line: JSON).",
+    )  # fmt: skip

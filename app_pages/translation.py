@@ -14,9 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _experiments as ex
+from app_pages._code import code_panel
 from app_pages._shared import show_error
 from app_pages._state import keep_settings
-from cnnviz import data, translation
+from cnnviz import codegen_inside, data, translation
 from cnnviz.plots import experiments as plots
 
 keep_settings(
@@ -188,3 +189,15 @@ with st.expander("Beyond shifts: rotation and zoom", icon=":material/rotate_righ
                 ns.pop() if len(ns) == 1 else None,
             )
         )
+
+# -------------------------------------------------------------- the code behind this view
+
+code_panel(
+    codegen_inside.translation_code(
+        {k: codegen_inside.bundled_path(v) for k, v in ex.LAB.items()},
+        source == ex.AVERAGE_ONE, index, dx, dy,
+    ),
+    "tr", "translation.py",
+    "“Move a digit yourself”: the same digit, the same shift, every lab model's "
+    "probabilities (last line: JSON).",
+)  # fmt: skip

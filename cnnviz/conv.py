@@ -807,15 +807,26 @@ def _bracket(v: float) -> str:
 def format_number(v: float) -> str:
     """A number as a learner writes it: ``3`` not ``3.0``, at most 3 decimals.
 
+    A value too small for 3 decimals is not written as 0: it keeps 2 significant digits
+    (``4.2e-5``), so a product or a probability that is not zero never reads as zero.
+    ``app_pages/_stepper.js`` writes numbers with the same rule.
+
     Examples
     --------
     >>> format_number(3.0), format_number(-0.125), format_number(1 / 3)
     ('3', '-0.125', '0.333')
+    >>> format_number(0.0000423), format_number(-0.0004), format_number(0.0004999)
+    ('4.2e-5', '-4.0e-4', '5.0e-4')
     """
     v = float(v)
+    if not np.isfinite(v):
+        return str(v)
     if v == int(v):
         return str(int(v))
-    return f"{v:.3f}".rstrip("0")
+    if abs(v) < 0.0005:  # would round to 0 at 3 decimals
+        mantissa, exponent = f"{v:.1e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{v:.3f}".rstrip("0").rstrip(".")
 
 
 def conv_steps(

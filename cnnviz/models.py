@@ -745,7 +745,7 @@ def build_custom(
             if kind in ("conv", "pool") and flat:
                 raise ModelError(f"a {kind} block cannot follow a dense block (the image is flat)")
             window = b.get("kernel", b.get("size"))
-            h, w = x.shape[1], x.shape[2]
+            h, w = (x.shape[1], x.shape[2]) if len(x.shape) == 4 else (None, None)
             if kind in ("conv", "pool") and b["padding"] == "valid" and min(h, w) < window:
                 setting = "kernel" if kind == "conv" else "size"
                 raise ModelError(

@@ -9,6 +9,8 @@ their runs back). Everything of one learner lives in one folder::
           run.json                what the run list shows: settings, status, history …
           model.keras, model.json the trained model and its card (models.save)
           test.npz                the test images, only for a learner's own uploaded data
+          snapshots.npz           kernels, maps, Grad-CAM, histograms at ~30 moments of
+                                  the run (cnnviz.snapshots), when it recorded them
         numbers/<n>               run numbers (#n) claimed so far
         active.json               the model the learner chose for every page
         state/<name>.json         what they chose on the pages (settings, Transfer results)
@@ -140,6 +142,8 @@ class RunRecord:
     batches, batches_done : int
         Batches per epoch and batches trained in all (0, 0 for runs stored before they
         were counted): see :func:`trained_text`.
+    snapshot_bytes : int
+        The size of the run's ``snapshots.npz`` (0: none were recorded).
     """
 
     id: str
@@ -162,6 +166,7 @@ class RunRecord:
     created: str = ""  # ISO 8601, UTC
     batches: int = 0  # per epoch (0: not recorded)
     batches_done: int = 0  # over the whole run, a partial last epoch included
+    snapshot_bytes: int = 0  # size of snapshots.npz (cnnviz.snapshots); 0: none
 
     @property
     def label(self) -> str:
@@ -362,6 +367,10 @@ class RunStore:
         """Where a run's ``model.keras`` is."""
         return self._run_dir(token, run_id) / "model.keras"
 
+    def snapshots_path(self, token: str, run_id: str) -> Path:
+        """Where a run's ``snapshots.npz`` is (:func:`cnnviz.snapshots.load_run` reads it)."""
+        return self._run_dir(token, run_id) / "snapshots.npz"
+
     # --- runs --------------------------------------------------------------------------
 
     def _claim_number(self, token: str) -> int:
@@ -384,6 +393,7 @@ class RunStore:
         model=None,
         card: dict | None = None,
         test: tuple[np.ndarray, np.ndarray] | None = None,
+        snapshots: bytes | None = None,
     ) -> RunRecord:
         """Write one run atomically and return its record with ``id``/``number``/``created``.
 
@@ -397,6 +407,9 @@ class RunStore:
             Saved as ``model.keras`` with ``card`` beside it.
         test : (x, y), optional
             The test images and labels, for data that cannot be loaded again by name.
+        snapshots : bytes, optional
+            The run's snapshots (:meth:`cnnviz.snapshots.Snapshots.to_bytes`), kept as
+            ``snapshots.npz``; their size goes into ``snapshot_bytes``.
         """
         now = _dt.datetime.now(_dt.UTC)
         record = dataclasses.replace(
@@ -404,6 +417,7 @@ class RunStore:
             id=f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}",
             number=self._claim_number(token),
             created=now.isoformat(timespec="seconds"),
+            snapshot_bytes=len(snapshots) if snapshots is not None else 0,
         )
         runs = self.learner_dir(token) / "runs"
         runs.mkdir(parents=True, exist_ok=True)
@@ -415,6 +429,8 @@ class RunStore:
                 models.save(model, tmp / "model.keras", card or {})
             if test is not None:
                 np.savez_compressed(tmp / "test.npz", x=test[0], y=test[1])
+            if snapshots is not None:
+                (tmp / "snapshots.npz").write_bytes(snapshots)
             _write_json_atomic(tmp / "run.json", record.to_json())
             os.chmod(tmp, 0o755)  # mkdtemp makes it private; the run is an ordinary folder
             os.rename(tmp, runs / record.id)

@@ -273,12 +273,33 @@ def forward(model, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
     UnsupportedLayerError
         For a layer or activation it cannot compute, naming the layer and its type.
     """
+    return [(layer.name, out) for layer, _, out in forward_steps(model, x)]
+
+
+def forward_steps(
+    model, x: np.ndarray, unsupported: dict[str, str] | None = None
+) -> list[tuple[object, np.ndarray, np.ndarray]]:
+    """:func:`forward` with each layer's input too: ``(layer, input, output)`` in order.
+
+    The one forward pass behind :func:`forward` and :mod:`cnnviz.network` (which explains
+    any unit from its layer's input and weights). Arrays are float64 with the batch axis.
+
+    Parameters
+    ----------
+    model, x
+        As for :func:`forward`.
+    unsupported : dict, optional
+        When given, a layer with no numpy version does not stop the pass: its output is
+        Keras's own (:func:`keras_outputs`, one batched call for the whole model) and
+        ``unsupported[layer name]`` gets the reason.
+    """
     model = models.to_functional(model)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == len(model.inputs[0].shape) - 1:
         x = x[None]  # one image -> a batch of one
     values = {id(model.inputs[0]): x}
-    out: list[tuple[str, np.ndarray]] = []
+    theirs = None  # Keras's outputs, only computed when a layer needs them
+    out: list[tuple[object, np.ndarray, np.ndarray]] = []
     for layer, in_tensor, out_tensor in steps(model):
         in_id, out_id = id(in_tensor), id(out_tensor)
         if in_id not in values:
@@ -286,11 +307,19 @@ def forward(model, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
                 f"layer {layer.name!r} ({type(layer).__name__}) takes an input that no "
                 "earlier layer produced"
             )
-        if isinstance(layer, keras.Model):  # a nested model: its last output
-            values[out_id] = forward(layer, values[in_id])[-1][1]
-        else:
-            values[out_id] = layer_forward(layer, values[in_id])
-        out.append((layer.name, values[out_id]))
+        try:
+            if isinstance(layer, keras.Model):  # a nested model: its last output
+                values[out_id] = forward(layer, values[in_id])[-1][1]
+            else:
+                values[out_id] = layer_forward(layer, values[in_id])
+        except UnsupportedLayerError as exc:
+            if unsupported is None:
+                raise
+            if theirs is None:
+                theirs = [np.asarray(o, np.float64) for _, o in keras_outputs(model, x)]
+            values[out_id] = theirs[len(out)]
+            unsupported[layer.name] = str(exc)
+        out.append((layer, values[in_id], values[out_id]))
     return out
 
 

@@ -44,6 +44,13 @@ images with the current weights before each validation (PreciseBN, Wu & Johnson 
 "Rethinking 'Batch' in BatchNorm"); training itself, which normalises by each batch's
 own statistics, is unchanged.
 
+Snapshots. With ``TrainConfig.snapshots`` (the Train page asks for 30) a
+:class:`cnnviz.snapshots.SnapshotRecorder` records the first layer's kernels, the probe
+image's maps, probabilities and Grad-CAM, and every layer's weight and gradient
+histograms at log-spaced moments; each :class:`Progress` carries the latest
+(``snapshot``) and the result all of them (``TrainResult.snapshots``). It runs first among
+the callbacks, so its time counts as training time in ``images/s``.
+
 How a run ends (``TrainResult.status``, one of :data:`STATUSES`), judged by
 :func:`diagnose` on measures a learner sees on the chart:
 
@@ -65,6 +72,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
@@ -246,6 +254,9 @@ class TrainConfig:
     # Recompute batch norm's moving statistics from the current weights before each
     # validation (see refresh_batchnorm); no effect on training itself.
     refresh_batchnorm: bool = True
+    # Snapshots of kernels, maps, Grad-CAM and histograms at up to this many moments
+    # (cnnviz.snapshots; the Train page asks for 30); 0: none.
+    snapshots: int = 0
 
 
 @dataclass(frozen=True)
@@ -315,6 +326,8 @@ class Progress:
     images_total: int = 0  # epochs × training images
     seconds: float = 0.0  # training time so far: validation excluded, compiling included
     start: Start | None = None
+    # the latest snapshot (a one-moment cnnviz.snapshots.Snapshots) when the run records them
+    snapshot: Any = None
 
     @property
     def images_per_sec(self) -> float:
@@ -376,6 +389,7 @@ class TrainResult:
     train_seconds: float = 0.0
     batches: int = 0
     batches_done: int = 0
+    snapshots: Any = None  # cnnviz.snapshots.Snapshots when TrainConfig.snapshots > 0
 
     @property
     def failed(self) -> bool:
@@ -499,6 +513,8 @@ def _validate(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> None:
         raise TrainingError(f"validation_split must be in [0, 1), got {config.validation_split}")
     if config.early_stopping_patience is not None and config.early_stopping_patience < 0:
         raise TrainingError(f"patience must be >= 0, got {config.early_stopping_patience}")
+    if config.snapshots < 0:
+        raise TrainingError(f"snapshots must be >= 0, got {config.snapshots}")
     if len(x) != len(y) or len(x) == 0:
         raise TrainingError(f"need as many labels as images, got {len(x)} and {len(y)}")
     make_optimizer(config.optimizer, config.learning_rate)  # an unknown name fails here
@@ -1315,8 +1331,10 @@ class _Reporter(keras.callbacks.Callback):
         should_stop,
         refresh,
         group_images=None,
+        snapshot=None,
     ):
         super().__init__()
+        self.snapshot = snapshot  # None, or a function giving the latest snapshot
         self.refresh = refresh  # None, or a function that refreshes batch norm's statistics
         self.refreshed_from = 0
         self.epochs, self.batches = epochs, batches
@@ -1370,6 +1388,7 @@ class _Reporter(keras.callbacks.Callback):
                 images_total=self.epochs * self.n_train,
                 seconds=self.train_seconds + self._epoch_train,
                 start=self.start,
+                snapshot=self.snapshot() if self.snapshot is not None else None,
             )
         )
 
@@ -1457,6 +1476,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     verbose: int = 0,
     failed_rates: Sequence[float] = (),
+    class_names: Sequence[str] = (),
 ) -> TrainResult:
     """Compile and fit ``model`` in place; report progress; say truthfully how it ended.
 
@@ -1481,6 +1501,10 @@ def train(
     failed_rates : sequence of float
         Learning rates the learner's earlier runs with this optimizer failed at: a failed
         run's advice never names one (:func:`lr_advice`).
+    class_names : sequence of str
+        Names of the classes, kept with the snapshots (``config.snapshots > 0``: each
+        :class:`Progress` carries the latest, the result all of them, see
+        :mod:`cnnviz.snapshots`).
 
     Returns
     -------
@@ -1537,6 +1561,27 @@ def train(
         def refresh() -> int:
             return refresh_batchnorm(model, x_refresh)
 
+    recorder = None
+    if config.snapshots:
+        from cnnviz import snapshots
+
+        # the probe: the first validation image (never trained on); gradients on a fixed
+        # batch of training images (before augmentation)
+        x_probe, y_probe = validation if validation is not None else (x_train, y_train)
+        recorder = snapshots.SnapshotRecorder(
+            model,
+            x_probe[0],
+            int(y_probe[0]),
+            x_train[: snapshots.GRAD_IMAGES],
+            y_train[: snapshots.GRAD_IMAGES],
+            batches=batches,
+            epochs=config.epochs,
+            steps_per_execution=spe,
+            batch_size=config.batch_size,
+            n_train=len(x_train),
+            n=config.snapshots,
+            class_names=class_names,
+        )
     reporter = _Reporter(
         config.epochs,
         batches,
@@ -1547,8 +1592,13 @@ def train(
         should_stop,
         refresh,
         group_images=spe * config.batch_size,
+        snapshot=(lambda: recorder.latest) if recorder is not None else None,
     )
+    # the recorder first: a batch's report carries the snapshot taken at that batch, and
+    # its time counts as training time; before EarlyStopping, whose restore comes after
     callbacks: list[keras.callbacks.Callback] = [reporter]
+    if recorder is not None:
+        callbacks.insert(0, recorder)
     early = None
     if config.early_stopping_patience is not None and validation is not None:
         early = keras.callbacks.EarlyStopping(
@@ -1608,6 +1658,7 @@ def train(
         epoch_seconds=reporter.epoch_seconds,
         steps_per_execution=spe,
         batchnorm=check,
+        snapshots=recorder.result() if recorder is not None else None,
     )
 
 

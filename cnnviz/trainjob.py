@@ -89,7 +89,8 @@ def save(
     result: training.TrainResult,
     model,
 ) -> RunRecord:
-    """Store a finished (or stopped, or failed) run with its model; return its record."""
+    """Store a finished (or stopped, or failed) run with its model (and its snapshots, when
+    it recorded them: :mod:`cnnviz.snapshots`); return its record."""
     config = dataclasses.asdict(request.config)
     start = dataclasses.asdict(result.start) if result.start is not None else {}
     record = RunRecord(
@@ -123,7 +124,8 @@ def save(
     }
     # data that cannot be loaded again by name (the learner's upload) is kept with the run
     test = None if ds.name in data.DATASET_NAMES else (ds.x_test, ds.y_test)
-    return store.save_run(token, record, model, card, test)
+    snaps = result.snapshots.to_bytes() if result.snapshots is not None else None
+    return store.save_run(token, record, model, card, test, snapshots=snaps)
 
 
 def run(
@@ -160,6 +162,7 @@ def run(
         on_progress=report,
         should_stop=should_stop,
         failed_rates=failed,
+        class_names=ds.class_names,
     )
     return save(store, request.token, request, ds, result, model)
 

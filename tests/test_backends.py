@@ -5,13 +5,7 @@ Keras picks its backend once per process, so the JAX run happens in a subprocess
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from under_jax import run_under_jax
 
 SCRIPT = """
 import json, numpy as np, keras
@@ -28,18 +22,7 @@ print(json.dumps({"backend": keras.backend.backend(), "history": result.history,
 
 
 def test_training_runs_under_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    report = json.loads(out.stdout.strip().splitlines()[-1])
+    report = run_under_jax(SCRIPT)
     assert report["backend"] == "jax"
     assert report["device"] == "CPU"
     hist = report["history"]

@@ -6,26 +6,12 @@ import keras
 import numpy as np
 import pytest
 from keras import layers
+from randomised import randomise as _randomise
 
 from cnnviz import models, scratch
 from cnnviz.scratch import UnsupportedLayerError
 
 CLASSES = {"toy_4x4": 1, "dli_asl": 24}  # everything else: 10
-
-
-def _randomise(model: keras.Model, seed: int = 0) -> keras.Model:
-    """Non-zero biases and non-trivial batch-norm statistics, so every term matters."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            c = layer.moving_mean.shape[0]
-            layer.moving_mean.assign(rng.normal(0, 0.5, c).astype("float32"))
-            layer.moving_variance.assign(rng.uniform(0.2, 3.0, c).astype("float32"))
-            layer.gamma.assign(rng.uniform(0.5, 1.5, c).astype("float32"))
-            layer.beta.assign(rng.normal(0, 0.3, c).astype("float32"))
-        elif getattr(layer, "bias", None) is not None:
-            layer.bias.assign(rng.normal(0, 0.1, layer.bias.shape).astype("float32"))
-    return model
 
 
 def _check(model: keras.Model, x: np.ndarray, atol: float = 1e-4) -> list:

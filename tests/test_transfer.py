@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 from keras import layers
+from under_jax import run_under_jax
 
 from cnnviz import data, training, transfer, translation
 from cnnviz.transfer import HeadSpec, TransferConfig, TransferError
@@ -576,15 +575,7 @@ print(json.dumps({"backend": keras.backend.backend(),
 
 
 def test_compare_runs_under_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", JAX_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=300, check=False,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
-    import json
-
-    report = json.loads(out.stdout.strip().splitlines()[-1])
+    report = run_under_jax(JAX_SCRIPT)
     assert report["backend"] == "jax"
     assert set(report["acc"]) == set(transfer.CONTENDERS)
     assert all(0.0 <= a <= 1.0 for a in report["acc"].values())

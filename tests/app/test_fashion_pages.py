@@ -7,13 +7,14 @@ model looking at the other kind of image against :func:`cnnviz.models.mismatch_s
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from plotly_json import arr as _arr
+from plotly_json import spec as _spec
 from streamlit.testing.v1 import AppTest
 
 from app_pages._shared import ActiveModel
@@ -23,19 +24,6 @@ APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 PLAIN = "fashion_plain"
 PLAIN_LABEL = "fashion_plain (pre-trained on fashion_mnist)"
 DIGIT_LABEL = f"{models.DEFAULT_BUNDLED} (pre-trained on mnist-sample)"
-
-
-def _spec(at, key: str) -> dict:
-    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
-    return json.loads(chart.proto.spec)
-
-
-def _arr(value) -> np.ndarray:
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = [int(n) for n in str(value.get("shape", flat.size)).split(",")]
-        return flat.reshape(shape).astype(float)
-    return np.array(value, dtype=float)
 
 
 def _style_problems(at) -> list[str]:

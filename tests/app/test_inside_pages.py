@@ -7,36 +7,21 @@ the way the page stores it. The bytes-to-array path is tested in test_imaging.py
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 from PIL import Image
+from plotly_json import arr as _arr
+from plotly_json import spec as _spec
 from streamlit.testing.v1 import AppTest
 
 from app_pages._shared import ActiveModel
 from cnnviz import data, explain, imaging, models, novelty
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
-
-
-def _spec(at, key: str) -> dict:
-    """The plotly JSON of the chart whose widget key is ``key``."""
-    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
-    return json.loads(chart.proto.spec)
-
-
-def _arr(value) -> np.ndarray:
-    """A plotly JSON array: a list, or plotly 7's typed array ``{dtype, bdata, shape}``."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = [int(n) for n in str(value.get("shape", flat.size)).split(",")]
-        return flat.reshape(shape).astype(float)
-    return np.array(value, dtype=float)
 
 
 def _titles(spec: dict) -> list[str]:
