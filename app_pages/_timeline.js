@@ -169,6 +169,7 @@ class View {
     this.histRows = w.layers.map((name, l) => {
       const tr = document.createElement("tr");
       const wc = canvas(w.counts[0][l].length * 6, 34, "tl-hist");
+      wc.style.maxWidth = `${wc.width}px`;
       const edges = w.edges[l];
       tr.innerHTML = `<td class="tl-layer">${esc(name)}<div class="tl-sub">${w.sizes[l].toLocaleString("en-US")} weights</div></td>`;
       const td = document.createElement("td");
@@ -183,6 +184,7 @@ class View {
       if (d.grads) {
         const gtd = document.createElement("td");
         gc = canvas(d.grads.counts[0][l].length * 6, 34, "tl-hist");
+        gc.style.maxWidth = `${gc.width}px`;
         gtd.appendChild(gc);
         tr.appendChild(gtd);
         norm = document.createElement("td");

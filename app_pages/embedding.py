@@ -13,9 +13,10 @@ import functools
 import streamlit as st
 
 from app_pages import _inside, _training
+from app_pages._code import code_panel
 from app_pages._shared import active_model_badge, bundled_model, learner_token, show_error, store
 from app_pages._state import keep_settings
-from cnnviz import data, embedding, runs
+from cnnviz import codegen_inside, data, embedding, runs
 
 st.title("Where the classes live")
 active = active_model_badge()
@@ -205,3 +206,21 @@ if found is not None:
             label = embedding.image_label(i, set_key, truth)
             if _inside.set_current(embedding.image_png(x[i]), label):
                 st.switch_page("app_pages/predict.py")
+
+# -------------------------------------------------------------- the code behind this view
+
+mlp_path = mlp_layer = None
+if not embedding.is_mlp(model) and (bundled := embedding.bundled_mlp(dataset)) is not None:
+    mlp_path = codegen_inside.bundled_path(bundled)
+    mlp_layer = embedding.default_layer(bundled_model(bundled))
+code_panel(
+    codegen_inside.embedding_code(
+        _inside.model_file(active), dataset or "your data", layer, method, n,
+        mlp_path=mlp_path, mlp_layer=mlp_layer,
+        train_mlp=mlp_path is None and bool(st.session_state.get(f"emb_mlp_{dataset}")),
+        seed=embedding.SEED, k=embedding.K,
+    ),
+    "emb", "where_the_classes_live.py",
+    "The panels' features, projection and 5-nearest-neighbour accuracies, computed again "
+    "(last line: JSON).",
+)  # fmt: skip

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import inspect
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -648,6 +649,147 @@ def network_code(
         + "print(f'{LAYER} {UNIT}: numpy {value:.6g}, Keras {float(out[UNIT]):.6g}')\n"
         + 'print(json.dumps({"layer": LAYER, "unit": list(UNIT), "value": value,\n'
         + '                  "keras": float(out[UNIT])}))\n'
+    )
+
+
+# ------------------------------------------------------------------ Where the classes live
+
+_EMBED_FUNCTIONS = '''
+
+def features(model, layer):
+    """(features (N, D), predicted class (N,)): the layer's output for every image,
+    flattened, and the model's answer, in inference mode, 256 images at a time."""
+    extractor = keras.Model(model.inputs, [model.get_layer(layer).output, model.outputs[0]])
+    feats, preds = [], []
+    for start in range(0, len(x), 256):
+        f, o = (keras.ops.convert_to_numpy(t) for t in extractor(x[start : start + 256], training=False))
+        feats.append(f.reshape(len(f), -1))
+        o = o.reshape(len(o), -1)
+        preds.append((o[:, 0] > 0.5).astype("int64") if o.shape[1] == 1 else o.argmax(axis=1))
+    return np.concatenate(feats).astype("float32"), np.concatenate(preds)
+
+
+{untrained}
+
+def project(feats):
+    """(points (N, 2), each axis's share of the variance (PCA) or None (t-SNE))."""
+    f = feats.astype("float64")
+    if METHOD == "pca":
+        pca = PCA(n_components=2, svd_solver="full", random_state=SEED)
+        return pca.fit_transform(f).astype("float32"), [float(r) for r in pca.explained_variance_ratio_]
+    if f.shape[1] > 50 and len(f) > 50:  # t-SNE on the first 50 principal components
+        f = PCA(n_components=50, svd_solver="full", random_state=SEED).fit_transform(f)
+    tsne = TSNE(n_components=2, perplexity=30.0, init="pca", learning_rate="auto", random_state=SEED)
+    return tsne.fit_transform(f).astype("float32"), None
+
+
+def knn_accuracy(points, labels):
+    """The share of images whose class wins the vote of their K nearest other images
+    (Euclidean; a tie goes to the smaller class)."""
+    _, near = NearestNeighbors(n_neighbors=K).fit(points.astype("float64")).kneighbors()
+    votes = np.zeros((len(labels), labels.max() + 1), dtype="int64")
+    np.add.at(votes, (np.repeat(np.arange(len(labels)), K), labels[near].ravel()), 1)
+    return float(np.mean(votes.argmax(axis=1) == labels))
+
+'''
+
+_TRAIN_MLP = """
+# The MLP the page trained here (no bundled one learned this data): Flatten -> Dense 1000
+# ReLU -> softmax, {epochs} epochs of Adam (batch {batch}, seed SEED) on the training images.
+keras.utils.set_random_seed(SEED)
+inputs = keras.Input(x_train.shape[1:], name="image")
+hidden = keras.layers.Dense(1000, activation="relu", name="dense1")(keras.layers.Flatten(name="flatten")(inputs))
+outputs = keras.layers.Dense(int(y_train.max()) + 1, activation="softmax", name="output")(hidden)
+mlp = keras.Model(inputs, outputs, name="cookbook_mlp")
+mlp.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+mlp.fit(x_train.astype("float32") / 255.0, y_train, batch_size={batch}, epochs={epochs}, verbose=0)
+panels["mlp"] = (mlp, "dense1")
+"""
+
+
+def embedding_code(
+    model_path: str | None,
+    dataset: str,
+    layer: str,
+    method: str,
+    n_images: int,
+    *,
+    mlp_path: str | None = None,
+    mlp_layer: str | None = None,
+    train_mlp: bool = False,
+    seed: int = 0,
+    k: int = 5,
+) -> str:
+    """The page "Where the classes live": features of ``n_images`` test images at ``layer``,
+    projected with PCA or t-SNE, and the nearest-neighbour accuracy in both, for the model,
+    the same layers untrained and an MLP (a bundled one at ``mlp_path``, read at
+    ``mlp_layer``, or one trained in the program with ``train_mlp``).
+
+    ``dataset`` names the test set (:func:`cnnviz.codegen._load_lines`: the bundled sample,
+    ``keras.datasets`` or the learner's own ``my_data.npz``). Prints one line per panel,
+    then JSON ``{"images", "method", "panels": {name: {"layer", "features",
+    "knn_features", "knn_plane", "mistakes", "explained"}}}``.
+    """
+    from cnnviz import codegen, embedding
+
+    if method not in embedding.METHODS:
+        raise ValueError(f"method must be one of {tuple(embedding.METHODS)}, got {method!r}.")
+    load = "\n".join(codegen._load_lines(dataset)) + "\n"
+    # the page's own function, word for word: the same seeded initialisers, layer by layer
+    functions = _EMBED_FUNCTIONS.replace("{untrained}", inspect.getsource(embedding.untrained))
+    if mlp_path is not None:
+        mlp = (
+            f"MLP_PATH = {_path(mlp_path)}  # the bundled MLP trained on the same data\n"
+            f"MLP_LAYER = {mlp_layer!r}  # the last layer before its output\n"
+        )
+        add_mlp = 'panels["mlp"] = (keras.saving.load_model(MLP_PATH, compile=False), MLP_LAYER)\n'
+    elif train_mlp:
+        mlp, add_mlp = "", _TRAIN_MLP.format(epochs=embedding.MLP_EPOCHS, batch=embedding.MLP_BATCH)
+    else:
+        mlp, add_mlp = "", ""
+
+    def inside(path: str | None) -> bool:
+        return path is not None and Path(path).resolve().is_relative_to(ROOT)
+
+    # _model_lines names the cnnviz folder only for a model inside it; the MLP may need it
+    root = _root_line() if inside(mlp_path) and not inside(model_path) else ""
+    return (
+        _header(
+            f"Where the classes live: {int(n_images):,} test images placed by {layer}'s features "
+            f"({embedding.METHODS[method]}).",
+            "Where the classes live",
+            " scikit-learn",
+        )
+        + "\nimport copy\nimport itertools\nimport json\n\nimport keras\nimport numpy as np\n"
+        + "from sklearn.decomposition import PCA\nfrom sklearn.manifold import TSNE\n"
+        + "from sklearn.neighbors import NearestNeighbors\n\n"
+        + _model_lines(model_path)
+        + root
+        + mlp
+        + f"LAYER = {layer!r}  # its output, flattened, is each image's features\n"
+        + f"METHOD = {method!r}  # 'pca' or 'tsne'\n"
+        + f"N_IMAGES, SEED, K = {int(n_images)}, {int(seed)}, {int(k)}\n\n"
+        + load
+        + "\n# The page's test images: N_IMAGES drawn with SEED, in the test set's order.\n"
+        + "idx = np.sort(np.random.default_rng(SEED).permutation(len(x_test))[:N_IMAGES])\n"
+        + 'x = x_test[idx].astype("float32") / 255.0  # (N, H, W, C) in [0, 1]\n'
+        + "y = y_test[idx]\n"
+        + functions
+        + "\nmodel = keras.saving.load_model(MODEL_PATH, compile=False)\n"
+        + 'panels = {"model": (model, LAYER), "untrained": (untrained(model), LAYER)}\n'
+        + add_mlp
+        + "result = {}\n"
+        + "for name, (net, layer) in panels.items():\n"
+        + "    feats, pred = features(net, layer)\n"
+        + "    points, explained = project(feats)\n"
+        + "    result[name] = {\n"
+        + '        "layer": layer, "features": int(feats.shape[1]), "mistakes": int(np.sum(pred != y)),\n'
+        + '        "knn_features": knn_accuracy(feats, y), "knn_plane": knn_accuracy(points, y),\n'
+        + '        "explained": explained,\n'
+        + "    }\n"
+        + "    print(f\"{name:>9}: {K}-NN accuracy {result[name]['knn_features']:.1%} in the \"\n"
+        + "          f\"{feats.shape[1]} features of {layer}, {result[name]['knn_plane']:.1%} in 2-D\")\n"
+        + 'print(json.dumps({"images": len(y), "method": METHOD, "panels": result}))\n'
     )
 
 

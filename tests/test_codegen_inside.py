@@ -7,9 +7,10 @@ Predict, the same layer shapes and map values on Activations, the same heatmaps 
 their maximum) on Heatmaps, the same kernels, the same unit value on Network, the same
 moved image and probabilities in the Translation lab, the same forward pass and training
 losses for the toy CNN, the same model, split and first-epoch losses in the Overfitting
-lab, the same model and trainable layers for Transfer learning. The programs all start at
-once (one subprocess each) and run while the page tests below run. Then an AppTest per
-page: the expander "The code behind this view" is there and follows the page's settings.
+lab, the same model and trainable layers for Transfer learning, the same nearest-neighbour
+accuracies and PCA shares (t-SNE: to one image) on Where the classes live. The programs all
+start at once (one subprocess each) and run while the page tests below run. Then an AppTest
+per page: the expander "The code behind this view" is there and follows the page's settings.
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def _programs() -> dict[str, str]:
         "overfitting": cg.overfitting_code("dropout", 20, 20, 1, 0),
         "scratch": cg.scratch_code(3, 50, 1, trained=True),
         "transfer": cg.transfer_code(5, 0, 1, 1, 2),
+        "embedding": cg.embedding_code(
+            path,
+            "mnist-sample",
+            "leaky4",
+            "pca",
+            1000,
+            mlp_path=cg.bundled_path("cookbook_mlp"),
+            mlp_layer="dense1",
+        ),
+        "embedding_tsne": cg.embedding_code(
+            cg.bundled_path("book_mnist"), "mnist-sample", "pool1", "tsne", 1000
+        ),
     }
 
 
@@ -188,6 +201,17 @@ def test_network_panel_names_the_unit_shown():
     assert f"LAYER = {layer!r}" in _code(at)
     at.number_input(key="net_row").set_value(2).run()
     assert "ROW, COL, MAP = 2," in _code(at) or "INDEX =" in _code(at)
+
+
+def test_embedding_panel_follows_layer_method_and_images():
+    at = _open("app_pages/embedding.py")
+    code = _code(at)
+    assert "LAYER = 'leaky4'" in code and "METHOD = 'pca'" in code
+    assert "N_IMAGES, SEED, K = 1000, 0, 5" in code and "cookbook_mlp.keras" in code
+    at.selectbox(key="emb_layer").set_value("pool2")
+    at.slider(key="emb_n").set_value(1250).run()
+    code = _code(at)
+    assert "LAYER = 'pool2'" in code and "N_IMAGES, SEED, K = 1250, 0, 5" in code
 
 
 def test_experiment_panels_follow_their_settings():
@@ -324,3 +348,48 @@ def test_transfer_program_builds_the_same_model_and_unfreezes_the_same_blocks(la
     assert out["trainable"] == [*transfer.unfreeze_top(tm, 2), "output"]
     assert set(out["history"]) == {"head", "fine_tune"}
     assert len(out["history"]["head"]["loss"]) == 1 and 0 <= out["test_accuracy"] <= 1
+
+
+def _embedding_matches(out: dict, model, layer: str, method: str, mlp=None) -> None:
+    from cnnviz import embedding
+
+    ds = data.load_mnist_sample()
+    idx = embedding.pick(len(ds.y_test), 1000)
+    x, y = data.prepare(ds.x_test[idx]), ds.y_test[idx]
+    nets = {"model": (model, layer), "untrained": (embedding.untrained(model), layer)}
+    if mlp is not None:
+        nets["mlp"] = (mlp, None)
+    assert out["images"] == 1000 and out["method"] == method and set(out["panels"]) == set(nets)
+    for name, (net, net_layer) in nets.items():
+        page, got = embedding.embed(net, x, y, net_layer, method), out["panels"][name]
+        assert got["layer"] == page.layer and got["features"] == page.dims, name
+        assert got["mistakes"] == int(np.sum(page.predicted != page.labels)), name
+        assert got["knn_features"] == page.knn_features, name
+        if method == "pca":
+            assert got["knn_plane"] == page.knn_plane, name
+            np.testing.assert_allclose(got["explained"], page.projection.explained, rtol=1e-9)
+        else:  # t-SNE: the same seeded run; allow one image's vote to differ in 2-D
+            assert got["knn_plane"] == pytest.approx(page.knn_plane, abs=1 / 1000), name
+            assert got["explained"] is None
+
+
+def test_embedding_program_gives_the_pages_accuracies_for_every_panel(launched):
+    out = launched[1]("embedding")
+    model, mlp = models.load(models.bundled(HW)), models.load(models.bundled("cookbook_mlp"))
+    _embedding_matches(out, model, "leaky4", "pca", mlp)
+    assert out["panels"]["mlp"]["layer"] == "dense1"
+    assert out["panels"]["model"]["knn_features"] == 0.992  # the README's 99.2 %
+
+
+def test_embedding_program_with_t_sne(launched):
+    out = launched[1]("embedding_tsne")
+    _embedding_matches(out, models.load(models.bundled("book_mnist")), "pool1", "tsne")
+
+
+def test_embedding_program_trains_an_mlp_when_the_page_did():
+    code = cg.embedding_code(None, "fashion_mnist", "dense1", "pca", 1000, train_mlp=True)
+    assert 'MODEL_PATH = "model.keras"' in code and "keras.datasets.fashion_mnist" in code
+    assert "epochs=2" in code and "batch_size=128" in code and 'panels["mlp"]' in code
+    compile(code, "embedding.py", "exec")
+    with pytest.raises(ValueError, match="method must be one of"):
+        cg.embedding_code(None, "mnist-sample", "dense1", "umap", 1000)

@@ -41,6 +41,8 @@ def test_every_page_keeps_the_learners_link_even_when_the_url_lost_it(open_page)
         at.switch_page(file).run()
         assert not at.exception, (file, [e.value for e in at.exception])
         assert at.query_params.get("learner") == token, file  # the same learner, not a new one
+        if file != "app_pages/home.py":  # the README: every page ends with its code
+            assert "The code behind this view" in [e.label for e in at.expander], file
 
 
 def test_the_train_form_and_overlay_survive_a_reload(open_page):
