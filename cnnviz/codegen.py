@@ -758,3 +758,101 @@ def run_code(record, input_shape: Sequence[int], num_classes: int) -> str:
         subset=record.subset,
         evaluate=True,
     )
+
+
+# ---------------------------------------------------------------------------- notebooks
+def _cell(kind: str, text: str, number: int) -> dict:
+    """One nbformat 4.5 cell (a code cell starts unexecuted, with no outputs)."""
+    cell = {"cell_type": kind, "id": f"cell-{number}", "metadata": {}, "source": text}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
+
+
+def _section_title(line: str) -> str | None:
+    """``# --- the model: book_mnist ------`` -> ``the model: book_mnist``; else ``None``."""
+    if not line.startswith("# ---"):
+        return None
+    return line[5:].strip(" -") or None
+
+
+def _imports_only(*texts: str) -> bool:
+    """Whether each text holds import statements and nothing else."""
+    import ast
+
+    bodies = [ast.parse(text).body for text in texts]
+    return all(b and all(isinstance(n, ast.Import | ast.ImportFrom) for n in b) for b in bodies)
+
+
+def as_notebook(code: str) -> str:
+    """A program from this module as a Jupyter notebook (nbformat 4.5 JSON text).
+
+    The module docstring becomes a Markdown cell; the code is cut into one cell per
+    paragraph (top-level statements between blank lines, never inside a statement: a
+    ``def`` with blank lines in it stays whole); a ``# --- title ---`` line becomes a
+    Markdown heading over its cell. Run top to bottom, the cells do exactly what the
+    program does and print the same lines.
+
+    Raises
+    ------
+    CodegenError
+        If ``code`` is not valid Python.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        raise CodegenError(f"This is not a Python program (line {exc.lineno}).") from exc
+    lines = code.splitlines()
+    inside = set()  # lines (0-based) within a multi-line statement: never cut there
+    for node in tree.body:
+        inside.update(range(node.lineno, node.end_lineno))
+    cells: list[tuple[str, str]] = []
+    start = 0
+    doc = ast.get_docstring(tree, clean=True)
+    first = tree.body[0] if tree.body else None
+    if doc and isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        title, _, rest = doc.partition("\n")
+        cells.append(("markdown", f"# {title}\n\n{rest.strip()}".strip()))
+        start = first.end_lineno
+    paragraph: list[str] = []
+
+    def close() -> None:
+        while paragraph and paragraph[0].strip() == "":
+            paragraph.pop(0)
+        if paragraph:
+            title = _section_title(paragraph[0])
+            if title is not None:
+                cells.append(("markdown", f"## {title[0].upper()}{title[1:]}"))
+                paragraph.pop(0)
+        text = "\n".join(paragraph).strip("\n")
+        if text:
+            cells.append(("code", text))
+        paragraph.clear()
+
+    for i in range(start, len(lines)):
+        if lines[i].strip() == "" and i not in inside:
+            close()
+        elif _section_title(lines[i]) is not None and i not in inside:
+            close()  # a heading always opens a new cell
+            paragraph.append(lines[i])
+        else:
+            paragraph.append(lines[i])
+    close()
+    merged: list[tuple[str, str]] = []
+    for kind, text in cells:  # the import paragraphs: one cell
+        if merged and kind == "code" == merged[-1][0] and _imports_only(text, merged[-1][1]):
+            merged[-1] = ("code", merged[-1][1] + "\n\n" + text)
+        else:
+            merged.append((kind, text))
+    notebook = {
+        "cells": [_cell(kind, text, n) for n, (kind, text) in enumerate(merged)],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"

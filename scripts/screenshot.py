@@ -156,10 +156,14 @@ def wait_idle(page, timeout_ms: int = 90_000, quiet_s: float = 0.6) -> None:
             quiet_since = time.monotonic()
         page.wait_for_timeout(100)
     page.wait_for_selector("h1", timeout=timeout_ms)
-    # Plotly draws after the script ends: wait until every chart has its SVG.
+    # A fresh browser downloads a chart's code (Plotly: 4.7 MB) only when the first chart
+    # arrives; until then the chart is a skeleton with no stPlotlyChart at all. Wait until
+    # every element has its code, then until Plotly, which draws after the script ends,
+    # has given every chart its SVG.
     page.wait_for_function(
-        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                 .every(c => c.querySelector('.main-svg'))""",
+        """() => !document.querySelector('[data-testid="stSkeleton"]')
+                 && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                    .every(c => c.querySelector('.main-svg'))""",
         timeout=timeout_ms,
     )
 

@@ -43,6 +43,9 @@ def test_every_page_keeps_the_learners_link_even_when_the_url_lost_it(open_page)
         assert at.query_params.get("learner") == token, file  # the same learner, not a new one
         if file != "app_pages/home.py":  # the README: every page ends with its code
             assert "The code behind this view" in [e.label for e in at.expander], file
+            downloads = [d.proto.label for d in at.get("download_button")]
+            py = [d for d in downloads if d.endswith(".py")]
+            assert py and py[-1][:-3] + ".ipynb" in downloads, (file, downloads)  # and a notebook
 
 
 def test_the_train_form_and_overlay_survive_a_reload(open_page):

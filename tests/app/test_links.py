@@ -383,3 +383,28 @@ def test_a_teacher_link_hides_stride_in_the_browser(two_learners, shots):
     links = student.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]')
     titles = [t.split("\n")[-1] for t in links.all_inner_texts()]  # after the icon's name
     assert titles == ["Convolution", "Stride & padding", "Pooling"]
+
+
+@pytest.mark.browser
+def test_the_code_behind_a_view_downloads_as_a_notebook_in_the_browser(two_learners, shots):
+    import ast
+
+    _, fresh = two_learners
+    page = fresh("/convolution")
+    page.get_by_role("radiogroup", name="Stride").get_by_text("2", exact=True).click()
+    shots.wait_idle(page)
+    page.get_by_text("The code behind this view", exact=True).click()
+    shown = page.locator('[data-testid="stExpanderDetails"] [data-testid="stCode"] code')
+    shown.wait_for()
+    code = shown.inner_text()
+    assert "bias, stride, dilation = 0, 2, 1" in code  # the page's settings
+    with page.expect_download() as done:
+        page.get_by_role("button", name="Download convolution.ipynb").click()
+    assert done.value.suggested_filename == "convolution.ipynb"
+    notebook = json.loads(Path(done.value.path()).read_text())
+    assert notebook["nbformat"] == 4 and notebook["cells"][0]["cell_type"] == "markdown"
+    cells = [c["source"] for c in notebook["cells"] if c["cell_type"] == "code"]
+    tree = ast.parse(code)
+    tree.body = tree.body[1:]  # the docstring: the notebook's first (Markdown) cell
+    assert ast.dump(ast.parse("\n\n".join(cells))) == ast.dump(tree)  # the program shown
+    assert page.locator(shots.EXCEPTION).count() == 0
