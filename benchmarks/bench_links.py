@@ -5,7 +5,9 @@
 Every run of every page now encodes the page's settings (JSON, deflate, base64url) and
 draws the sidebar panel (popover, multiselect, selectbox, code). This times a rerun of the
 Convolution page (Matrix mode, the second preset) in AppTest with the panel and with the
-panel replaced by a no-op, in the same process, and the encoding alone.
+panel replaced by a no-op, in the same process, and the encoding alone. Then the code
+panel's notebook: what writing the ``.ipynb`` costs when its button is clicked (never on a
+rerun: the download is deferred), against writing the program every rerun writes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import _timing  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_pages import _links  # noqa: E402
+from cnnviz import codegen, conv  # noqa: E402
 
 
 def main() -> None:
@@ -42,6 +45,14 @@ def main() -> None:
     print(f"Convolution page rerun, with the link panel:    {with_panel:.1f} ms")
     print(f"Convolution page rerun, without the link panel: {without:.1f} ms")
     print(f"ratio with / without: {with_panel / without:.2f}")
+    x, k = list(conv.PRESETS.values())[1]
+    program = _timing.median_ms(lambda: codegen.conv_code(x, k, 0.0, False, 2, "same", 1), 300)
+    code = codegen.conv_code(x, k, 0.0, False, 2, "same", 1)
+    notebook = _timing.median_ms(lambda: codegen.as_notebook(code), 300)
+    print(f"the Convolution program ({len(code.splitlines())} lines), written every rerun: "
+          f"{program:.2f} ms")  # fmt: skip
+    print(f"its notebook, written on click only: {notebook:.2f} ms "
+          f"({notebook / program:.1f}x the program)")  # fmt: skip
 
 
 if __name__ == "__main__":
