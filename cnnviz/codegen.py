@@ -15,6 +15,7 @@ Pure Python; never imports streamlit.
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -778,8 +779,6 @@ def _section_title(line: str) -> str | None:
 
 def _imports_only(*texts: str) -> bool:
     """Whether each text holds import statements and nothing else."""
-    import ast
-
     bodies = [ast.parse(text).body for text in texts]
     return all(b and all(isinstance(n, ast.Import | ast.ImportFrom) for n in b) for b in bodies)
 
@@ -798,8 +797,6 @@ def as_notebook(code: str) -> str:
     CodegenError
         If ``code`` is not valid Python.
     """
-    import ast
-
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
@@ -810,12 +807,12 @@ def as_notebook(code: str) -> str:
         inside.update(range(node.lineno, node.end_lineno))
     cells: list[tuple[str, str]] = []
     start = 0
-    doc = ast.get_docstring(tree, clean=True)
-    first = tree.body[0] if tree.body else None
-    if doc and isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+    doc = ast.get_docstring(tree, clean=True)  # None unless the first statement is one
+    if doc is not None:
         title, _, rest = doc.partition("\n")
-        cells.append(("markdown", f"# {title}\n\n{rest.strip()}".strip()))
-        start = first.end_lineno
+        if title.strip():
+            cells.append(("markdown", f"# {title}\n\n{rest.strip()}".strip()))
+        start = tree.body[0].end_lineno
     paragraph: list[str] = []
 
     def close() -> None:

@@ -119,7 +119,8 @@ def _statement(draw) -> str:
 
 @st.composite
 def _program(draw) -> str:
-    doc = draw(st.sampled_from(['"""Title."""\n\n', '"""Title.\n\nMore words."""\n', ""]))
+    docs = ['"""Title."""\n\n', '"""Title.\n\nMore words."""\n', '""""""\n', ""]
+    doc = draw(st.sampled_from(docs))
     head = draw(st.sampled_from(["import json\n\nimport numpy as np\n", "import os\n", ""]))
     parts = draw(st.lists(_statement(), min_size=1, max_size=8))
     seps = draw(st.lists(st.sampled_from(["\n", "\n\n", "\n\n\n"]), min_size=len(parts),
